@@ -1,0 +1,63 @@
+# The two commands a new user needs: `make synth` and `make test`.
+# Each installs what is missing first (a Python virtual environment from the
+# Pipfile, the cdktf CLI from package.json) and is a no-op install afterwards.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CDKTF := node_modules/.bin/cdktf
+STACK ?=
+ARGS ?=
+CONFIG ?=
+
+export CHECKPOINT_DISABLE := 1
+export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
+export PIPELINE_CONFIG := $(CONFIG)
+
+.PHONY: help install synth test plan bench local clean
+
+help:
+	@echo "make synth   install what is missing, then cdktf synth (CONFIG=file for a custom configuration)"
+	@echo "make test    install what is missing, then run the whole test suite"
+	@echo "make plan    synth, then terraform init + plan in each stack directory"
+	@echo "make bench   print performance figures"
+	@echo "make local   run the pipeline end to end on a local AWS emulator (ARGS=\"--items 500\")"
+
+install: $(VENV)/.installed $(CDKTF)
+
+$(VENV)/.installed: Pipfile scripts/pipfile_requirements.py
+	@echo "==> creating $(VENV) and installing the Pipfile's packages"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) scripts/pipfile_requirements.py > $(VENV)/requirements.txt
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt
+	@touch $@
+
+$(CDKTF): package.json
+	@echo "==> installing the cdktf CLI (package.json)"
+	@npm install --no-audit --no-fund --no-package-lock --loglevel=error
+	@touch $@
+
+synth: install
+	@$(CDKTF) synth
+	@ls -1 cdktf.out/stacks/*/cdk.tf.json
+
+test: $(VENV)/.installed
+	@$(PY) -m pytest $(ARGS)
+
+plan: synth
+	@command -v terraform >/dev/null 2>&1 || { echo "make plan: no terraform binary on PATH; install Terraform >= 1.3 to plan (synth output is in cdktf.out/stacks)"; exit 1; }
+	@for dir in cdktf.out/stacks/*/; do \
+	  echo "==> terraform plan in $$dir"; \
+	  (cd $$dir && terraform init -input=false && terraform plan -input=false) || exit 1; \
+	done
+
+bench: install
+	@$(PY) -m bench $(ARGS)
+
+local: $(VENV)/.installed
+	@$(PY) -m local_pipeline $(ARGS)
+
+clean:
+	rm -rf cdktf.out .build .pytest_cache

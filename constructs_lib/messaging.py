@@ -1,0 +1,104 @@
+"""An SNS topic and the SQS queues subscribed to it (terraform-aws-modules/sns, /sqs)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from cdktf import TerraformHclModule
+from constructs import Construct
+
+from . import modules
+from .aws import SnsTopicSubscription
+
+
+@dataclass(frozen=True)
+class TopicProps:
+    name: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Topic(Construct):
+    """The fan-out topic. Exposes ``topic_arn``."""
+
+    def __init__(self, scope: Construct, id: str, *, props: TopicProps, module_id: str = "topic") -> None:
+        super().__init__(scope, id)
+        self.module = TerraformHclModule(
+            self,
+            "module",
+            source=modules.SNS.source,
+            version=modules.SNS.version,
+            variables={"name": props.name, **props.extra},
+        )
+        self.module.override_logical_id(module_id)
+        self.topic_arn = self.module.get_string("topic_arn")
+
+
+@dataclass(frozen=True)
+class SubscribedQueueProps:
+    name: str
+    visibility_timeout_seconds: int = 30
+    message_retention_seconds: int | None = None
+    raw_message_delivery: bool = False
+    filter_policy: dict[str, Any] | None = None
+    filter_policy_scope: str = "MessageAttributes"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def topic_send_statement(topic_arn: str) -> dict[str, Any]:
+    """Queue policy statement: only this topic may send, and only SendMessage.
+
+    The sqs module reads ``conditions`` (plural); a misspelt key is silently ignored and
+    would leave the queue open to every topic, so the key is tested.
+    """
+    return {
+        "sid": "AllowThisTopicOnly",
+        "actions": ["sqs:SendMessage"],
+        "principals": [{"type": "Service", "identifiers": ["sns.amazonaws.com"]}],
+        "conditions": [{"test": "ArnEquals", "variable": "aws:SourceArn", "values": [topic_arn]}],
+    }
+
+
+class SubscribedQueue(Construct):
+    """A queue whose policy admits only ``topic_arn``, subscribed to that topic."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        topic_arn: str,
+        props: SubscribedQueueProps,
+        module_id: str,
+        subscription_id: str,
+    ) -> None:
+        super().__init__(scope, id)
+        variables: dict[str, Any] = {
+            "name": props.name,
+            "visibility_timeout_seconds": props.visibility_timeout_seconds,
+            "create_queue_policy": True,
+            "queue_policy_statements": {"sns": topic_send_statement(topic_arn)},
+        }
+        if props.message_retention_seconds is not None:
+            variables["message_retention_seconds"] = props.message_retention_seconds
+        variables.update(props.extra)
+        self.module = TerraformHclModule(
+            self, "module", source=modules.SQS.source, version=modules.SQS.version, variables=variables
+        )
+        self.module.override_logical_id(module_id)
+        self.queue_arn = self.module.get_string("queue_arn")
+        self.queue_url = self.module.get_string("queue_url")
+        self.queue_name = self.module.get_string("queue_name")
+
+        self.subscription = SnsTopicSubscription(
+            self,
+            "subscription",
+            topic_arn=topic_arn,
+            protocol="sqs",
+            endpoint=self.queue_arn,
+            raw_message_delivery=props.raw_message_delivery or None,
+            filter_policy=json.dumps(props.filter_policy, sort_keys=True) if props.filter_policy else None,
+            filter_policy_scope=props.filter_policy_scope if props.filter_policy else None,
+        )
+        self.subscription.override_logical_id(subscription_id)

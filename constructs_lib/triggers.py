@@ -1,0 +1,47 @@
+"""Event source mappings and the managed policies they depend on (native resources)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from constructs import Construct
+
+from .aws import IamRolePolicyAttachment, LambdaEventSourceMapping
+from .function import PythonFunction
+
+DYNAMODB_EXECUTION_ROLE = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
+SQS_EXECUTION_ROLE = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
+
+
+@dataclass(frozen=True)
+class TriggerProps:
+    event_source_arn: str
+    managed_policy_arn: str
+    #: Arguments of aws_lambda_event_source_mapping beyond source and function.
+    mapping: dict[str, Any]
+
+
+class EventSourceTrigger(Construct):
+    """Attach the managed execution policy, then map the event source to the function.
+
+    The mapping ``depends_on`` the attachment: AWS validates the role's permissions on the
+    source when it creates the mapping, and the attachment is outside the lambda module,
+    so Terraform would otherwise create both at once and the mapping could fail.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, function: PythonFunction, props: TriggerProps) -> None:
+        super().__init__(scope, id)
+        self.attachment = IamRolePolicyAttachment(
+            self, "attachment", role=function.role_name, policy_arn=props.managed_policy_arn
+        )
+        self.attachment.override_logical_id(f"{function.module_id}_execution_policy")
+        self.mapping = LambdaEventSourceMapping(
+            self,
+            "mapping",
+            event_source_arn=props.event_source_arn,
+            function_name=function.function_arn,
+            depends_on=[self.attachment],
+            **props.mapping,
+        )
+        self.mapping.override_logical_id(f"{function.module_id}_event_source")

@@ -1,0 +1,7 @@
+#!/usr/bin/env python
+"""cdktf entry point: one stack per configured environment."""
+
+from constructs_lib.app import run
+
+if __name__ == "__main__":
+    run()
