@@ -7,13 +7,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CDKTF := node_modules/.bin/cdktf
-STACK ?=
 ARGS ?=
-CONFIG ?=
+CONFIG ?= $(PIPELINE_CONFIG)
+ENVIRONMENTS ?= $(PIPELINE_ENVIRONMENTS)
 
 export CHECKPOINT_DISABLE := 1
 export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
 export PIPELINE_CONFIG := $(CONFIG)
+export PIPELINE_ENVIRONMENTS := $(ENVIRONMENTS)
 
 .PHONY: help install synth test plan bench local clean
 
@@ -43,7 +44,7 @@ synth: install
 	@$(CDKTF) synth
 	@ls -1 cdktf.out/stacks/*/cdk.tf.json
 
-test: $(VENV)/.installed
+test: install
 	@$(PY) -m pytest $(ARGS)
 
 plan: synth

@@ -34,6 +34,10 @@ _FUNCTION_DIR = re.compile(r"^[a-z][a-z0-9_]*$")
 _STACK = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 
 
+#: Layer version of Powertools for AWS Lambda (Python) that the handlers are written against.
+POWERTOOLS_LAYER_VERSION = 18
+
+
 class ConfigError(ValueError):
     """Invalid pipeline configuration. The message names each field and the rule it broke."""
 
@@ -62,12 +66,22 @@ class FunctionConfig(_Model):
     log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] = 14
 
 
+def default_subscriber_names(name: str) -> tuple[str, str]:
+    """(queue name, function name) of a subscriber that does not name them itself."""
+    if name == "main":  # the original design's single subscriber
+        return "data-processing-queue", "sqs-message-consumer"
+    stem = str(name).replace("_", "-")
+    return f"{stem}-queue", f"{stem}-consumer"
+
+
 class SubscriberConfig(_Model):
     """One queue subscribed to the topic, with its consumer function."""
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")] = "main"
-    queue_name: str = "data-processing-queue"
-    function_name: str = "sqs-message-consumer"
+    #: Default: "data-processing-queue" for the subscriber named "main", else "<name>-queue".
+    queue_name: str = ""
+    #: Default: "sqs-message-consumer" for the subscriber named "main", else "<name>-consumer".
+    function_name: str = ""
     code: str = "consumer"
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 10
     maximum_batching_window_seconds: Annotated[int, Field(ge=0, le=300)] = 0
@@ -89,6 +103,16 @@ class SubscriberConfig(_Model):
         if not _FUNCTION_DIR.fullmatch(value):
             raise ValueError(f"{value!r} must be a folder name under functions/ (lower case, digits, _)")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_names(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            queue, function = default_subscriber_names(data.get("name", "main"))
+            data["queue_name"] = data.get("queue_name") or queue
+            data["function_name"] = data.get("function_name") or function
+        return data
 
     @property
     def dlq_name(self) -> str:
@@ -127,10 +151,31 @@ class StreamConfig(_Model):
     parallelization_factor: Annotated[int, Field(ge=1, le=10)] = 1
 
 
+class S3BackendConfig(_Model):
+    """Remote state in S3 with DynamoDB state locking. Without it, state is local."""
+
+    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    key: Annotated[str, Field(min_length=1, max_length=1024)] = "event-driven-pipeline/terraform.tfstate"
+    region: str | None = None
+    dynamodb_table: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")]
+    encrypt: bool = True
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not _REGION.fullmatch(value):
+            raise ValueError(f"{value!r} is not an AWS region name (expected something like us-east-1)")
+        return value
+
+
 class PipelineConfig(_Model):
     """Everything one environment of the pipeline needs. Defaults = the original design."""
 
     environment: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")] = "production"
+    #: Appended to the stack name and every AWS resource name (e.g. "-dev"), so that
+    #: environments deployed to one account never collide. Applied when the object is
+    #: built (the built object holds the final names and an empty suffix).
+    name_suffix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{0,16}$")] = ""
     stack_name: str = "event-driven-pipeline"
     region: str = "us-east-1"
     tags: dict[str, str] = Field(
@@ -142,9 +187,38 @@ class PipelineConfig(_Model):
     #: Stream records that still fail after the retries land here (on-failure destination).
     stream_failure_queue_name: str = "dynamodb-stream-producer-failures"
     runtime: Literal["python3.12"] = "python3.12"
+    #: Version of the public Powertools for AWS Lambda (Python) v3 layer; 0 = no layer.
+    powertools_layer_version: Annotated[int, Field(ge=0, le=1000)] = POWERTOOLS_LAYER_VERSION
+    architecture: Literal["x86_64", "arm64"] = "x86_64"
     producer: FunctionConfig = FunctionConfig()
     stream: StreamConfig = StreamConfig()
+    #: Optional remote state; None keeps Terraform's local backend (no AWS account needed to synth).
+    backend: S3BackendConfig | None = None
     subscribers: list[SubscriberConfig] = Field(default_factory=lambda: [SubscriberConfig()], min_length=1, max_length=50)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_suffix(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("name_suffix"):
+            return data
+        suffix = data["name_suffix"]
+        data = dict(data)
+        for name in ("stack_name", "table_name", "topic_name", "producer_function_name", "stream_failure_queue_name"):
+            data[name] = f"{data.get(name) or cls.model_fields[name].default}{suffix}"
+        subs = data.get("subscribers")
+        subs = [{}] if subs is None else subs
+        suffixed = []
+        for sub in subs:
+            sub = sub.model_dump() if isinstance(sub, BaseModel) else dict(sub)
+            queue, function = default_subscriber_names(sub.get("name", "main"))
+            sub["queue_name"] = f"{sub.get('queue_name') or queue}{suffix}"
+            sub["function_name"] = f"{sub.get('function_name') or function}{suffix}"
+            suffixed.append(sub)
+        data["subscribers"] = suffixed
+        # Applied once: the built object holds the final names, and rebuilding it from
+        # model_dump() must not append the suffix a second time.
+        data["name_suffix"] = ""
+        return data
 
     _table = field_validator("table_name")(lambda v: _check_name("dynamodb table", v))
     _topic = field_validator("topic_name")(lambda v: _check_name("sns topic", v))
@@ -187,6 +261,17 @@ class PipelineConfig(_Model):
         )
         return self
 
+    def layers(self) -> list[str]:
+        """Lambda layer ARNs both functions use (Powertools, published by AWS in every region)."""
+        if not self.powertools_layer_version:
+            return []
+        partition = "aws-us-gov" if "-gov-" in self.region else "aws"
+        return [
+            f"arn:{partition}:lambda:{self.region}:017000801446:layer:"
+            f"AWSLambdaPowertoolsPythonV3-{self.runtime.replace('.', '')}-{self.architecture}:"
+            f"{self.powertools_layer_version}"
+        ]
+
     def aws_names(self) -> list[str]:
         """Every AWS resource name this environment creates (used to detect collisions)."""
         names = [self.table_name, self.topic_name, self.producer_function_name, self.stream_failure_queue_name]
@@ -210,10 +295,99 @@ def _describe(error: ValidationError, prefix: str = "") -> str:
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"]) or "(top level)"
         message = item["msg"].removeprefix("Value error, ")
+        if not item["loc"] and ": " in message:  # a model-wide rule that names its own field
+            where, message = message.split(": ", 1)
         if item["type"] == "extra_forbidden":
             message = "unknown field (check the spelling; see README 'Configuration')"
         lines.append(f"  {prefix}{where}: {message}")
     return "invalid pipeline configuration:\n" + "\n".join(lines)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key not in ("tags", "filter_policy"):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse a .toml or .json configuration file into a dict (ConfigError on any problem)."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"configuration file {file} does not exist")
+    try:
+        if file.suffix == ".toml":
+            data = tomllib.loads(file.read_text())
+        elif file.suffix == ".json":
+            data = json.loads(file.read_text())
+        else:
+            raise ConfigError(f"configuration file {file}: use a .toml or .json file")
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"configuration file {file} is not valid {file.suffix[1:].upper()}: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"configuration file {file}: the top level must be a table/object")
+    return data
+
+
+def environments_from_dict(data: dict[str, Any]) -> list[PipelineConfig]:
+    """One config per environment.
+
+    A file either holds one environment's fields at the top level, or an ``environments``
+    table (one entry per environment) plus optional ``defaults`` shared by all. In the second
+    form each environment's ``environment`` defaults to its key and its ``name_suffix`` to
+    ``-<key>``, so environments never collide unless a file insists.
+    """
+    if "environments" not in data:
+        unknown = set(data) - set(PipelineConfig.model_fields)
+        if "defaults" in data and not unknown - {"defaults"}:
+            raise ConfigError("invalid pipeline configuration:\n  defaults: only allowed together with 'environments'")
+        return [build_config(data)]
+    extra = set(data) - {"environments", "defaults"}
+    if extra:
+        raise ConfigError(
+            "invalid pipeline configuration:\n  "
+            + ", ".join(sorted(extra))
+            + ": unknown top-level field next to 'environments' (put shared values under 'defaults')"
+        )
+    envs = data["environments"]
+    if not isinstance(envs, dict) or not envs:
+        raise ConfigError("invalid pipeline configuration:\n  environments: must map at least one name to its settings")
+    defaults = data.get("defaults") or {}
+    configs = []
+    for name, settings in envs.items():
+        merged = _merge(defaults, settings or {})
+        merged.setdefault("environment", name)
+        merged.setdefault("name_suffix", f"-{name}")
+        try:
+            configs.append(PipelineConfig(**merged))
+        except ValidationError as error:
+            raise ConfigError(_describe(error, prefix=f"environments.{name}.")) from None
+    check_no_collisions(configs)
+    return configs
+
+
+def check_no_collisions(configs: list[PipelineConfig]) -> None:
+    """Stack names, and AWS names within one region, must differ across environments."""
+    stacks: dict[str, str] = {}
+    names: dict[tuple[str, str], str] = {}
+    for config in configs:
+        if config.stack_name in stacks:
+            raise ConfigError(
+                f"invalid pipeline configuration:\n  environments {stacks[config.stack_name]!r} and "
+                f"{config.environment!r} both use stack_name {config.stack_name!r}"
+            )
+        stacks[config.stack_name] = config.environment
+        for name in config.aws_names():
+            key = (config.region, name)
+            if key in names and names[key] != config.environment:
+                raise ConfigError(
+                    f"invalid pipeline configuration:\n  environments {names[key]!r} and {config.environment!r} "
+                    f"both create {name!r} in {config.region}: give one a name_suffix or other names"
+                )
+            names[key] = config.environment
 
 
 def build_config(data: dict[str, Any] | None = None, /, **overrides: Any) -> PipelineConfig:

@@ -36,6 +36,26 @@ class Topic(Construct):
 
 
 @dataclass(frozen=True)
+class QueueProps:
+    name: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Queue(Construct):
+    """A plain queue (owner-only access), e.g. the stream's on-failure destination."""
+
+    def __init__(self, scope: Construct, id: str, *, props: QueueProps, module_id: str) -> None:
+        super().__init__(scope, id)
+        self.module = TerraformHclModule(
+            self, "module", source=modules.SQS.source, version=modules.SQS.version,
+            variables={"name": props.name, **props.extra},
+        )
+        self.module.override_logical_id(module_id)
+        self.queue_arn = self.module.get_string("queue_arn")
+        self.queue_url = self.module.get_string("queue_url")
+
+
+@dataclass(frozen=True)
 class SubscribedQueueProps:
     name: str
     visibility_timeout_seconds: int = 30
@@ -90,6 +110,8 @@ class SubscribedQueue(Construct):
         self.queue_arn = self.module.get_string("queue_arn")
         self.queue_url = self.module.get_string("queue_url")
         self.queue_name = self.module.get_string("queue_name")
+        self.dlq_arn = self.module.get_string("dead_letter_queue_arn")
+        self.dlq_url = self.module.get_string("dead_letter_queue_url")
 
         self.subscription = SnsTopicSubscription(
             self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput, TerraformStack
+from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
 from constructs import Construct
 
 from . import modules
@@ -24,7 +24,23 @@ class PipelineStack(TerraformStack):
         # The prebuilt provider pins the exact version it was generated from; keep the
         # original design's constraints instead.
         self.add_override("terraform.required_version", modules.TERRAFORM_REQUIRED_VERSION)
+        self.add_override("terraform.required_providers.aws.source", modules.AWS_PROVIDER_SOURCE)
         self.add_override("terraform.required_providers.aws.version", modules.AWS_PROVIDER_VERSION)
+        if config.backend is not None:
+            b = config.backend
+            S3Backend(
+                self,
+                bucket=b.bucket,
+                key=b.key,
+                region=b.region or config.region,
+                dynamodb_table=b.dynamodb_table,
+                encrypt=b.encrypt,
+            )
+        else:
+            # cdktf's default local backend writes an absolute path of this machine into the
+            # JSON. This relative path (from cdktf.out/stacks/<stack>/, where terraform runs)
+            # names the same file at the project root.
+            LocalBackend(self, path=f"../../../terraform.{config.stack_name}.tfstate")
         self.pipeline = EventPipeline(self, "pipeline", config=config)
 
         p = self.pipeline

@@ -18,12 +18,13 @@ class StreamTableProps:
     hash_key_type: str = "S"
     billing_mode: str = "PAY_PER_REQUEST"
     stream_view_type: str = "NEW_AND_OLD_IMAGES"
+    stream: bool = True
     #: Extra module inputs, merged last (e.g. {"ttl_enabled": True}).
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class StreamTable(Construct):
-    """The table users write to. Exposes ``table_name``, ``table_arn`` and ``stream_arn``."""
+    """A table (by default with its stream). Exposes ``table_name``, ``table_arn``, ``stream_arn``."""
 
     def __init__(self, scope: Construct, id: str, *, props: StreamTableProps, module_id: str = "table") -> None:
         super().__init__(scope, id)
@@ -37,8 +38,7 @@ class StreamTable(Construct):
                 "hash_key": props.hash_key,
                 "attributes": [{"name": props.hash_key, "type": props.hash_key_type}],
                 "billing_mode": props.billing_mode,
-                "stream_enabled": True,
-                "stream_view_type": props.stream_view_type,
+                **({"stream_enabled": True, "stream_view_type": props.stream_view_type} if props.stream else {}),
                 **props.extra,
             },
         )

@@ -1,0 +1,109 @@
+"""Configuration: defaults are the original design; every rule fails with a named field."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from constructs_lib.config import ConfigError, PipelineConfig, build_config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_are_the_original_design():
+    config = build_config()
+    assert config.region == "us-east-1"
+    assert config.tags == {"Environment": "Production", "Project": "EventDrivenArchitecture"}
+    assert config.table_name == "application-data-table"
+    assert config.topic_name == "data-processing-topic"
+    assert config.producer_function_name == "dynamodb-stream-producer"
+    (sub,) = config.subscribers
+    assert (sub.queue_name, sub.function_name, sub.batch_size) == ("data-processing-queue", "sqs-message-consumer", 10)
+    assert config.runtime == "python3.12"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "rule"),
+    [
+        ({"table_name": "ab"}, "table_name", "3-255 characters"),
+        ({"table_name": "bad name!"}, "table_name", "valid dynamodb table name"),
+        ({"topic_name": "x" * 257}, "topic_name", "1-256 characters"),
+        ({"topic_name": "has.dot"}, "topic_name", "valid sns topic name"),
+        ({"producer_function_name": "f" * 65}, "producer_function_name", "1-64 characters"),
+        ({"subscribers": [{"queue_name": "q" * 77}]}, "subscribers.0.queue_name", "80 minus the '-dlq' suffix"),
+        ({"subscribers": [{"function_name": "has space"}]}, "subscribers.0.function_name", "valid lambda function name"),
+        ({"subscribers": [{"batch_size": 11}]}, "subscribers.0", "batch_size 11 is above 10"),
+        ({"subscribers": [{"batch_size": 0}]}, "subscribers.0.batch_size", "greater than or equal to 1"),
+        ({"subscribers": [{"batch_size": 10001, "maximum_batching_window_seconds": 5}]}, "subscribers.0.batch_size", "less than or equal to 10000"),
+        ({"region": "us-east"}, "region", "not an AWS region name"),
+        ({"region": "mars-north-1"}, "region", "not an AWS region name"),
+        ({"producer": {"timeout": 901}}, "producer.timeout", "less than or equal to 900"),
+        ({"producer": {"memory_size": 64}}, "producer.memory_size", "greater than or equal to 128"),
+        ({"subscribers": [{"visibility_timeout_seconds": 30, "function": {"timeout": 10}}]}, "subscribers.0", "at least 6x the consumer timeout"),
+        ({"subscribers": [{"max_receive_count": 0}]}, "subscribers.0.max_receive_count", "greater than or equal to 1"),
+        ({"tags": {"aws:reserved": "x"}}, "tags", "must not start with 'aws:'"),
+        ({"tags": {f"k{i}": "v" for i in range(51)}}, "tags", "at most 50"),
+        ({"stream": {"starting_position": "AT_TIMESTAMP"}}, "stream.starting_position", "'TRIM_HORIZON' or 'LATEST'"),
+        ({"stack_name": "9stack"}, "stack_name", "start with a letter"),
+        ({"tabel_name": "x"}, "tabel_name", "unknown field"),
+        ({"subscribers": [{"name": "a"}, {"name": "a"}]}, "subscribers[].name", "'a' is used twice"),
+        ({"subscribers": [{"code": "../etc"}]}, "subscribers.0.code", "folder name under functions/"),
+        ({"subscribers": []}, "subscribers", "at least 1 item"),
+    ],
+)
+def test_invalid_values_name_field_and_rule(overrides, field, rule):
+    with pytest.raises(ConfigError) as caught:
+        build_config(overrides)
+    message = str(caught.value)
+    assert f"  {field}:" in message, message
+    assert rule in message, message
+
+
+def test_valid_batching_window_allows_large_batches():
+    config = build_config(subscribers=[{"batch_size": 500, "maximum_batching_window_seconds": 5}])
+    assert config.subscribers[0].batch_size == 500
+
+
+def test_config_is_immutable():
+    config = build_config()
+    with pytest.raises(Exception):
+        config.region = "eu-west-1"  # type: ignore[misc]
+
+
+def test_name_suffix_applies_to_every_name_once():
+    config = build_config(name_suffix="-dev", subscribers=[{}, {"name": "audit"}])
+    assert config.stack_name == "event-driven-pipeline-dev"
+    assert config.table_name == "application-data-table-dev"
+    assert [s.queue_name for s in config.subscribers] == ["data-processing-queue-dev", "audit-queue-dev"]
+    assert PipelineConfig(**config.model_dump()) == config  # rebuilding does not suffix twice
+
+
+def _run_main(tmp_path: Path, config_text: str, suffix: str = ".json") -> subprocess.CompletedProcess:
+    file = tmp_path / f"config{suffix}"
+    file.write_text(config_text)
+    env = {**os.environ, "PIPELINE_CONFIG": str(file), "CDKTF_OUTDIR": str(tmp_path / "out")}
+    return subprocess.run(
+        [sys.executable, "main.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix", "expected"),
+    [
+        (json.dumps({"subscribers": [{"batch_size": 50}]}), ".json", "batch_size 50 is above 10"),
+        (json.dumps({"region": "moon-1"}), ".json", "region: 'moon-1' is not an AWS region name"),
+        ('table_name = "x"\n', ".toml", "table_name: 'x' is not a valid dynamodb table name"),
+        ("{not json", ".json", "is not valid JSON"),
+    ],
+)
+def test_synth_fails_cleanly_on_bad_configuration(tmp_path, text, suffix, expected):
+    result = _run_main(tmp_path, text, suffix)
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr and "jsii" not in result.stderr.lower()
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,91 @@
+"""Function code is packaged so terraform finds it from the stack directory, reproducibly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from constructs_lib.packaging import PackagingError, build_package
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _code_paths(doc: dict) -> list[str]:
+    return [
+        block["local_existing_package"]
+        for block in doc["module"].values()
+        if block["source"] == "terraform-aws-modules/lambda/aws"
+    ]
+
+
+def test_every_code_path_resolves_from_the_stack_directory(default_synth):
+    stack_dir = default_synth.stack_dir("event-driven-pipeline")
+    paths = _code_paths(default_synth.only)
+    assert len(paths) == 2
+    for path in paths:
+        assert not os.path.isabs(path), path
+        package = stack_dir / path
+        assert package.is_file(), f"{path} does not exist relative to {stack_dir}"
+        with zipfile.ZipFile(package) as archive:
+            assert "app.py" in archive.namelist()
+
+
+def test_lambda_modules_never_package_at_plan_time(tf):
+    for module_id, block in tf["module"].items():
+        if block["source"] == "terraform-aws-modules/lambda/aws":
+            assert block["create_package"] is False, module_id
+            assert "source_path" not in block, module_id
+
+
+def test_json_holds_no_machine_path(default_synth):
+    text = json.dumps(default_synth.only)
+    for forbidden in {str(PROJECT_ROOT), str(default_synth.outdir), os.path.expanduser("~")}:
+        assert forbidden not in text
+
+
+def test_package_bytes_do_not_depend_on_checkout(tmp_path):
+    source = tmp_path / "src" / "demo"
+    source.mkdir(parents=True)
+    (source / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    (source / "lib.py").write_text("X = 1\n")
+    (source / "__pycache__").mkdir()
+    (source / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"junk")
+    first = build_package("demo", source, tmp_path / "a")
+    os.utime(source / "app.py", (1_000_000_000, 1_000_000_000))  # a fresh checkout has other mtimes
+    (source / "lib.py").chmod(0o600)  # and maybe other modes
+    second = build_package("demo", source, tmp_path / "b")
+    assert first.read_bytes() == second.read_bytes()
+    assert first.name == second.name
+    with zipfile.ZipFile(first) as archive:
+        assert archive.namelist() == ["app.py", "lib.py"]
+
+
+def test_package_changes_with_code(tmp_path):
+    source = tmp_path / "demo"
+    source.mkdir()
+    (source / "app.py").write_text("A = 1\n")
+    before = hashlib.sha256(build_package("demo", source, tmp_path / "out").read_bytes()).hexdigest()
+    (source / "app.py").write_text("A = 2\n")
+    after = hashlib.sha256(build_package("demo", source, tmp_path / "out").read_bytes()).hexdigest()
+    assert before != after
+
+
+def test_missing_code_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(PackagingError, match="does not exist"):
+        build_package("nope", tmp_path / "nope", tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PackagingError, match="no app.py"):
+        build_package("empty", tmp_path / "empty", tmp_path)
+
+
+def test_real_function_packages_hold_their_handlers():
+    for name in ("producer", "consumer"):
+        with zipfile.ZipFile(build_package(name)) as archive:
+            names = archive.namelist()
+        assert "app.py" in names
+        assert not any("__pycache__" in n or n.endswith(".pyc") or n.startswith("tests/") for n in names)
