@@ -66,6 +66,64 @@ class FunctionConfig(_Model):
     log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] = 14
 
 
+# SNS subscription filter policy limits (Amazon SNS quotas).
+FILTER_POLICY_MAX_KEYS = 5
+FILTER_POLICY_MAX_COMBINATIONS = 150
+FILTER_POLICY_MAX_BYTES = 256 * 1024
+_FILTER_OPERATORS = {"prefix", "suffix", "anything-but", "numeric", "exists", "equals-ignore-case", "cidr"}
+
+
+def check_filter_policy(policy: Any, scope: str) -> dict[str, Any]:
+    """Validate an SNS filter policy the way SNS does at subscription time; return it as a dict."""
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"is not valid JSON: {error}") from None
+    if not isinstance(policy, dict) or not policy:
+        raise ValueError("must be a non-empty JSON object mapping attribute names to lists of values")
+    size = len(json.dumps(policy).encode())
+    if size > FILTER_POLICY_MAX_BYTES:
+        raise ValueError(f"is {size} bytes; SNS allows at most {FILTER_POLICY_MAX_BYTES}")
+    leaves: list[tuple[str, list[Any]]] = []
+
+    def walk(node: dict[str, Any], path: str) -> None:
+        for key, value in node.items():
+            where = f"{path}{key}"
+            if isinstance(value, dict):
+                if scope != "MessageBody":
+                    raise ValueError(
+                        f"{where}: nested objects are only allowed with filter_policy_scope = 'MessageBody'"
+                    )
+                walk(value, where + ".")
+            elif isinstance(value, list) and value:
+                for item in value:
+                    if isinstance(item, dict):
+                        unknown = set(item) - _FILTER_OPERATORS
+                        if len(item) != 1 or unknown:
+                            raise ValueError(
+                                f"{where}: {json.dumps(item)} is not a filter operator "
+                                f"(one of {', '.join(sorted(_FILTER_OPERATORS))})"
+                            )
+                    elif not isinstance(item, (str, int, float, bool)) and item is not None:
+                        raise ValueError(f"{where}: values must be strings, numbers, booleans, null or operators")
+                leaves.append((where, value))
+            else:
+                raise ValueError(f"{where}: must be a non-empty list of values (SNS matches against a list)")
+
+    walk(policy, "")
+    if len(leaves) > FILTER_POLICY_MAX_KEYS:
+        raise ValueError(f"uses {len(leaves)} attribute keys; SNS allows at most {FILTER_POLICY_MAX_KEYS}")
+    combinations = 1
+    for _, values in leaves:
+        combinations *= len(values)
+    if combinations > FILTER_POLICY_MAX_COMBINATIONS:
+        raise ValueError(
+            f"has {combinations} combinations of values; SNS allows at most {FILTER_POLICY_MAX_COMBINATIONS}"
+        )
+    return policy
+
+
 def default_subscriber_names(name: str) -> tuple[str, str]:
     """(queue name, function name) of a subscriber that does not name them itself."""
     if name == "main":  # the original design's single subscriber
@@ -90,7 +148,8 @@ class SubscriberConfig(_Model):
     max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 5
     idempotency_ttl_seconds: Annotated[int, Field(ge=60, le=31536000)] = 3600
     raw_message_delivery: bool = False
-    filter_policy: dict[str, Any] | None = None
+    #: SNS subscription filter policy, as a table/object or a JSON string.
+    filter_policy: dict[str, Any] | str | None = None
     filter_policy_scope: Literal["MessageAttributes", "MessageBody"] = "MessageAttributes"
     function: FunctionConfig = FunctionConfig()
 
@@ -122,6 +181,16 @@ class SubscriberConfig(_Model):
     @property
     def idempotency_table_name(self) -> str:
         return f"{self.function_name}-idempotency"
+
+    @model_validator(mode="after")
+    def _filter_policy(self) -> "SubscriberConfig":
+        if self.filter_policy is not None:
+            try:
+                policy = check_filter_policy(self.filter_policy, self.filter_policy_scope)
+            except ValueError as error:
+                raise ValueError(f"filter_policy: {error}") from None
+            object.__setattr__(self, "filter_policy", policy)
+        return self
 
     @model_validator(mode="after")
     def _sqs_rules(self) -> "SubscriberConfig":
@@ -295,12 +364,18 @@ def _describe(error: ValidationError, prefix: str = "") -> str:
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"]) or "(top level)"
         message = item["msg"].removeprefix("Value error, ")
-        if not item["loc"] and ": " in message:  # a model-wide rule that names its own field
-            where, message = message.split(": ", 1)
+        head, _, rest = message.partition(": ")
+        if rest and not item["loc"]:  # a model-wide rule that names its own field
+            where, message = head, rest
+        elif rest and head in _FIELD_NAMES:  # a cross-field rule about one field of a nested model
+            where, message = f"{where}.{head}", rest
         if item["type"] == "extra_forbidden":
             message = "unknown field (check the spelling; see README 'Configuration')"
         lines.append(f"  {prefix}{where}: {message}")
     return "invalid pipeline configuration:\n" + "\n".join(lines)
+
+
+_FIELD_NAMES = set(PipelineConfig.model_fields) | set(SubscriberConfig.model_fields) | set(StreamConfig.model_fields)
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,172 @@
+"""Fan-out to many subscribers, several environments, remote state (issue: fan-out)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from constructs_lib.app import load_environments
+from constructs_lib.config import ConfigError, build_config, check_filter_policy
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = PROJECT_ROOT / "examples" / "fanout.toml"
+
+
+def _subscribers(n: int) -> list[dict]:
+    subs = [{}]  # the original design's subscriber first
+    subs += [{"name": f"sub{i}", "filter_policy": {"eventName": ["INSERT", "MODIFY"]}} for i in range(1, n)]
+    return subs
+
+
+def _aws_names(doc: dict) -> list[str]:
+    names = []
+    for block in doc["module"].values():
+        for key in ("name", "function_name"):
+            if key in block:
+                names.append(block[key])
+        if block["source"].endswith("/sqs/aws") and block.get("create_dlq"):
+            names.append(block["name"] + "-dlq")
+    return names
+
+
+@pytest.mark.parametrize("count", [1, 2, 5])
+def test_each_subscriber_gets_its_own_wiring(synth_config, count):
+    doc = synth_config([build_config(subscribers=_subscribers(count))]).only
+    names = ["main"] + [f"sub{i}" for i in range(1, count)]
+    subs = doc["resource"]["aws_sns_topic_subscription"]
+    mappings = doc["resource"]["aws_lambda_event_source_mapping"]
+    attachments = doc["resource"]["aws_iam_role_policy_attachment"]
+    assert len(subs) == count and len(mappings) == count + 1 and len(attachments) == count + 1
+    for name in names:
+        queue = doc["module"][f"queue_{name}"]
+        assert queue["create_dlq"] is True
+        (statement,) = queue["queue_policy_statements"].values()
+        assert statement["conditions"][0]["values"] == ["${module.topic.topic_arn}"]
+        assert subs[f"subscription_{name}"]["endpoint"] == f"${{module.queue_{name}.queue_arn}}"
+        assert subs[f"subscription_{name}"]["topic_arn"] == "${module.topic.topic_arn}"
+        mapping = mappings[f"consumer_{name}_event_source"]
+        assert mapping["event_source_arn"] == f"${{module.queue_{name}.queue_arn}}"
+        assert mapping["function_name"] == f"${{module.consumer_{name}.lambda_function_arn}}"
+        assert mapping["depends_on"] == [f"aws_iam_role_policy_attachment.consumer_{name}_execution_policy"]
+        assert attachments[f"consumer_{name}_execution_policy"]["role"] == f"${{module.consumer_{name}.lambda_role_name}}"
+    names_in_json = _aws_names(doc)
+    assert not [n for n, c in Counter(names_in_json).items() if c > 1]
+
+
+def test_filter_policies_are_json_sns_accepts(synth_config):
+    doc = synth_config([build_config(subscribers=_subscribers(5))]).only
+    subs = doc["resource"]["aws_sns_topic_subscription"]
+    assert "filter_policy" not in subs["subscription_main"]
+    for i in range(1, 5):
+        sub = subs[f"subscription_sub{i}"]
+        policy = json.loads(sub["filter_policy"])
+        assert policy == {"eventName": ["INSERT", "MODIFY"]}
+        assert check_filter_policy(policy, sub["filter_policy_scope"]) == policy
+        assert sub["filter_policy_scope"] == "MessageAttributes"
+
+
+def test_example_configuration_synthesizes_both_environments(synth_config):
+    configs = load_environments(str(EXAMPLE))
+    result = synth_config(configs)
+    assert set(result.documents) == {"event-driven-pipeline-dev", "event-driven-pipeline-prod"}
+    all_names = []
+    for stack, doc in result.documents.items():
+        env = stack.rsplit("-", 1)[1]
+        subs = doc["resource"]["aws_sns_topic_subscription"]
+        assert json.loads(subs["subscription_analytics"]["filter_policy"]) == {"eventName": ["INSERT"]}
+        assert json.loads(subs["subscription_notifications"]["filter_policy"]) == {"eventName": ["REMOVE"]}
+        assert subs["subscription_audit"]["raw_message_delivery"] is True
+        assert "filter_policy" not in subs["subscription_audit"]
+        assert doc["module"]["queue_audit"]["redrive_policy"] == {"maxReceiveCount": 10}
+        assert doc["module"]["table"]["name"] == f"application-data-table-{env}"
+        all_names += _aws_names(doc)
+    assert not [n for n, c in Counter(all_names).items() if c > 1], "names collide across environments"
+    prod = result.documents["event-driven-pipeline-prod"]
+    assert prod["provider"]["aws"][0]["default_tags"][0]["tags"]["Environment"] == "Production"
+    assert prod["module"]["producer"]["memory_size"] == 256
+
+
+def test_backends_local_by_default_s3_per_environment(synth_config):
+    result = synth_config(load_environments(str(EXAMPLE)))
+    dev = result.documents["event-driven-pipeline-dev"]["terraform"]["backend"]
+    prod = result.documents["event-driven-pipeline-prod"]["terraform"]["backend"]
+    assert dev == {"local": {"path": "../../../terraform.event-driven-pipeline-dev.tfstate"}}
+    assert prod == {
+        "s3": {
+            "bucket": "example-terraform-state",
+            "key": "event-driven-pipeline/prod.tfstate",
+            "region": "us-east-1",
+            "dynamodb_table": "example-terraform-locks",
+            "encrypt": True,
+        }
+    }
+
+
+def test_default_stack_uses_local_state(tf):
+    assert tf["terraform"]["backend"] == {"local": {"path": "../../../terraform.event-driven-pipeline.tfstate"}}
+
+
+def test_environment_selection():
+    assert [c.environment for c in load_environments(str(EXAMPLE), "prod")] == ["prod"]
+    assert [c.environment for c in load_environments(str(EXAMPLE), "dev,prod")] == ["dev", "prod"]
+    assert [c.stack_name for c in load_environments("", "")] == ["event-driven-pipeline"]
+    with pytest.raises(ConfigError, match="no environment named 'staging'"):
+        load_environments(str(EXAMPLE), "staging")
+
+
+def _write(tmp_path: Path, data: dict) -> str:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"subscribers": [{"name": "a"}, {"name": "a"}]}, "subscribers[].name: 'a' is used twice"),
+        ({"subscribers": [{"name": "a", "queue_name": "q"}, {"name": "b", "queue_name": "q"}]}, "subscribers[].queue_name: 'q' is used twice"),
+        ({"subscribers": [{"name": "a", "filter_policy": "{\"eventName\": [INSERT]}"}]}, "subscribers.0.filter_policy: is not valid JSON"),
+        ({"subscribers": [{"name": "a", "filter_policy": {k: ["x"] for k in "abcdef"}}]}, "at most 5"),
+        ({"subscribers": [{"name": "a", "filter_policy": {"a": list(range(16)), "b": list(range(10))}}]}, "160 combinations"),
+        ({"subscribers": [{"name": "a", "filter_policy": {"eventName": "INSERT"}}]}, "must be a non-empty list"),
+        ({"subscribers": [{"name": "Bad-Name"}]}, "subscribers.0.name"),
+        ({"environments": {"dev": {}, "prod": {"name_suffix": "-dev"}}}, "both use stack_name"),
+        ({"environments": {"dev": {"name_suffix": ""}, "prod": {"name_suffix": "", "stack_name": "other"}}}, "both create 'application-data-table' in us-east-1"),
+        ({"environments": {"dev": {"region": "nowhere"}}}, "environments.dev.region"),
+        ({"environments": {"dev": {}}, "region": "us-east-1"}, "put shared values under 'defaults'"),
+        ({"environments": {"dev": {"backend": {"bucket": "b"}}}}, "environments.dev.backend.dynamodb_table"),
+    ],
+)
+def test_invalid_subscriber_and_environment_configuration(tmp_path, data, message):
+    with pytest.raises(ConfigError) as caught:
+        load_environments(_write(tmp_path, data), "")
+    assert message in str(caught.value)
+
+
+def test_cdktf_app_reads_the_config_file_from_the_environment(tmp_path):
+    env = {
+        **os.environ,
+        "PIPELINE_CONFIG": str(EXAMPLE),
+        "PIPELINE_ENVIRONMENTS": "dev",
+        "CDKTF_OUTDIR": str(tmp_path / "out"),
+    }
+    subprocess.run([sys.executable, "main.py"], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, timeout=300)
+    stacks = sorted(p.name for p in (tmp_path / "out" / "stacks").iterdir())
+    assert stacks == ["event-driven-pipeline-dev"]
+
+
+def test_users_ci_workflow_tests_synthesizes_and_plans_when_credentials_exist():
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((PROJECT_ROOT / ".github" / "workflows" / "pipeline.yml").read_text())
+    steps = workflow["jobs"]["test-synth-plan"]["steps"]
+    runs = {step.get("run"): step.get("if") for step in steps if "run" in step}
+    assert "make test" in runs and runs["make test"] is None
+    assert "make synth" in runs
+    assert "HAS_ROLE" in runs["make plan"] and "HAS_KEYS" in runs["make plan"]
