@@ -5,6 +5,7 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
+SCAN_VENV := .venv-scan
 PY := $(VENV)/bin/python
 CDKTF := node_modules/.bin/cdktf
 ARGS ?=
@@ -16,16 +17,24 @@ export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
 export PIPELINE_CONFIG := $(CONFIG)
 export PIPELINE_ENVIRONMENTS := $(ENVIRONMENTS)
 
-.PHONY: help install synth test plan bench local clean
+.PHONY: help install synth test plan bench local scan clean
 
 help:
 	@echo "make synth   install what is missing, then cdktf synth (CONFIG=file for a custom configuration)"
 	@echo "make test    install what is missing, then run the whole test suite"
 	@echo "make plan    synth, then terraform init + plan in each stack directory"
+	@echo "make scan    synth, then the checkov security scan of every stack"
 	@echo "make bench   print performance figures"
 	@echo "make local   run the pipeline end to end on a local AWS emulator (ARGS=\"--items 500\")"
 
-install: $(VENV)/.installed $(CDKTF)
+install: $(VENV)/.installed $(CDKTF) $(SCAN_VENV)/.installed
+
+# checkov pins an older boto3 than the project, so it lives in its own environment.
+$(SCAN_VENV)/.installed: security/requirements.txt
+	@echo "==> creating $(SCAN_VENV) for the security scan (checkov)"
+	@test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	@$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r security/requirements.txt
+	@touch $@
 
 $(VENV)/.installed: Pipfile scripts/pipfile_requirements.py
 	@echo "==> creating $(VENV) and installing the Pipfile's packages"
@@ -53,6 +62,9 @@ plan: synth
 	  echo "==> terraform plan in $$dir"; \
 	  (cd $$dir && terraform init -input=false && terraform plan -input=false) || exit 1; \
 	done
+
+scan: synth
+	@$(PY) scripts/security_scan.py
 
 bench: install
 	@$(PY) -m bench $(ARGS)

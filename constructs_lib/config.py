@@ -237,6 +237,45 @@ class S3BackendConfig(_Model):
         return value
 
 
+class SecurityConfig(_Model):
+    """Secure defaults; each can be turned off or tuned."""
+
+    #: One customer-managed KMS key (rotated yearly) for the topics and every queue.
+    customer_managed_key: bool = True
+    key_deletion_window_days: Annotated[int, Field(ge=7, le=30)] = 30
+    #: Topic and queue policies deny any request made without TLS.
+    enforce_tls: bool = True
+    point_in_time_recovery: bool = True
+    #: None = on for the environments "production"/"prod", off elsewhere.
+    deletion_protection: bool | None = None
+    #: X-Ray active tracing on both functions.
+    tracing: bool = True
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class AlarmsConfig(_Model):
+    """CloudWatch alarms, published to an alarm topic."""
+
+    enabled: bool = True
+    #: Subscribe this address to the alarm topic (AWS sends a confirmation mail).
+    email: str | None = None
+    #: Oldest message in a subscriber queue, seconds.
+    queue_age_seconds: Annotated[int, Field(ge=60, le=1209600)] = 300
+    #: Stream iterator age of the producer, milliseconds.
+    iterator_age_ms: Annotated[int, Field(ge=1000, le=604800000)] = 60000
+    period_seconds: Literal[60, 300, 900, 3600] = 300
+    evaluation_periods: Annotated[int, Field(ge=1, le=100)] = 1
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.fullmatch(value):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value
+
+
 class PipelineConfig(_Model):
     """Everything one environment of the pipeline needs. Defaults = the original design."""
 
@@ -261,6 +300,11 @@ class PipelineConfig(_Model):
     architecture: Literal["x86_64", "arm64"] = "x86_64"
     producer: FunctionConfig = FunctionConfig()
     stream: StreamConfig = StreamConfig()
+    security: SecurityConfig = SecurityConfig()
+    alarms: AlarmsConfig = AlarmsConfig()
+    dashboard: bool = True
+    #: Name of the alarm topic (when alarms are enabled).
+    alarm_topic_name: str = "data-processing-alarms"
     #: Optional remote state; None keeps Terraform's local backend (no AWS account needed to synth).
     backend: S3BackendConfig | None = None
     subscribers: list[SubscriberConfig] = Field(default_factory=lambda: [SubscriberConfig()], min_length=1, max_length=50)
@@ -272,7 +316,10 @@ class PipelineConfig(_Model):
             return data
         suffix = data["name_suffix"]
         data = dict(data)
-        for name in ("stack_name", "table_name", "topic_name", "producer_function_name", "stream_failure_queue_name"):
+        for name in (
+            "stack_name", "table_name", "topic_name", "producer_function_name",
+            "stream_failure_queue_name", "alarm_topic_name",
+        ):
             data[name] = f"{data.get(name) or cls.model_fields[name].default}{suffix}"
         subs = data.get("subscribers")
         subs = [{}] if subs is None else subs
@@ -292,6 +339,7 @@ class PipelineConfig(_Model):
     _table = field_validator("table_name")(lambda v: _check_name("dynamodb table", v))
     _topic = field_validator("topic_name")(lambda v: _check_name("sns topic", v))
     _producer = field_validator("producer_function_name")(lambda v: _check_name("lambda function", v))
+    _alarm_topic = field_validator("alarm_topic_name")(lambda v: _check_name("sns topic", v))
     _failures = field_validator("stream_failure_queue_name")(lambda v: _check_name("sqs queue", v))
 
     @field_validator("stack_name")
@@ -330,20 +378,33 @@ class PipelineConfig(_Model):
         )
         return self
 
+    @property
+    def deletion_protection(self) -> bool:
+        """Table deletion protection: explicit setting, else on only in production."""
+        explicit = self.security.deletion_protection
+        return explicit if explicit is not None else self.environment in ("production", "prod")
+
+    @property
+    def partition(self) -> str:
+        return "aws-us-gov" if "-gov-" in self.region else "aws"
+
     def layers(self) -> list[str]:
         """Lambda layer ARNs both functions use (Powertools, published by AWS in every region)."""
         if not self.powertools_layer_version:
             return []
-        partition = "aws-us-gov" if "-gov-" in self.region else "aws"
         return [
-            f"arn:{partition}:lambda:{self.region}:017000801446:layer:"
+            f"arn:{self.partition}:lambda:{self.region}:017000801446:layer:"
             f"AWSLambdaPowertoolsPythonV3-{self.runtime.replace('.', '')}-{self.architecture}:"
             f"{self.powertools_layer_version}"
         ]
 
     def aws_names(self) -> list[str]:
         """Every AWS resource name this environment creates (used to detect collisions)."""
-        names = [self.table_name, self.topic_name, self.producer_function_name, self.stream_failure_queue_name]
+        names = [
+            self.table_name, self.topic_name, self.producer_function_name,
+            self.stream_failure_queue_name, self.alarm_topic_name,
+            f"alias/{self.stack_name}", self.stack_name,  # KMS alias, dashboard
+        ]
         for sub in self.subscribers:
             names += [sub.queue_name, sub.dlq_name, sub.function_name, sub.idempotency_table_name]
         return names
@@ -375,7 +436,11 @@ def _describe(error: ValidationError, prefix: str = "") -> str:
     return "invalid pipeline configuration:\n" + "\n".join(lines)
 
 
-_FIELD_NAMES = set(PipelineConfig.model_fields) | set(SubscriberConfig.model_fields) | set(StreamConfig.model_fields)
+_FIELD_NAMES = {
+    name
+    for model in (PipelineConfig, SubscriberConfig, StreamConfig, SecurityConfig, AlarmsConfig)
+    for name in model.model_fields
+}
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

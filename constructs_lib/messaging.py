@@ -53,6 +53,7 @@ class Queue(Construct):
         self.module.override_logical_id(module_id)
         self.queue_arn = self.module.get_string("queue_arn")
         self.queue_url = self.module.get_string("queue_url")
+        self.queue_name = self.module.get_string("queue_name")
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,15 @@ class SubscribedQueue(Construct):
         variables: dict[str, Any] = {
             "name": props.name,
             "visibility_timeout_seconds": props.visibility_timeout_seconds,
-            "create_queue_policy": True,
-            "queue_policy_statements": {"sns": topic_send_statement(topic_arn)},
         }
         if props.message_retention_seconds is not None:
             variables["message_retention_seconds"] = props.message_retention_seconds
         variables.update(props.extra)
+        variables["create_queue_policy"] = True
+        variables["queue_policy_statements"] = {
+            **props.extra.get("queue_policy_statements", {}),
+            "sns": topic_send_statement(topic_arn),
+        }
         self.module = TerraformHclModule(
             self, "module", source=modules.SQS.source, version=modules.SQS.version, variables=variables
         )
@@ -112,6 +116,7 @@ class SubscribedQueue(Construct):
         self.queue_name = self.module.get_string("queue_name")
         self.dlq_arn = self.module.get_string("dead_letter_queue_arn")
         self.dlq_url = self.module.get_string("dead_letter_queue_url")
+        self.dlq_name = self.module.get_string("dead_letter_queue_name")
 
         self.subscription = SnsTopicSubscription(
             self,

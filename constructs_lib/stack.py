@@ -44,9 +44,20 @@ class PipelineStack(TerraformStack):
         self.pipeline = EventPipeline(self, "pipeline", config=config)
 
         p = self.pipeline
-        TerraformOutput(self, "table_name", value=p.table.table_name)
-        TerraformOutput(self, "topic_arn", value=p.topic.topic_arn)
-        TerraformOutput(self, "producer_function_name", value=p.producer.function_name)
+        outputs = {
+            "table_name": p.table.table_name,
+            "topic_arn": p.topic.topic_arn,
+            "producer_function_name": p.producer.function_name,
+            "stream_failure_queue_url": p.stream_failures.queue_url,
+        }
         for sub in p.subscribers:
-            TerraformOutput(self, f"queue_url_{sub.config.name}", value=sub.queue.queue_url)
-            TerraformOutput(self, f"consumer_function_name_{sub.config.name}", value=sub.function.function_name)
+            name = sub.config.name
+            outputs[f"queue_url_{name}"] = sub.queue.queue_url
+            outputs[f"dlq_url_{name}"] = sub.queue.dlq_url
+            outputs[f"consumer_function_name_{name}"] = sub.function.function_name
+        if p.alarm_topic is not None:
+            outputs["alarm_topic_arn"] = p.alarm_topic.topic_arn
+        if p.dashboard is not None:
+            outputs["dashboard_url"] = p.dashboard.url
+        for name, value in outputs.items():
+            TerraformOutput(self, name, value=value)

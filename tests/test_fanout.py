@@ -47,8 +47,11 @@ def test_each_subscriber_gets_its_own_wiring(synth_config, count):
     for name in names:
         queue = doc["module"][f"queue_{name}"]
         assert queue["create_dlq"] is True
-        (statement,) = queue["queue_policy_statements"].values()
+        statement = queue["queue_policy_statements"]["sns"]
         assert statement["conditions"][0]["values"] == ["${module.topic.topic_arn}"]
+        allows = [s for s in queue["queue_policy_statements"].values() if s.get("effect", "Allow") == "Allow"]
+        topics = {v for s in allows for c in s.get("conditions", []) for v in c["values"] if "topic" in v}
+        assert topics == {"${module.topic.topic_arn}"}, "a queue admits exactly its own topic"
         assert subs[f"subscription_{name}"]["endpoint"] == f"${{module.queue_{name}.queue_arn}}"
         assert subs[f"subscription_{name}"]["topic_arn"] == "${module.topic.topic_arn}"
         mapping = mappings[f"consumer_{name}_event_source"]

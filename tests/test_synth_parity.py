@@ -77,7 +77,7 @@ def test_queue_policy_lets_only_this_topic_send(tf):
     queue = tf["module"]["queue_main"]
     assert queue["name"] == "data-processing-queue"
     assert queue["create_queue_policy"] is True
-    (statement,) = queue["queue_policy_statements"].values()
+    statement = queue["queue_policy_statements"]["sns"]
     assert statement["actions"] == ["sqs:SendMessage"]
     assert statement["principals"] == [{"type": "Service", "identifiers": ["sns.amazonaws.com"]}]
     # "conditions" (plural) is the key the sqs module reads; "condition" would be ignored.
@@ -172,9 +172,11 @@ def test_queue_mapping(default_synth, tf):
 def test_logical_ids_are_stable_and_unhashed(tf):
     assert set(tf["module"]) == {
         "table", "topic", "producer", "stream_failures", "queue_main", "consumer_main", "idempotency_main",
+        "alarm_topic",
     }
     assert set(tf["resource"]) == {
         "aws_iam_role_policy_attachment", "aws_lambda_event_source_mapping", "aws_sns_topic_subscription",
+        "aws_kms_key", "aws_kms_alias", "aws_cloudwatch_metric_alarm", "aws_cloudwatch_dashboard",
     }
     ids = [key for block in tf["resource"].values() for key in block] + list(tf["module"]) + list(tf["output"])
     hashed = [i for i in ids if re.search(r"_[0-9A-F]{8}$", i)]

@@ -1,0 +1,158 @@
+"""CloudWatch alarms (published to an alarm topic) and a dashboard for the pipeline."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from constructs import Construct
+
+from .aws import CloudwatchDashboard, CloudwatchMetricAlarm
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One alarm: which metric, how it is reduced, and when it fires."""
+
+    logical_id: str
+    name: str
+    description: str
+    namespace: str
+    metric: str
+    dimensions: dict[str, str]
+    statistic: str
+    comparison: str
+    threshold: float
+
+
+def _threshold_alarm(logical_id: str, name: str, description: str, namespace: str, metric: str,
+                     dimension: tuple[str, str], statistic: str, threshold: float,
+                     comparison: str = "GreaterThanThreshold") -> AlarmSpec:
+    return AlarmSpec(logical_id, name, description, namespace, metric, {dimension[0]: dimension[1]},
+                     statistic, comparison, threshold)
+
+
+def queue_age_alarm(key: str, alarm_name: str, queue_name: str, seconds: int) -> AlarmSpec:
+    return _threshold_alarm(
+        f"alarm_{key}_oldest_message", f"{alarm_name}-oldest-message",
+        f"The oldest message in {alarm_name} waits longer than {seconds} s: consumers are behind or failing.",
+        "AWS/SQS", "ApproximateAgeOfOldestMessage", ("QueueName", queue_name), "Maximum", seconds,
+    )
+
+
+def messages_waiting_alarm(key: str, alarm_name: str, queue_name: str) -> AlarmSpec:
+    return _threshold_alarm(
+        f"alarm_{key}_messages", f"{alarm_name}-not-empty",
+        f"{alarm_name} holds messages that failed processing: inspect and redrive them.",
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible", ("QueueName", queue_name), "Maximum", 1,
+        comparison="GreaterThanOrEqualToThreshold",
+    )
+
+
+def function_alarms(key: str, alarm_name: str, function_name: str) -> list[AlarmSpec]:
+    return [
+        _threshold_alarm(
+            f"alarm_{key}_{metric.lower()}", f"{alarm_name}-{metric.lower()}",
+            f"{alarm_name} reported {metric.lower()}.", "AWS/Lambda", metric,
+            ("FunctionName", function_name), "Sum", 0,
+        )
+        for metric in ("Errors", "Throttles")
+    ]
+
+
+def iterator_age_alarm(key: str, alarm_name: str, function_name: str, milliseconds: int) -> AlarmSpec:
+    return _threshold_alarm(
+        f"alarm_{key}_iterator_age", f"{alarm_name}-iterator-age",
+        f"{alarm_name} lags the table stream by more than {milliseconds} ms.",
+        "AWS/Lambda", "IteratorAge", ("FunctionName", function_name), "Maximum", milliseconds,
+    )
+
+
+class Alarms(Construct):
+    """Creates each alarm with the topic as alarm and OK action. ``alarms`` maps logical id -> alarm."""
+
+    def __init__(self, scope: Construct, id: str, *, specs: list[AlarmSpec], topic_arn: str,
+                 period_seconds: int, evaluation_periods: int) -> None:
+        super().__init__(scope, id)
+        self.alarms: dict[str, Any] = {}
+        for spec in specs:
+            alarm = CloudwatchMetricAlarm(
+                self,
+                spec.logical_id,
+                alarm_name=spec.name,
+                alarm_description=spec.description,
+                namespace=spec.namespace,
+                metric_name=spec.metric,
+                dimensions=spec.dimensions,
+                statistic=spec.statistic,
+                comparison_operator=spec.comparison,
+                threshold=spec.threshold,
+                period=period_seconds,
+                evaluation_periods=evaluation_periods,
+                treat_missing_data="notBreaching",
+                alarm_actions=[topic_arn],
+                ok_actions=[topic_arn],
+            )
+            alarm.override_logical_id(spec.logical_id)
+            self.alarms[spec.logical_id] = alarm
+
+
+@dataclass(frozen=True)
+class DashboardProps:
+    name: str
+    region: str
+    producer_function: str
+    consumer_functions: tuple[str, ...]
+    queues: tuple[str, ...]
+    dead_letter_queues: tuple[str, ...]
+
+
+def _widget(title: str, metrics: list[list[Any]], region: str, stat: str, y: int, x: int) -> dict[str, Any]:
+    return {
+        "type": "metric",
+        "x": x,
+        "y": y,
+        "width": 12,
+        "height": 6,
+        "properties": {"title": title, "metrics": metrics, "region": region, "stat": stat, "period": 60, "view": "timeSeries"},
+    }
+
+
+def dashboard_body(props: DashboardProps) -> dict[str, Any]:
+    functions = [props.producer_function, *props.consumer_functions]
+
+    def per_function(metric: str) -> list[list[Any]]:
+        return [["AWS/Lambda", metric, "FunctionName", f] for f in functions]
+
+    def per_queue(metric: str, queues: tuple[str, ...]) -> list[list[Any]]:
+        return [["AWS/SQS", metric, "QueueName", q] for q in queues]
+
+    widgets = [
+        _widget("Invocations", per_function("Invocations"), props.region, "Sum", 0, 0),
+        _widget("Errors", per_function("Errors"), props.region, "Sum", 0, 12),
+        _widget("Duration (p99)", per_function("Duration"), props.region, "p99", 6, 0),
+        _widget("Throttles", per_function("Throttles"), props.region, "Sum", 6, 12),
+        _widget("Stream iterator age", [["AWS/Lambda", "IteratorAge", "FunctionName", props.producer_function]],
+                props.region, "Maximum", 12, 0),
+        _widget("Oldest message age", per_queue("ApproximateAgeOfOldestMessage", props.queues), props.region,
+                "Maximum", 12, 12),
+        _widget("Queue depth", per_queue("ApproximateNumberOfMessagesVisible", props.queues), props.region,
+                "Maximum", 18, 0),
+        _widget("Dead-letter and failure queues", per_queue("ApproximateNumberOfMessagesVisible",
+                props.dead_letter_queues), props.region, "Maximum", 18, 12),
+    ]
+    return {"widgets": widgets}
+
+
+class Dashboard(Construct):
+    def __init__(self, scope: Construct, id: str, *, props: DashboardProps) -> None:
+        super().__init__(scope, id)
+        self.dashboard = CloudwatchDashboard(
+            self, "dashboard", dashboard_name=props.name, dashboard_body=json.dumps(dashboard_body(props))
+        )
+        self.dashboard.override_logical_id("dashboard")
+        self.url = (
+            f"https://{props.region}.console.aws.amazon.com/cloudwatch/home"
+            f"?region={props.region}#dashboards:name={props.name}"
+        )
