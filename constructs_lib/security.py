@@ -108,50 +108,29 @@ class KeyProps:
     extra_statements: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
 
+def _allow(sid: str, principal: dict[str, Any], actions: list[str], condition: dict | None = None) -> dict[str, Any]:
+    statement = {"Sid": sid, "Effect": "Allow", "Principal": principal, "Action": actions, "Resource": "*"}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
 def key_policy(props: KeyProps) -> dict[str, Any]:
     """Key policy: the account administers the key; only the named services and roles use it.
 
     ``Resource: "*"`` in a key policy means "this key": AWS requires that form.
     """
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "KeyAdministration",
-            "Effect": "Allow",
-            "Principal": {"AWS": props.account.root},
-            "Action": KEY_ADMIN_ACTIONS,
-            "Resource": "*",
-        }
-    ]
+    statements = [_allow("KeyAdministration", {"AWS": props.account.root}, KEY_ADMIN_ACTIONS)]
     if props.sending_services:
-        statements.append(
-            {
-                "Sid": "ServicesWriteEncryptedMessages",
-                "Effect": "Allow",
-                "Principal": {"Service": sorted(props.sending_services)},
-                "Action": KEY_SEND_ACTIONS,
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": props.account.id}},
-            }
-        )
+        statements.append(_allow(
+            "ServicesWriteEncryptedMessages", {"Service": sorted(props.sending_services)}, KEY_SEND_ACTIONS,
+            {"StringEquals": {"aws:SourceAccount": props.account.id}},
+        ))
     if props.sending_roles:
-        statements.append(
-            {
-                "Sid": "RolesSendEncryptedMessages",
-                "Effect": "Allow",
-                "Principal": {"AWS": list(props.sending_roles)},
-                "Action": KEY_SEND_ACTIONS,
-                "Resource": "*",
-            }
-        )
+        statements.append(_allow("RolesSendEncryptedMessages", {"AWS": list(props.sending_roles)}, KEY_SEND_ACTIONS))
     if props.receiving_roles:
         statements.append(
-            {
-                "Sid": "RolesReadEncryptedMessages",
-                "Effect": "Allow",
-                "Principal": {"AWS": list(props.receiving_roles)},
-                "Action": KEY_RECEIVE_ACTIONS,
-                "Resource": "*",
-            }
+            _allow("RolesReadEncryptedMessages", {"AWS": list(props.receiving_roles)}, KEY_RECEIVE_ACTIONS)
         )
     statements.extend(props.extra_statements)
     return {"Version": "2012-10-17", "Statement": statements}
