@@ -50,6 +50,7 @@ _SUBMODULES = (
     "cloudwatch_metric_alarm",
     "cloudwatch_dashboard",
     "data_aws_caller_identity",
+    "data_aws_ssm_parameter",
 )
 
 #: "fast" or "naive": which path loaded the provider (read by tests and the benchmark).
@@ -312,3 +313,4 @@ KmsAlias = _modules["kms_alias"].KmsAlias
 CloudwatchMetricAlarm = _modules["cloudwatch_metric_alarm"].CloudwatchMetricAlarm
 CloudwatchDashboard = _modules["cloudwatch_dashboard"].CloudwatchDashboard
 DataAwsCallerIdentity = _modules["data_aws_caller_identity"].DataAwsCallerIdentity
+DataAwsSsmParameter = _modules["data_aws_ssm_parameter"].DataAwsSsmParameter

@@ -34,8 +34,9 @@ _FUNCTION_DIR = re.compile(r"^[a-z][a-z0-9_]*$")
 _STACK = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 
 
-#: Layer version of Powertools for AWS Lambda (Python) that the handlers are written against.
-POWERTOOLS_LAYER_VERSION = 18
+#: Powertools for AWS Lambda (Python) release the handlers are written and tested against
+#: (the Pipfile pins the same version; a test keeps the two equal).
+POWERTOOLS_VERSION = "3.37.0"
 
 
 class ConfigError(ValueError):
@@ -146,7 +147,10 @@ class SubscriberConfig(_Model):
     visibility_timeout_seconds: Annotated[int, Field(ge=0, le=43200)] = 30
     message_retention_seconds: Annotated[int, Field(ge=60, le=1209600)] = 345600
     max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 5
-    idempotency_ttl_seconds: Annotated[int, Field(ge=60, le=31536000)] = 3600
+    #: How long a processed message is remembered. Must outlast every redelivery: a producer
+    #: retry can republish a record up to the stream's maximum record age after it was written,
+    #: and the copy can wait in the queue until its retention ends.
+    idempotency_ttl_seconds: Annotated[int, Field(ge=60, le=31536000)] = 432000
     raw_message_delivery: bool = False
     #: SNS subscription filter policy, as a table/object or a JSON string.
     filter_policy: dict[str, Any] | str | None = None
@@ -295,8 +299,10 @@ class PipelineConfig(_Model):
     #: Stream records that still fail after the retries land here (on-failure destination).
     stream_failure_queue_name: str = "dynamodb-stream-producer-failures"
     runtime: Literal["python3.12"] = "python3.12"
-    #: Version of the public Powertools for AWS Lambda (Python) v3 layer; 0 = no layer.
-    powertools_layer_version: Annotated[int, Field(ge=0, le=1000)] = POWERTOOLS_LAYER_VERSION
+    #: Powertools for AWS Lambda (Python) release whose public layer both functions use; the
+    #: layer ARN is read at plan time from AWS's public SSM parameter for that release.
+    #: "" = no layer (then package the library yourself).
+    powertools_version: Annotated[str, Field(pattern=r"^(\d+\.\d+\.\d+|latest)?$")] = POWERTOOLS_VERSION
     architecture: Literal["x86_64", "arm64"] = "x86_64"
     producer: FunctionConfig = FunctionConfig()
     stream: StreamConfig = StreamConfig()
@@ -369,6 +375,18 @@ class PipelineConfig(_Model):
         return value
 
     @model_validator(mode="after")
+    def _idempotency_window(self) -> "PipelineConfig":
+        for index, sub in enumerate(self.subscribers):
+            needed = sub.message_retention_seconds + self.stream.maximum_record_age_seconds
+            if sub.idempotency_ttl_seconds < needed:
+                raise ValueError(
+                    f"subscribers.{index}.idempotency_ttl_seconds: {sub.idempotency_ttl_seconds} is shorter than "
+                    f"message_retention_seconds + stream.maximum_record_age_seconds = {needed}; a duplicate "
+                    "arriving after that would run the business logic again"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _unique(self) -> "PipelineConfig":
         _unique_or_raise("subscribers[].name", [s.name for s in self.subscribers])
         _unique_or_raise("subscribers[].queue_name", [s.queue_name for s in self.subscribers])
@@ -388,15 +406,13 @@ class PipelineConfig(_Model):
     def partition(self) -> str:
         return "aws-us-gov" if "-gov-" in self.region else "aws"
 
-    def layers(self) -> list[str]:
-        """Lambda layer ARNs both functions use (Powertools, published by AWS in every region)."""
-        if not self.powertools_layer_version:
-            return []
-        return [
-            f"arn:{self.partition}:lambda:{self.region}:017000801446:layer:"
-            f"AWSLambdaPowertoolsPythonV3-{self.runtime.replace('.', '')}-{self.architecture}:"
-            f"{self.powertools_layer_version}"
-        ]
+    def powertools_layer_parameter(self) -> str | None:
+        """Public SSM parameter holding the Powertools layer ARN for this runtime and architecture."""
+        if not self.powertools_version:
+            return None
+        return (
+            f"/aws/service/powertools/python/{self.architecture}/{self.runtime}/{self.powertools_version}"
+        )
 
     def aws_names(self) -> list[str]:
         """Every AWS resource name this environment creates (used to detect collisions)."""

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from .aws import (
     DataAwsCallerIdentity,
+    DataAwsSsmParameter,
     LambdaEventSourceMappingDestinationConfig,
     LambdaEventSourceMappingDestinationConfigOnFailure,
     SnsTopicSubscription,
@@ -113,7 +114,7 @@ class Subscriber(Construct):
     """One subscriber: its queue (+ DLQ), subscription, idempotency table, consumer and trigger."""
 
     def __init__(self, scope: Construct, id: str, *, config: PipelineConfig, sub: SubscriberConfig, topic: Topic,
-                 protection: Protection) -> None:
+                 protection: Protection, layers: tuple[str, ...] = ()) -> None:
         super().__init__(scope, id)
         self.config = sub
         self.queue = SubscribedQueue(
@@ -175,7 +176,7 @@ class Subscriber(Construct):
                         "resources": [self.idempotency_table.table_arn],
                     }
                 },
-                layers=tuple(config.layers()),
+                layers=layers,
                 extra=function_settings(config, sub.function),
             ),
             module_id=f"consumer_{sub.name}",
@@ -225,6 +226,12 @@ class EventPipeline(Construct):
         identity = DataAwsCallerIdentity(self, "caller")
         identity.override_logical_id("current")
         self.account = Account(identity.account_id, config.partition)
+        self.layers: tuple[str, ...] = ()
+        parameter = config.powertools_layer_parameter()
+        if parameter:
+            layer = DataAwsSsmParameter(self, "powertools_layer", name=parameter)
+            layer.override_logical_id("powertools_layer")
+            self.layers = (layer.value,)
         self.key = (
             MessagingKey(self, "key", alias=f"alias/{config.stack_name}",
                          deletion_window_days=security.key_deletion_window_days)
@@ -279,7 +286,7 @@ class EventPipeline(Construct):
                         "resources": [self.stream_failures.queue_arn],
                     },
                 },
-                layers=tuple(config.layers()),
+                layers=self.layers,
                 extra=function_settings(config, config.producer),
             ),
             module_id="producer",
@@ -295,7 +302,8 @@ class EventPipeline(Construct):
             ),
         )
         self.subscribers = [
-            Subscriber(self, f"subscriber_{sub.name}", config=config, sub=sub, topic=self.topic, protection=protection)
+            Subscriber(self, f"subscriber_{sub.name}", config=config, sub=sub, topic=self.topic,
+                       protection=protection, layers=self.layers)
             for sub in config.subscribers
         ]
 

@@ -1,0 +1,87 @@
+"""End to end on moto: table writes -> DynamoDB stream -> producer -> SNS -> SQS -> consumer -> business."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from handlers_support import SESSION, FakeContext, seq, sqs_event, stream_event, stream_record
+from test_handler_producer import fail_entries
+
+CTX = FakeContext()
+
+
+def lambda_stream_event(streams, table_name: str) -> dict:
+    """Read the table's stream like the event source mapping does and build the Lambda event."""
+    stream_arn = SESSION.client("dynamodb").describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(
+        StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    for r in records:
+        r["eventSourceARN"] = stream_arn
+    return {"Records": records}
+
+
+def test_table_writes_reach_the_business_logic_exactly_once(producer, consumer, pipeline, recorder):
+    ddb = pipeline.ddb
+    ddb.create_table(
+        TableName="orders",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    ddb.put_item(TableName="orders", Item={"pk": {"S": "a"}, "n": {"N": "12345678901234567890123"}, "b": {"B": b"\x00\x01"}})
+    ddb.update_item(
+        TableName="orders", Key={"pk": {"S": "a"}}, UpdateExpression="SET price = :p",
+        ExpressionAttributeValues={":p": {"N": "0.1"}},
+    )
+    ddb.delete_item(TableName="orders", Key={"pk": {"S": "a"}})
+
+    event = lambda_stream_event(SESSION.client("dynamodbstreams"), "orders")
+    assert [r["eventName"] for r in event["Records"]] == ["INSERT", "MODIFY", "REMOVE"]
+    assert producer.handler(event, CTX) == {"batchItemFailures": []}
+
+    messages = pipeline.drain()
+    assert len(messages) == 3
+    # SQS delivers at least once: feed the batch twice
+    assert consumer.handler(sqs_event(messages), CTX) == {"batchItemFailures": []}
+    assert consumer.handler(sqs_event(messages), CTX) == {"batchItemFailures": []}
+
+    by_name = {m["eventName"]: m for m in recorder.calls}
+    assert len(recorder.calls) == 3 and set(by_name) == {"INSERT", "MODIFY", "REMOVE"}
+    assert by_name["INSERT"]["newImage"]["n"] == 12345678901234567890123
+    assert by_name["INSERT"]["newImage"]["b"] == "AAE="
+    assert by_name["MODIFY"]["newImage"]["price"] == Decimal("0.1")
+    assert by_name["MODIFY"]["oldImage"].get("price") is None
+    assert by_name["REMOVE"]["newImage"] is None and by_name["REMOVE"]["oldImage"]["pk"] == "a"
+    assert all(m["tableName"] == "orders" and m["keys"] == {"pk": "a"} for m in recorder.calls)
+
+
+def test_producer_retry_after_partial_failure_loses_nothing_and_duplicates_nothing(
+    producer, consumer, pipeline, recorder, monkeypatch
+):
+    producer._sns = SESSION.client("sns", config=producer.BOTO_CONFIG)
+    records = [stream_record(i) for i in range(25)]
+    fail_entries(monkeypatch, producer.sns_client(), {"r13"})
+    response = producer.handler(stream_event(records), CTX)
+    reported = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    assert reported == [seq(i) for i in range(13, 25)]
+
+    # Lambda retries from the lowest reported sequence number (SNS healthy again)
+    monkeypatch.undo()
+    monkeypatch.setenv("SNS_TOPIC_ARN", pipeline.topic_arn)
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", pipeline.idempotency_table)
+    import business
+
+    monkeypatch.setattr(business, "process", recorder)
+    retry = [r for r in records if r["dynamodb"]["SequenceNumber"] >= reported[0]]
+    assert producer.handler(stream_event(retry), CTX) == {"batchItemFailures": []}
+
+    messages = pipeline.drain()
+    assert len(messages) == 25 + 6  # records 14..19 were published twice
+    for start in range(0, len(messages), 10):
+        assert consumer.handler(sqs_event(messages[start:start + 10]), CTX) == {"batchItemFailures": []}
+    assert sorted(recorder.ids) == sorted(f"ev-{i}" for i in range(25))
+    producer._sns = None

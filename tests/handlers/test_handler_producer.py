@@ -1,0 +1,394 @@
+"""Producer: conversion, message contract, batching, oversize records, failure reporting and ordering."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from decimal import Decimal
+
+import botocore.awsrequest
+import pytest
+from botocore.exceptions import ClientError
+from handlers_support import SESSION, FakeContext, seq, stream_event, stream_record
+
+CTX = FakeContext()
+BIG_INT = "12345678901234567890123"
+
+
+def failures(response: dict) -> list[str]:
+    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
+
+
+def count_calls(client, operation: str = "PublishBatch") -> list[dict]:
+    """Record the params of every `operation` request made by `client` (one entry per API call)."""
+    calls: list[dict] = []
+
+    def hook(params, **kwargs):
+        calls.append(params)
+
+    event = f"provide-client-params.sns.{operation}"
+    client.meta.events.register(event, hook)
+    return calls
+
+
+@pytest.fixture(autouse=True)
+def _clean_hooks(producer):
+    """Each test registers its own hooks: give each a fresh client (same config) so nothing leaks."""
+    producer._sns = SESSION.client("sns", config=producer.BOTO_CONFIG)
+    yield
+    producer._sns = None
+
+
+# ---------------------------------------------------------------------------------------------- conversion
+
+ALL_TYPES_IMAGE = {
+    "pk": {"S": "order#1"},
+    "text": {"S": "h\u00e9llo \"w\u00f6rld\" \u2603 \U0001f600 \n\t\\"},
+    "big": {"N": BIG_INT},
+    "tenth": {"N": "0.1"},
+    "neg": {"N": "-17.250"},
+    "precise": {"N": "3.14159265358979323846264338327950288"},
+    "bin": {"B": base64.b64encode(b"\x00\x01\xffbinary").decode()},
+    "strings": {"SS": ["a", "b\u00e9"]},
+    "numbers": {"NS": [BIG_INT, "0.1", "-3"]},
+    "binaries": {"BS": [base64.b64encode(b"x").decode(), base64.b64encode(b"\x00yz").decode()]},
+    "list": {"L": [{"S": "x"}, {"N": "1"}, {"BOOL": False}, {"NULL": True}, {"L": []}, {"M": {}}]},
+    "map": {"M": {"nested": {"M": {"deep": {"N": "0.1"}, "flag": {"BOOL": True}}}, "tags": {"SS": ["t"]}}},
+    "yes": {"BOOL": True},
+    "no": {"BOOL": False},
+    "nothing": {"NULL": True},
+}
+
+ALL_TYPES_PLAIN = {
+    "pk": "order#1",
+    "text": "h\u00e9llo \"w\u00f6rld\" \u2603 \U0001f600 \n\t\\",
+    "big": int(BIG_INT),
+    "tenth": Decimal("0.1"),
+    "neg": Decimal("-17.250"),
+    "precise": Decimal("3.14159265358979323846264338327950288"),
+    "bin": base64.b64encode(b"\x00\x01\xffbinary").decode(),
+    "strings": ["a", "b\u00e9"],
+    "numbers": [int(BIG_INT), Decimal("0.1"), -3],
+    "binaries": [base64.b64encode(b"x").decode(), base64.b64encode(b"\x00yz").decode()],
+    "list": ["x", 1, False, None, [], {}],
+    "map": {"nested": {"deep": Decimal("0.1"), "flag": True}, "tags": ["t"]},
+    "yes": True,
+    "no": False,
+    "nothing": None,
+}
+
+
+def test_every_attribute_type_round_trips_exactly(producer, pipeline):
+    record = stream_record(1, "INSERT", keys={"pk": {"S": "order#1"}}, new=ALL_TYPES_IMAGE)
+    assert producer.handler(stream_event([record]), CTX) == {"batchItemFailures": []}
+
+    (message,) = pipeline.payloads()
+    assert message["newImage"] == ALL_TYPES_PLAIN
+    assert message["keys"] == {"pk": "order#1"}
+    # exactness: the digits are carried verbatim, never via a binary float
+    assert str(message["newImage"]["tenth"]) == "0.1"
+    assert isinstance(message["newImage"]["tenth"], Decimal)
+    assert message["newImage"]["big"] == 12345678901234567890123 and isinstance(message["newImage"]["big"], int)
+    assert str(message["newImage"]["precise"]) == "3.14159265358979323846264338327950288"
+    assert base64.b64decode(message["newImage"]["bin"]) == b"\x00\x01\xffbinary"
+    # the raw-delivery queue receives the identical payload
+    (raw,) = pipeline.payloads(pipeline.raw_queue_url)
+    assert raw == message
+
+
+def test_number_text_is_verbatim_in_the_json(producer):
+    text = producer.attribute_json({"M": {"a": {"N": BIG_INT}, "b": {"N": "0.1"}}})
+    assert text == '{"a":' + BIG_INT + ',"b":0.1}'
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["0", "-0", "+5", ".5", "5.", "1E+3", "1e-130", "9.9999999999999999999999999999999999999E+125", "00012", " 7 "],
+)
+def test_numbers_in_any_spelling_keep_their_value(producer, spelling):
+    text = producer.attribute_json({"N": spelling})
+    assert json.loads(text, parse_float=Decimal) == Decimal(spelling.strip())
+
+
+def test_binary_from_boto3_bytes_is_base64(producer):
+    assert producer.to_plain({"B": b"\x00\xfe"}) == base64.b64encode(b"\x00\xfe").decode()
+    assert producer.to_plain({"BS": [b"a", b"b"]}) == ["YQ==", "Yg=="]
+
+
+@pytest.mark.parametrize("bad", [{"N": "NaN"}, {"N": "Infinity"}, {"N": "abc"}, {"B": "not base64!"}, {"X": 1}, {}])
+def test_invalid_attribute_values_raise(producer, bad):
+    with pytest.raises(producer.ConversionError):
+        producer.attribute_json(bad)
+
+
+# ---------------------------------------------------------------------------------------------- message contract
+
+
+def test_insert_modify_remove_messages(producer, pipeline):
+    records = [stream_record(1, "INSERT"), stream_record(2, "MODIFY"), stream_record(3, "REMOVE")]
+    assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
+
+    envelopes = pipeline.drain()
+    assert len(envelopes) == 3
+    by_name = {}
+    for m in envelopes:
+        envelope = json.loads(m["Body"])
+        payload = json.loads(envelope["Message"], parse_float=Decimal)
+        by_name[payload["eventName"]] = payload
+        # attributes for subscription filter policies
+        attrs = envelope["MessageAttributes"]
+        assert attrs["eventName"] == {"Type": "String", "Value": payload["eventName"]}
+        assert attrs["tableName"] == {"Type": "String", "Value": "orders"}
+
+    insert, modify, remove = by_name["INSERT"], by_name["MODIFY"], by_name["REMOVE"]
+    for i, msg in enumerate((insert, modify, remove), start=1):
+        assert msg["eventID"] == f"ev-{i}"
+        assert msg["tableName"] == "orders"
+        assert msg["keys"] == {"pk": f"item-{i}"}
+        assert msg["sequenceNumber"] == seq(i)
+        assert msg["approximateCreationDateTime"] == 1700000000 + i
+        assert msg["truncated"] is False
+        assert "userIdentity" not in msg
+        assert msg["version"] == 1
+    assert insert["newImage"] == {"pk": "item-1", "n": 1} and insert["oldImage"] is None
+    assert modify["newImage"] == {"pk": "item-2", "n": 2} and modify["oldImage"] == {"pk": "item-2", "n": 1}
+    assert remove["newImage"] is None and remove["oldImage"] == {"pk": "item-3", "n": 2}
+
+
+def test_ttl_deletion_carries_user_identity(producer, pipeline):
+    identity = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    record = stream_record(1, "REMOVE", user_identity=identity)
+    assert producer.handler(stream_event([record]), CTX) == {"batchItemFailures": []}
+    (message,) = pipeline.payloads()
+    assert message["userIdentity"] == identity
+    assert message["eventName"] == "REMOVE" and message["newImage"] is None
+
+
+def test_message_attributes_drive_filter_policies(producer, pipeline):
+    removes = pipeline.add_queue("removes-only", filter_policy={"eventName": ["REMOVE"], "tableName": ["orders"]})
+    records = [stream_record(1, "INSERT"), stream_record(2, "REMOVE"), stream_record(3, "MODIFY")]
+    producer.handler(stream_event(records), CTX)
+    assert [m["eventID"] for m in pipeline.payloads(removes)] == ["ev-2"]
+
+
+def test_table_name_from_arn(producer):
+    assert producer.table_name_from_arn("arn:aws:dynamodb:eu-west-1:1:table/my.tbl-1/stream/2024") == "my.tbl-1"
+    assert producer.table_name_from_arn(None) == "unknown"
+
+
+# ---------------------------------------------------------------------------------------------- batching
+
+
+def test_1000_records_make_100_publish_batch_calls(producer, aws, monkeypatch):
+    # Topic without subscribers: moto's SQS delivery is quadratic in queue depth (delivery is covered elsewhere).
+    topic_arn = SESSION.client("sns").create_topic(Name="changes")["TopicArn"]
+    monkeypatch.setenv("SNS_TOPIC_ARN", topic_arn)
+    calls = count_calls(producer.sns_client())
+    records = [stream_record(i) for i in range(1000)]
+    assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
+    assert len(calls) == 100
+    assert all(len(c["PublishBatchRequestEntries"]) == 10 for c in calls)
+    sent = [json.loads(e["Message"])["eventID"] for c in calls for e in c["PublishBatchRequestEntries"]]
+    assert sent == [f"ev-{i}" for i in range(1000)]  # every record once, in stream order
+
+
+def entry_bytes(entry: dict) -> int:
+    attrs = sum(len(k) + len(v["DataType"]) + len(v["StringValue"].encode()) for k, v in entry["MessageAttributes"].items())
+    return len(entry["Message"].encode()) + attrs
+
+
+def test_requests_stay_under_256_kib(producer, pipeline):
+    calls = count_calls(producer.sns_client())
+    blob = "x" * 100_000
+    records = [stream_record(i, new={"pk": {"S": f"item-{i}"}, "blob": {"S": blob}}) for i in range(5)]
+    assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
+    assert [len(c["PublishBatchRequestEntries"]) for c in calls] == [2, 2, 1]
+    for c in calls:
+        assert sum(entry_bytes(e) for e in c["PublishBatchRequestEntries"]) <= 256 * 1024
+    delivered = pipeline.payloads()
+    assert len(delivered) == 5 and all(m["newImage"]["blob"] == blob and not m["truncated"] for m in delivered)
+
+
+def test_oversize_record_becomes_keys_only_message(producer, pipeline, caplog):
+    huge = "y" * 300_000
+    records = [
+        stream_record(1),
+        stream_record(2, "MODIFY", new={"pk": {"S": "item-2"}, "huge": {"S": huge}}, old={"pk": {"S": "item-2"}}),
+        stream_record(3),
+    ]
+    assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
+
+    delivered = {m["eventID"]: m for m in pipeline.payloads()}
+    assert set(delivered) == {"ev-1", "ev-2", "ev-3"}
+    big = delivered["ev-2"]
+    assert big["truncated"] is True
+    assert big["keys"] == {"pk": "item-2"}
+    assert big["newImage"] is None and big["oldImage"] is None
+    assert "exceeds the SNS limit" in big["truncatedReason"]
+    assert big["eventName"] == "MODIFY" and big["sequenceNumber"] == seq(2)
+    assert delivered["ev-1"]["truncated"] is False and delivered["ev-3"]["truncated"] is False
+    logged = [r for r in caplog.records if "keys-only (truncated)" in r.getMessage()]
+    assert [getattr(r, "eventID", None) for r in logged] == ["ev-2"]
+
+
+def test_message_just_under_the_limit_is_not_truncated(producer, pipeline):
+    record = stream_record(1, new={"pk": {"S": "item-1"}, "blob": {"S": ""}})
+    base = producer.prepare(record, 0).size
+    record["dynamodb"]["NewImage"]["blob"]["S"] = "z" * (producer.MAX_MESSAGE_BYTES - base)
+    prepared = producer.prepare(record, 0)
+    assert prepared.size == producer.MAX_MESSAGE_BYTES and not prepared.truncated
+    record["dynamodb"]["NewImage"]["blob"]["S"] += "z"
+    assert producer.prepare(record, 0).truncated
+    record["dynamodb"]["NewImage"]["blob"]["S"] = "z" * (producer.MAX_MESSAGE_BYTES - base)
+    assert producer.handler(stream_event([record]), CTX) == {"batchItemFailures": []}
+    (message,) = pipeline.payloads()
+    assert message["truncated"] is False and len(message["newImage"]["blob"]) == producer.MAX_MESSAGE_BYTES - base
+
+
+def test_sns_itself_rejects_oversize_messages(pipeline):
+    """Guard for the test above: without truncation the record could not be published at all."""
+    response = pipeline.sns.publish_batch(
+        TopicArn=pipeline.topic_arn, PublishBatchRequestEntries=[{"Id": "a", "Message": "m" * (256 * 1024 + 1)}]
+    )
+    assert response["Failed"] and not response.get("Successful")
+
+
+def test_unconvertible_values_are_published_keys_only(producer, pipeline):
+    record = stream_record(1, new={"pk": {"S": "item-1"}, "bad": {"N": "NaN"}})
+    assert producer.handler(stream_event([record]), CTX) == {"batchItemFailures": []}
+    (message,) = pipeline.payloads()
+    assert message["truncated"] is True and message["keys"] == {"pk": "item-1"}
+    assert "could not be converted" in message["truncatedReason"]
+
+
+# ---------------------------------------------------------------------------------------------- failures + ordering
+
+
+def fail_entries(monkeypatch, client, failing_ids: set[str], *, fail_call: int | None = None):
+    """Wrap publish_batch: entries whose Id is in failing_ids are not published and reported Failed;
+    call number `fail_call` (1-based) raises instead. Returns the list of calls (entry Ids)."""
+    real = client.publish_batch
+    calls: list[list[str]] = []
+
+    def publish_batch(**kwargs):
+        entries = kwargs["PublishBatchRequestEntries"]
+        calls.append([e["Id"] for e in entries])
+        if fail_call is not None and len(calls) == fail_call:
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "boom"}}, "PublishBatch")
+        keep = [e for e in entries if e["Id"] not in failing_ids]
+        response = real(**{**kwargs, "PublishBatchRequestEntries": keep}) if keep else {"Successful": [], "Failed": []}
+        response["Failed"] = response.get("Failed", []) + [
+            {"Id": e["Id"], "Code": "InternalError", "SenderFault": False, "Message": "injected"}
+            for e in entries
+            if e["Id"] in failing_ids
+        ]
+        return response
+
+    monkeypatch.setattr(client, "publish_batch", publish_batch)
+    return calls
+
+
+def test_partial_failure_reports_first_failed_and_every_later_record(producer, pipeline, monkeypatch):
+    records = [stream_record(i) for i in range(25)]
+    calls = fail_entries(monkeypatch, producer.sns_client(), {"r13"})
+    response = producer.handler(stream_event(records), CTX)
+
+    assert failures(response) == [seq(i) for i in range(13, 25)]
+    assert len(calls) == 2  # stopped after the failing request: records 20-24 were not attempted
+    published = sorted(int(m["eventID"][3:]) for m in pipeline.payloads())
+    assert published == [*range(0, 13), *range(14, 20)]
+
+
+def test_several_failed_entries_report_from_the_lowest(producer, pipeline, monkeypatch):
+    records = [stream_record(i) for i in range(10)]
+    fail_entries(monkeypatch, producer.sns_client(), {"r7", "r3"})
+    response = producer.handler(stream_event(records), CTX)
+    assert failures(response) == [seq(i) for i in range(3, 10)]
+
+
+def test_whole_call_failure_reports_that_request_and_the_rest(producer, pipeline, monkeypatch):
+    records = [stream_record(i) for i in range(25)]
+    calls = fail_entries(monkeypatch, producer.sns_client(), set(), fail_call=2)
+    response = producer.handler(stream_event(records), CTX)
+    assert failures(response) == [seq(i) for i in range(10, 25)]
+    assert len(calls) == 2
+    assert sorted(int(m["eventID"][3:]) for m in pipeline.payloads()) == list(range(10))
+
+
+THROTTLE_BODY = (
+    b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+    b"<RequestId>r</RequestId></ErrorResponse>"
+)
+
+
+def throttle(monkeypatch, times: int) -> list[int]:
+    """Answer the first `times` PublishBatch HTTP attempts with a Throttling error instead of moto.
+
+    Hooks moto's botocore stubber (moto answers every ``before-send`` event, so a separate handler could not
+    stop moto from publishing); botocore's standard-mode retry logic then sees real throttling responses."""
+    from moto.core import models as moto_models
+
+    stubber_class = type(moto_models.botocore_stubber)
+    original = stubber_class.__call__
+    attempts: list[int] = []
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)  # botocore backoff sleeps; keep the test fast
+
+    def call(self, event_name, request, **kwargs):
+        if event_name == "before-send.sns.PublishBatch":
+            attempts.append(1)
+            if len(attempts) <= times:
+                return botocore.awsrequest.AWSResponse(request.url, 400, {}, _Raw(THROTTLE_BODY))
+        return original(self, event_name, request, **kwargs)
+
+    monkeypatch.setattr(stubber_class, "__call__", call)
+    return attempts
+
+
+class _Raw:
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **kwargs):
+        yield self._body
+
+
+def test_throttling_is_retried_by_botocore_then_succeeds(producer, pipeline, monkeypatch):
+    attempts = throttle(monkeypatch, times=2)
+    response = producer.handler(stream_event([stream_record(i) for i in range(3)]), CTX)
+    assert response == {"batchItemFailures": []}
+    assert len(attempts) == 3
+    assert len(pipeline.payloads()) == 3
+
+
+def test_persistent_throttling_reports_all_records(producer, pipeline, monkeypatch):
+    attempts = throttle(monkeypatch, times=10**6)
+    records = [stream_record(i) for i in range(15)]
+    response = producer.handler(stream_event(records), CTX)
+    assert failures(response) == [seq(i) for i in range(15)]
+    assert len(attempts) == producer.BOTO_CONFIG.retries["total_max_attempts"] == 5  # standard-mode retries happened
+    assert pipeline.payloads() == []
+
+
+def test_any_exception_reports_the_whole_batch(producer, pipeline, monkeypatch):
+    monkeypatch.delenv("SNS_TOPIC_ARN")
+    records = [stream_record(i) for i in range(3)]
+    assert failures(producer.handler(stream_event(records), CTX)) == [seq(i) for i in range(3)]
+
+
+def test_record_with_unconvertible_keys_fails_from_there(producer, pipeline):
+    records = [stream_record(0), stream_record(1), stream_record(2, keys={"pk": {"N": "NaN"}}), stream_record(3)]
+    response = producer.handler(stream_event(records), CTX)
+    assert failures(response) == [seq(2), seq(3)]
+    assert sorted(m["eventID"] for m in pipeline.payloads()) == ["ev-0", "ev-1"]
+
+
+def test_empty_event(producer):
+    assert producer.handler({"Records": []}, CTX) == {"batchItemFailures": []}
+
+
+def test_client_is_created_once_with_standard_retries(producer, aws):
+    producer._sns = None
+    client = producer.sns_client()
+    assert producer.sns_client() is client
+    assert client.meta.config.retries["mode"] == "standard"
