@@ -222,6 +222,8 @@ class StreamConfig(_Model):
     maximum_retry_attempts: Annotated[int, Field(ge=0, le=10000)] = 10
     maximum_record_age_seconds: Annotated[int, Field(ge=60, le=604800)] = 86400
     parallelization_factor: Annotated[int, Field(ge=1, le=10)] = 1
+    #: Split a failing batch in two and retry each half, isolating a bad record.
+    bisect_batch_on_function_error: bool = True
 
 
 class S3BackendConfig(_Model):
@@ -296,6 +298,8 @@ class PipelineConfig(_Model):
     table_name: str = "application-data-table"
     topic_name: str = "data-processing-topic"
     producer_function_name: str = "dynamodb-stream-producer"
+    #: Folder under functions/ with the producer's app.py.
+    producer_code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] = "producer"
     #: Stream records that still fail after the retries land here (on-failure destination).
     stream_failure_queue_name: str = "dynamodb-stream-producer-failures"
     runtime: Literal["python3.12"] = "python3.12"

@@ -19,6 +19,7 @@ from .aws import (
     SnsTopicSubscription,
 )
 from .config import PipelineConfig, SubscriberConfig
+from .contract import FAILED_MESSAGE_RETENTION_SECONDS, IDEMPOTENCY_TTL_ATTRIBUTE, consumer_environment, producer_environment
 from .function import PythonFunction, PythonFunctionProps
 from .messaging import Queue, QueueProps, SubscribedQueue, SubscribedQueueProps, Topic, TopicProps
 from .observability import (
@@ -132,7 +133,7 @@ class Subscriber(Construct):
                     "create_dlq": True,
                     "redrive_policy": {"maxReceiveCount": sub.max_receive_count},
                     # The DLQ keeps failed messages for the maximum (14 days) for inspection.
-                    "dlq_message_retention_seconds": 1209600,
+                    "dlq_message_retention_seconds": FAILED_MESSAGE_RETENTION_SECONDS,
                     **protection.queue(dlq=True),
                 },
             ),
@@ -148,7 +149,7 @@ class Subscriber(Construct):
                 stream=False,
                 extra={
                     "ttl_enabled": True,
-                    "ttl_attribute_name": "expiration",
+                    "ttl_attribute_name": IDEMPOTENCY_TTL_ATTRIBUTE,
                     "server_side_encryption_enabled": True,
                 },
             ),
@@ -163,12 +164,7 @@ class Subscriber(Construct):
                 runtime=config.runtime,
                 timeout=sub.function.timeout,
                 memory_size=sub.function.memory_size,
-                environment={
-                    "SUBSCRIBER_NAME": sub.name,
-                    "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
-                    "IDEMPOTENCY_TTL_SECONDS": str(sub.idempotency_ttl_seconds),
-                    "POWERTOOLS_SERVICE_NAME": sub.function_name,
-                },
+                environment=consumer_environment(sub, self.idempotency_table.table_name),
                 policy_statements={
                     "idempotency": {
                         "effect": "Allow",
@@ -203,7 +199,7 @@ def stream_mapping(config: PipelineConfig, failure_queue_arn: str) -> dict[str, 
         "starting_position": stream.starting_position,
         "batch_size": stream.batch_size,
         "function_response_types": ["ReportBatchItemFailures"],
-        "bisect_batch_on_function_error": True,
+        "bisect_batch_on_function_error": stream.bisect_batch_on_function_error,
         "maximum_retry_attempts": stream.maximum_retry_attempts,
         "maximum_record_age_in_seconds": stream.maximum_record_age_seconds,
         "parallelization_factor": stream.parallelization_factor,
@@ -259,7 +255,7 @@ class EventPipeline(Construct):
             "stream_failures",
             props=QueueProps(
                 name=config.stream_failure_queue_name,
-                extra={"message_retention_seconds": 1209600, **protection.queue()},
+                extra={"message_retention_seconds": FAILED_MESSAGE_RETENTION_SECONDS, **protection.queue()},
             ),
             module_id="stream_failures",
         )
@@ -268,14 +264,11 @@ class EventPipeline(Construct):
             "producer",
             props=PythonFunctionProps(
                 function_name=config.producer_function_name,
-                code="producer",
+                code=config.producer_code,
                 runtime=config.runtime,
                 timeout=config.producer.timeout,
                 memory_size=config.producer.memory_size,
-                environment={
-                    "SNS_TOPIC_ARN": self.topic.topic_arn,
-                    "POWERTOOLS_SERVICE_NAME": config.producer_function_name,
-                },
+                environment=producer_environment(config, self.topic.topic_arn),
                 policy_statements={
                     "publish": {"effect": "Allow", "actions": ["sns:Publish"], "resources": [self.topic.topic_arn]},
                     # The event source mapping sends records that exhausted their retries here

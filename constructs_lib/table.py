@@ -9,15 +9,16 @@ from cdktf import TerraformHclModule
 from constructs import Construct
 
 from . import modules
+from .contract import STREAM_VIEW_TYPE, TABLE_HASH_KEY
 
 
 @dataclass(frozen=True)
 class StreamTableProps:
     name: str
-    hash_key: str = "id"
-    hash_key_type: str = "S"
+    hash_key: str = TABLE_HASH_KEY[0]
+    hash_key_type: str = TABLE_HASH_KEY[1]
     billing_mode: str = "PAY_PER_REQUEST"
-    stream_view_type: str = "NEW_AND_OLD_IMAGES"
+    stream_view_type: str = STREAM_VIEW_TYPE
     stream: bool = True
     #: Extra module inputs, merged last (e.g. {"ttl_enabled": True}).
     extra: dict[str, Any] = field(default_factory=dict)

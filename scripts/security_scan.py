@@ -14,7 +14,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile

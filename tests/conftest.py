@@ -71,6 +71,16 @@ def synth_config(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def fresh_synth(tmp_path_factory):
+    """Synthesize without the cache (for tests that compare two independent runs)."""
+
+    def run(configs) -> Synth:
+        return synthesize(configs, tmp_path_factory.mktemp("fresh"))
+
+    return run
+
+
+@pytest.fixture(scope="session")
 def default_synth(synth_config) -> Synth:
     from constructs_lib.config import build_config
 

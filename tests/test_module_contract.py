@@ -11,7 +11,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 
 CONTRACT = json.loads((Path(__file__).parent / "module_contract.json").read_text())["modules"]
 META_ARGUMENTS = {"source", "version", "depends_on", "providers", "count", "for_each", "//"}

@@ -29,7 +29,9 @@ os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
+# Imported for its side effect: moto registers its request handler in botocore when imported,
+# and only sessions created afterwards (SESSION below) pick it up.
+from moto import mock_aws  # noqa: E402,F401
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"

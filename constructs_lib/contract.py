@@ -1,0 +1,33 @@
+"""What the deployed stack and the local emulator (`make local`) must agree on, without cdktf.
+
+Names and sizes live in :mod:`constructs_lib.config`; this module holds the few fixed facts of
+the design and the functions' environments, so the constructs and ``local_pipeline`` read them
+from one place. It imports nothing heavier than the configuration.
+"""
+
+from __future__ import annotations
+
+from .config import PipelineConfig, SubscriberConfig
+
+#: The application table's partition key (name, DynamoDB type).
+TABLE_HASH_KEY = ("id", "S")
+STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
+#: Powertools idempotency persistence layout: partition key and TTL attribute.
+IDEMPOTENCY_HASH_KEY = ("id", "S")
+IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
+#: Dead-letter and stream failure queues keep messages for SQS's maximum, 14 days.
+FAILED_MESSAGE_RETENTION_SECONDS = 1209600
+HANDLER = "app.handler"
+
+
+def producer_environment(config: PipelineConfig, topic_arn: str) -> dict[str, str]:
+    return {"SNS_TOPIC_ARN": topic_arn, "POWERTOOLS_SERVICE_NAME": config.producer_function_name}
+
+
+def consumer_environment(sub: SubscriberConfig, idempotency_table: str) -> dict[str, str]:
+    return {
+        "SUBSCRIBER_NAME": sub.name,
+        "IDEMPOTENCY_TABLE": idempotency_table,
+        "IDEMPOTENCY_TTL_SECONDS": str(sub.idempotency_ttl_seconds),
+        "POWERTOOLS_SERVICE_NAME": sub.function_name,
+    }

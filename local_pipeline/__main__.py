@@ -1,0 +1,155 @@
+"""``python -m local_pipeline`` (``make local ARGS="..."``): run the pipeline on a local emulator.
+
+Progress goes to stderr; the summary table and (with ``--json``) one JSON object as the last
+line go to stdout. Exit status: 0 when nothing was lost and nothing was processed twice,
+1 otherwise, 2 for a bad configuration or arguments, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+from constructs_lib.config import ConfigError, PipelineConfig
+
+from .runner import LocalPipeline, Options
+from .timing import Timing
+from .workload import Workload
+
+DEFAULT_LOG = Path(__file__).resolve().parent.parent / ".build" / "local-pipeline.log"
+
+
+def load_configs(path: str | None) -> list[PipelineConfig]:
+    """The same environments `cdktf synth` would build: --config, else $PIPELINE_CONFIG, else the default."""
+    from constructs_lib.app import load_environments
+
+    return load_environments(path=path or None, select="")
+
+
+def pick(configs: list[PipelineConfig], name: str | None) -> PipelineConfig:
+    if name is None:
+        if len(configs) > 1:
+            print(f"[local] {len(configs)} environments configured; using {configs[0].environment!r} "
+                  f"(choose with --environment: {', '.join(c.environment for c in configs)})", file=sys.stderr)
+        return configs[0]
+    for config in configs:
+        if config.environment == name:
+            return config
+    raise ConfigError(f"--environment: no environment named {name!r} (configured: {', '.join(c.environment for c in configs)})")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m local_pipeline", description=__doc__.splitlines()[0])
+    p.add_argument("--items", type=int, default=100, help="items to insert (default 100)")
+    p.add_argument("--poison", type=int, default=0, help="items whose changes the business logic rejects (default 0)")
+    p.add_argument("--duplicates", type=float, nargs="?", const=0.2, default=0.0, metavar="SHARE",
+                   help="redeliver a share of processed messages once (default share when given: 0.2)")
+    p.add_argument("--modify-share", type=float, default=0.3, help="share of items modified after insert (0.3)")
+    p.add_argument("--remove-share", type=float, default=0.1, help="share of items removed at the end (0.1)")
+    p.add_argument("--seed", type=int, default=7, help="workload seed (which items are poison/modified/removed)")
+    p.add_argument("--outage", type=float, default=0.0, metavar="SECONDS",
+                   help="simulate a consumer outage: business logic fails for this long after its first call")
+    p.add_argument("--config", metavar="FILE", help="configuration file (default: $PIPELINE_CONFIG, else the original design)")
+    p.add_argument("--environment", metavar="NAME", help="environment to run when the file has several")
+    p.add_argument("--no-fast", dest="fast", action="store_false",
+                   help="use the configured visibility timeouts and Lambda-like back-off (slow)")
+    p.add_argument("--visibility-timeout", type=int, metavar="SECONDS", help="override every queue's visibility timeout")
+    p.add_argument("--pollers", type=int, default=1, help="concurrent pollers per queue (default 1)")
+    p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds (default 120)")
+    p.add_argument("--log-file", default=str(DEFAULT_LOG), help=f"handlers' logs (default {DEFAULT_LOG}; '-' = stderr)")
+    p.add_argument("--json", action="store_true", help="also print the summary as one JSON object on the last line")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    return p.parse_args(argv)
+
+
+def table(summary: dict) -> str:
+    rows = [
+        ("written (changes)", summary["written"]),
+        ("published", summary["published"]),
+        ("delivered", summary["delivered"]),
+        ("processed", summary["processed"]),
+        ("processed exactly once", summary["processed_once"]),
+        ("processed more than once", summary["processed_more_than_once"]),
+        ("dead-lettered", summary["dead_lettered"]),
+        ("  of which stream on-failure", summary["stream_failures"]),
+        ("lost", summary["lost"]),
+        ("duplicates injected", summary["duplicates_injected"]),
+        ("duplicates suppressed", summary["duplicates_suppressed"]),
+        ("throughput (changes/s)", summary["throughput_per_s"]),
+        ("latency p50 (ms)", summary["p50_ms"]),
+        ("latency p99 (ms)", summary["p99_ms"]),
+        ("elapsed (s)", summary["elapsed_s"]),
+    ]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'metric':<{width}}  value", f"{'-' * width}  -----"]
+    lines += [f"{name:<{width}}  {value}" for name, value in rows]
+    if len(summary["subscribers"]) > 1:
+        for name, sub in summary["subscribers"].items():
+            lines.append(f"[{name}] expected {sub['expected']} processed {sub['processed']} "
+                         f"dead-lettered {sub['dead_lettered']} lost {sub['lost']}")
+    if summary["lost_examples"]:
+        lines.append("lost (first 10): " + ", ".join(summary["lost_examples"]))
+    return "\n".join(lines)
+
+
+def _terminate(signum, frame):  # SIGTERM behaves like Ctrl-C: clean shutdown
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = pick(load_configs(args.config), args.environment)
+        workload = Workload(items=args.items, poison=args.poison, modify_share=args.modify_share,
+                            remove_share=args.remove_share, seed=args.seed)
+    except (ConfigError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not 0 <= args.duplicates <= 1:
+        print("error: --duplicates SHARE must be between 0 and 1", file=sys.stderr)
+        return 2
+    if args.log_file == "-":
+        log, close_log = sys.stderr, False
+    else:
+        Path(args.log_file).parent.mkdir(parents=True, exist_ok=True)
+        log, close_log = open(args.log_file, "w", encoding="utf-8"), True
+    options = Options(
+        workload=workload,
+        duplicates=args.duplicates,
+        timing=Timing(fast=args.fast, visibility_override_s=args.visibility_timeout),
+        timeout_s=args.timeout,
+        pollers_per_queue=args.pollers,
+        outage_s=args.outage,
+        progress=None if args.quiet else sys.stderr,
+        function_log=log,
+    )
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        result = LocalPipeline(config, options).run()
+    except KeyboardInterrupt:
+        print("interrupted; emulator stopped", file=sys.stderr)
+        return 130
+    except Exception as error:
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if close_log:
+            log.close()
+    for error in result.errors:
+        print(f"[local] error: {error}", file=sys.stderr)
+    if not result.summary:
+        return 1
+    if close_log:
+        print(f"[local] handler logs: {args.log_file}", file=sys.stderr)
+    print(table(result.summary))
+    if args.json:
+        print(json.dumps(result.summary, sort_keys=True, default=str))
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

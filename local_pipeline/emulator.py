@@ -1,0 +1,145 @@
+"""The embedded AWS emulator: moto in server mode on 127.0.0.1, on a free port, in this process."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import socket
+import threading
+import time
+import urllib.request
+
+from moto.moto_server import threaded_moto_server as _tms
+from moto.server import ThreadedMotoServer
+
+from .safety import require_loopback
+
+#: Seconds an idle keep-alive connection is kept open by the emulator. Without a limit every
+#: client connection pins one server thread until the client is garbage-collected.
+IDLE_CONNECTION_SECONDS = 2.0
+
+#: moto's default account (ARNs are built with it).
+ACCOUNT_ID = "123456789012"
+
+
+class _RequestHandler(_tms.MotoRequestHandler):
+    timeout = IDLE_CONNECTION_SECONDS
+
+    def setup(self) -> None:
+        # werkzeug writes headers and body separately: without TCP_NODELAY, Nagle + delayed
+        # ACKs add ~40 ms to every response (10x the emulator's own work per request).
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().setup()
+
+    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
+        pass
+
+
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
+def _unix_time(dt: datetime.datetime | None = None) -> float:
+    """moto.core.utils.unix_time without building two datetimes per call (same result)."""
+    if dt is None:
+        return time.time()
+    return (dt - _EPOCH).total_seconds()
+
+
+def _unix_time_millis(dt: datetime.datetime | None = None) -> float:
+    return _unix_time(dt) * 1000.0
+
+
+#: Modules that imported moto's clock helpers by name. moto's SQS checks every message's
+#: visibility with them on every call (O(queue length)), and they cost ~25 us each: with a
+#: backlog of a few hundred messages that made each SQS call take 100+ ms of CPU.
+_CLOCK_MODULES = ("moto.core.utils", "moto.sqs.models", "moto.sns.models", "moto.dynamodb.models",
+                  "moto.dynamodb.models.table")
+
+
+def _speedups() -> list[tuple[object, str, object]]:
+    """Same-result replacements for two moto helpers that dominate its CPU time here.
+
+    * the clock helpers above;
+    * ``moto.backends.list_of_moto_modules``, which lists moto's package directory (about
+      90 ``stat`` calls) on every request to find the backend: cached, the directory does
+      not change while the process runs.
+
+    Returned as (module, attribute, original) so :meth:`Emulator.stop` can undo them.
+    """
+    import importlib
+
+    from moto import backends
+
+    saved = []
+    for name in _CLOCK_MODULES:
+        module = importlib.import_module(name)
+        for attr, fast in (("unix_time", _unix_time), ("unix_time_millis", _unix_time_millis)):
+            if hasattr(module, attr):
+                saved.append((module, attr, getattr(module, attr)))
+                setattr(module, attr, fast)
+    modules = tuple(backends.list_of_moto_modules())
+    saved.append((backends, "list_of_moto_modules", backends.list_of_moto_modules))
+    backends.list_of_moto_modules = lambda: modules
+    return saved
+
+
+class _Server(ThreadedMotoServer):
+    """ThreadedMotoServer whose connections time out when idle (so shutdown leaves no thread)."""
+
+    def _server_entry(self) -> None:
+        app = _tms.DomainDispatcherApplication(_tms.create_backend_app)
+        self._server = _tms.make_server(self._ip_address, self._port, app, True, request_handler=_RequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever(poll_interval=0.1)
+
+
+class Emulator:
+    """Start with :meth:`start`, stop with :meth:`stop` (idempotent; also use as a context manager)."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        require_loopback(host, "emulator address")
+        self.host = host
+        self.url = ""
+        self._server: _Server | None = None
+        self._threads_before: set[threading.Thread] = set()
+        self._saved_clock: list = []
+
+    def start(self) -> "Emulator":
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._threads_before = set(threading.enumerate())
+        self._saved_clock = _speedups()
+        self._server = _Server(ip_address=self.host, port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = require_loopback(f"http://{host}:{port}", "emulator endpoint")
+        # moto keeps its state in this process: start from empty (earlier runs, other tests).
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST", data=b"")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+        return self
+
+    def stop(self, wait_seconds: float = IDLE_CONNECTION_SECONDS + 3) -> list[str]:
+        """Stop the server and wait for its threads; return the names of threads still alive."""
+        server, self._server = self._server, None
+        if server is None:
+            return []
+        try:
+            server.stop()
+        finally:
+            if server._server is not None:
+                server._server.server_close()
+            for module, attr, original in reversed(self._saved_clock):
+                setattr(module, attr, original)
+            self._saved_clock = []
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            left = [t for t in threading.enumerate() if t not in self._threads_before and t is not threading.current_thread() and t.is_alive()]
+            if not left or time.monotonic() > deadline:
+                return [t.name for t in left]
+            time.sleep(0.05)
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,227 @@
+"""Accounting: what was written, what reached the stream, what each subscriber processed.
+
+A *change* is one write to the table (INSERT, MODIFY or REMOVE) and is identified by
+``(key, eventName, version)`` on the writer's side and by the stream ``eventID`` on the
+pipeline's side; the stream poller links the two. A change is *lost* for a subscriber when
+it was written, the subscriber should have received it, and at the end it is neither
+processed by that subscriber's business logic nor in its DLQ nor in the stream's on-failure
+queue.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+Identity = tuple[str, str, int]  # (item key, eventName, version)
+
+_local = threading.local()
+
+
+def find_key(obj: Any, key: str, depth: int = 0) -> Any:
+    """First value of ``key`` in a nested dict/list structure (breadth-first at each level)."""
+    if depth > 6:
+        return None
+    if isinstance(obj, dict):
+        if key in obj:
+            return obj[key]
+        children = obj.values()
+    elif isinstance(obj, list):
+        children = obj
+    else:
+        return None
+    for child in children:
+        if isinstance(child, (dict, list)):
+            found = find_key(child, key, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def payload_of_body(body: str) -> Any:
+    """The producer's message from an SQS body: an SNS envelope or the raw message."""
+    try:
+        data = json.loads(body, parse_float=Decimal)
+    except (TypeError, ValueError):
+        return None
+    if isinstance(data, dict) and data.get("Type") == "Notification" and isinstance(data.get("Message"), str):
+        try:
+            return json.loads(data["Message"], parse_float=Decimal)
+        except ValueError:
+            return data["Message"]
+    return data
+
+
+def event_id_of(message: Any) -> str | None:
+    value = find_key(message, "eventID")
+    return str(value) if value is not None else None
+
+
+def _percentile(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, int(round(q * (len(sorted_values) - 1)))))
+    return sorted_values[index]
+
+
+@dataclass
+class SubscriberTally:
+    attempts: int = 0
+    rejected: int = 0  # business.process raised (poison, outage, ...)
+    processed: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # eventID -> done times
+    delivered: set[str] = field(default_factory=set)  # SQS message ids received
+    receives: int = 0
+    deleted: int = 0
+    duplicates_suppressed: int = 0
+    duplicates_injected: int = 0
+    duplicated_ids: set[str] = field(default_factory=set)
+    acked_without_processing: int = 0  # success reported for a never-processed change: would be a loss
+    invocations: int = 0
+    function_errors: int = 0
+    dead_letters: dict[str, dict] = field(default_factory=dict)  # eventID -> message found in the DLQ
+
+
+class Ledger:
+    def __init__(self, subscribers: list[str]) -> None:
+        self.lock = threading.Lock()
+        self.started = time.monotonic()
+        self.writes: dict[Identity, float] = {}  # identity -> time written
+        self.write_order: list[Identity] = []
+        self.poison: set[str] = set()  # item keys whose changes the business logic rejects
+        self.stream: dict[str, Identity] = {}  # eventID -> identity
+        self.sequence: dict[int, str] = {}  # sequence number -> eventID
+        self.subs = {name: SubscriberTally() for name in subscribers}
+        self.producer_invocations = 0
+        self.producer_retries = 0
+        self.producer_bisections = 0
+        self.producer_errors = 0
+        self.stream_failures: dict[str, dict] = {}  # eventID -> on-failure message it belongs to
+        self.writer_done_at: float | None = None
+
+    # --- writer ------------------------------------------------------------------------------
+    def written(self, identity: Identity, at: float) -> None:
+        with self.lock:
+            self.writes[identity] = at
+            self.write_order.append(identity)
+
+    # --- stream ------------------------------------------------------------------------------
+    def stream_record(self, record: dict) -> None:
+        ddb = record.get("dynamodb", {})
+        image = ddb.get("NewImage") or ddb.get("OldImage") or {}
+        key = next(iter(ddb.get("Keys", {}).values()), {}).get("S", "")
+        version = int(image.get("version", {}).get("N", "0"))
+        with self.lock:
+            self.stream[record["eventID"]] = (key, record["eventName"], version)
+            self.sequence[int(ddb["SequenceNumber"])] = record["eventID"]
+
+    def identity(self, event_id: str | None) -> Identity | None:
+        return self.stream.get(event_id) if event_id else None
+
+    # --- consumer side -------------------------------------------------------------------------
+    @staticmethod
+    def begin_invocation() -> set[str]:
+        _local.processed = set()
+        return _local.processed
+
+    def processed(self, sub: str, event_id: str) -> None:
+        now = time.monotonic()
+        with self.lock:
+            self.subs[sub].processed[event_id].append(now)
+        current = getattr(_local, "processed", None)
+        if current is not None:
+            current.add(event_id)
+
+    def is_poison(self, event_id: str | None, message: Any) -> bool:
+        identity = self.identity(event_id)
+        if identity is not None:
+            return identity[0] in self.poison
+        key = find_key(message, "id")
+        return isinstance(key, str) and key in self.poison
+
+    # --- results -------------------------------------------------------------------------------
+    def summary(self, published: int, elapsed_s: float, expected_for: dict[str, set[Identity] | None]) -> dict:
+        with self.lock:
+            written = len(self.write_order)
+            by_identity: dict[Identity, str] = {ident: eid for eid, ident in self.stream.items()}
+            latencies: list[float] = []
+            first_write = min(self.writes.values(), default=self.started)
+            last_done = first_write
+            totals = defaultdict(int)
+            per_sub: dict[str, dict] = {}
+            lost_examples: list[str] = []
+            failed_ids = set(self.stream_failures)
+            for name, tally in self.subs.items():
+                expected = expected_for.get(name)
+                wanted = [i for i in self.write_order if expected is None or i in expected]
+                processed_once = more_than_once = dead = lost = processed = 0
+                for ident in wanted:
+                    eid = by_identity.get(ident)
+                    done = tally.processed.get(eid, []) if eid else []
+                    if done:
+                        processed += 1
+                        if len(done) == 1:
+                            processed_once += 1
+                        else:
+                            more_than_once += 1
+                        latencies.append(done[0] - self.writes[ident])
+                        last_done = max(last_done, done[0])
+                    elif eid is not None and (eid in tally.dead_letters or eid in failed_ids):
+                        dead += 1
+                    else:
+                        lost += 1
+                        if len(lost_examples) < 10:
+                            lost_examples.append(f"{name}:{ident[0]}:{ident[1]}:v{ident[2]}")
+                row = {
+                    "expected": len(wanted),
+                    "delivered": len(tally.delivered),
+                    "processed": processed,
+                    "processed_once": processed_once,
+                    "processed_more_than_once": more_than_once,
+                    "dead_lettered": len(tally.dead_letters),
+                    "dead_lettered_expected": dead,
+                    "lost": lost,
+                    "duplicates_injected": tally.duplicates_injected,
+                    "duplicates_suppressed": tally.duplicates_suppressed,
+                    "acked_without_processing": tally.acked_without_processing,
+                    "rejected_attempts": tally.rejected,
+                    "invocations": tally.invocations,
+                    "function_errors": tally.function_errors,
+                }
+                per_sub[name] = row
+                for k, v in row.items():
+                    totals[k] += v
+            latencies.sort()
+            span = max(last_done - first_write, 1e-9)
+            p50, p99 = _percentile(latencies, 0.50), _percentile(latencies, 0.99)
+            return {
+                "written": written,
+                "in_stream": sum(1 for i in self.write_order if i in by_identity),
+                "published": published,
+                "delivered": totals["delivered"],
+                "expected": totals["expected"],
+                "processed": totals["processed"],
+                "processed_once": totals["processed_once"],
+                "processed_more_than_once": totals["processed_more_than_once"],
+                "dead_lettered": totals["dead_lettered"] + len(self.stream_failures),
+                "stream_failures": len(self.stream_failures),
+                "lost": totals["lost"],
+                "duplicates_injected": totals["duplicates_injected"],
+                "duplicates_suppressed": totals["duplicates_suppressed"],
+                "acked_without_processing": totals["acked_without_processing"],
+                "poison": len(self.poison),
+                "throughput_per_s": round(totals["processed"] / span, 1) if totals["processed"] else 0.0,
+                "p50_ms": round(p50 * 1000, 1) if p50 is not None else None,
+                "p99_ms": round(p99 * 1000, 1) if p99 is not None else None,
+                "elapsed_s": round(elapsed_s, 2),
+                "producer_invocations": self.producer_invocations,
+                "producer_retries": self.producer_retries,
+                "producer_bisections": self.producer_bisections,
+                "producer_errors": self.producer_errors,
+                "lost_examples": lost_examples,
+                "subscribers": per_sub,
+            }

@@ -1,0 +1,142 @@
+"""Create the pipeline's resources on the emulator from the same PipelineConfig the stack uses.
+
+Names and settings are read from the configuration object, and the design's fixed facts
+(key schemas, retention, the functions' environments) from :mod:`constructs_lib.contract`,
+which the cdktf constructs use too; nothing here repeats them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from constructs_lib import contract
+from constructs_lib.config import PipelineConfig, SubscriberConfig
+
+from .timing import Timing
+
+TABLE_KEY = contract.TABLE_HASH_KEY
+STREAM_VIEW_TYPE = contract.STREAM_VIEW_TYPE
+IDEMPOTENCY_KEY = contract.IDEMPOTENCY_HASH_KEY
+IDEMPOTENCY_TTL_ATTRIBUTE = contract.IDEMPOTENCY_TTL_ATTRIBUTE
+
+
+@dataclass
+class SubscriberResources:
+    config: SubscriberConfig
+    queue_url: str = ""
+    queue_arn: str = ""
+    dlq_url: str = ""
+    dlq_arn: str = ""
+    subscription_arn: str = ""
+    idempotency_table: str = ""
+    visibility_timeout_s: int = 0
+
+
+@dataclass
+class Resources:
+    table_name: str = ""
+    table_arn: str = ""
+    stream_arn: str = ""
+    topic_arn: str = ""
+    failure_queue_url: str = ""
+    failure_queue_arn: str = ""
+    subscribers: dict[str, SubscriberResources] = field(default_factory=dict)
+
+
+def _tags(config: PipelineConfig) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in config.tags.items()]
+
+
+def queue_policy(queue_arn: str, topic_arn: str) -> str:
+    """IAM form of constructs_lib.messaging.topic_send_statement: only this topic may send."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AllowThisTopicOnly",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                }
+            ],
+        }
+    )
+
+
+def _queue_arn(sqs: Any, url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources:
+    ddb, sns, sqs = clients.dynamodb, clients.sns, clients.sqs
+    res = Resources(table_name=config.table_name)
+
+    key, key_type = TABLE_KEY
+    table = ddb.create_table(
+        TableName=config.table_name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": key_type}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE},
+        Tags=_tags(config),
+    )["TableDescription"]
+    res.table_arn = table["TableArn"]
+    res.stream_arn = table["LatestStreamArn"]
+
+    res.topic_arn = sns.create_topic(Name=config.topic_name, Tags=_tags(config))["TopicArn"]
+
+    res.failure_queue_url = sqs.create_queue(QueueName=config.stream_failure_queue_name)["QueueUrl"]
+    res.failure_queue_arn = _queue_arn(sqs, res.failure_queue_url)
+
+    for sub in config.subscribers:
+        sr = SubscriberResources(config=sub, visibility_timeout_s=timing.visibility_timeout(sub))
+        sr.dlq_url = sqs.create_queue(
+            QueueName=sub.dlq_name, Attributes={"MessageRetentionPeriod": str(contract.FAILED_MESSAGE_RETENTION_SECONDS)}
+        )["QueueUrl"]
+        sr.dlq_arn = _queue_arn(sqs, sr.dlq_url)
+        sr.queue_url = sqs.create_queue(
+            QueueName=sub.queue_name,
+            Attributes={
+                "VisibilityTimeout": str(sr.visibility_timeout_s),
+                "MessageRetentionPeriod": str(sub.message_retention_seconds),
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": sr.dlq_arn, "maxReceiveCount": sub.max_receive_count}),
+            },
+        )["QueueUrl"]
+        sr.queue_arn = _queue_arn(sqs, sr.queue_url)
+        sqs.set_queue_attributes(QueueUrl=sr.queue_url, Attributes={"Policy": queue_policy(sr.queue_arn, res.topic_arn)})
+
+        attributes = {"RawMessageDelivery": "true" if sub.raw_message_delivery else "false"}
+        if sub.filter_policy:
+            attributes["FilterPolicy"] = json.dumps(sub.filter_policy, sort_keys=True)
+            attributes["FilterPolicyScope"] = sub.filter_policy_scope
+        sr.subscription_arn = sns.subscribe(
+            TopicArn=res.topic_arn, Protocol="sqs", Endpoint=sr.queue_arn, Attributes=attributes, ReturnSubscriptionArn=True
+        )["SubscriptionArn"]
+
+        sr.idempotency_table = sub.idempotency_table_name
+        ikey, ikey_type = IDEMPOTENCY_KEY
+        ddb.create_table(
+            TableName=sr.idempotency_table,
+            KeySchema=[{"AttributeName": ikey, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": ikey, "AttributeType": ikey_type}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.update_time_to_live(
+            TableName=sr.idempotency_table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": IDEMPOTENCY_TTL_ATTRIBUTE},
+        )
+        res.subscribers[sub.name] = sr
+    return res
+
+
+def producer_environment(config: PipelineConfig, res: Resources) -> dict[str, str]:
+    return contract.producer_environment(config, res.topic_arn)
+
+
+def consumer_environment(sub: SubscriberConfig, sr: SubscriberResources) -> dict[str, str]:
+    return contract.consumer_environment(sub, sr.idempotency_table)

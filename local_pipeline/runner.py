@@ -1,0 +1,400 @@
+"""One local run: emulator up, resources from the config, real handlers, workload, tally, teardown."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable, TextIO
+
+from constructs_lib.config import PipelineConfig
+
+from .emulator import ACCOUNT_ID, Emulator
+from .functions import FUNCTIONS_DIR, EnvironmentGate, LambdaFunction
+from .ledger import Identity, Ledger, event_id_of, payload_of_body
+from .pollers import QueuePoller, StreamPoller
+from .resources import Resources, consumer_environment, producer_environment, provision
+from .safety import apply_local_environment, check_client, isolated_environment, loopback_guard
+from .timing import Timing
+from .workload import Workload, write
+
+#: Folder of the producer's code under functions/ (constructs_lib.pipeline hard-codes "producer").
+
+
+class PoisonMessage(ValueError):
+    """Raised by the instrumented business logic for a change of a poison item."""
+
+
+class ConsumerOutage(RuntimeError):
+    """Raised by the instrumented business logic while a simulated outage lasts."""
+
+
+#: fault(subscriber_name, message) -> None; raise to make the business logic reject the message.
+Fault = Callable[[str, Any], None]
+
+
+@dataclass
+class Options:
+    workload: Workload = field(default_factory=Workload)
+    duplicates: float = 0.0  # share of processed messages redelivered once
+    timing: Timing = field(default_factory=Timing)
+    timeout_s: float = 120.0
+    pollers_per_queue: int = 1
+    outage_s: float = 0.0  # business logic fails for this long after its first call
+    fault: Fault | None = None
+    progress: TextIO | None = None  # where progress lines go (None: nowhere)
+    function_log: TextIO | None = None  # handlers' stdout/logs (None: discarded)
+    functions_dir: Path = FUNCTIONS_DIR  # where the handlers' code folders are
+    #: Extra/replaced environment variables per function name (fault injection in tests).
+    environment_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    summary: dict
+    dead_letters: dict[str, list[dict]]  # subscriber -> DLQ messages (body, attributes)
+    stream_failures: list[dict]  # on-failure queue messages
+    leftover_threads: list[str]
+    timed_out: bool
+    errors: list[str]
+
+    @property
+    def ok(self) -> bool:
+        s = self.summary
+        return bool(s) and not self.timed_out and not self.errors and s["lost"] == 0 and s["processed_more_than_once"] == 0
+
+
+class _Faults:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.first_call: float | None = None
+        self.lock = threading.Lock()
+
+    def check(self, sub: str, message: Any) -> None:
+        if self.options.outage_s > 0:
+            with self.lock:
+                if self.first_call is None:
+                    self.first_call = time.monotonic()
+            if time.monotonic() - self.first_call < self.options.outage_s:
+                raise ConsumerOutage(f"simulated outage of {sub} ({self.options.outage_s} s)")
+        if self.options.fault is not None:
+            self.options.fault(sub, message)
+
+
+def _instrument(function: LambdaFunction, sub: str, ledger: Ledger, faults: _Faults) -> Callable[[], None]:
+    """Wrap the consumer's business.process: count, reject poison, inject faults."""
+    business = function.modules.get("business") or getattr(function.module, "business", None)
+    if business is None or not callable(getattr(business, "process", None)):
+        raise RuntimeError(f"{function.name}: functions/{function.code} has no business.process to drive")
+    original = business.process
+    tally = ledger.subs[sub]
+
+    def process(message, *args, **kwargs):
+        event_id = event_id_of(message)
+        with ledger.lock:
+            tally.attempts += 1
+        try:
+            if ledger.is_poison(event_id, message):
+                raise PoisonMessage(f"poison change {event_id} rejected by the business logic")
+            faults.check(sub, message)
+            result = original(message, *args, **kwargs)
+        except Exception:
+            with ledger.lock:
+                tally.rejected += 1
+            raise
+        if event_id:
+            ledger.processed(sub, event_id)
+        return result
+
+    business.process = process
+
+    def restore() -> None:
+        business.process = original
+
+    return restore
+
+
+class LocalPipeline:
+    def __init__(self, config: PipelineConfig, options: Options | None = None) -> None:
+        self.config = config
+        self.options = options or Options()
+        self.ledger = Ledger([s.name for s in config.subscribers])
+        self.stop = threading.Event()
+        self.errors: list[str] = []
+        self.functions: dict[str, LambdaFunction] = {}
+        self.resources: Resources | None = None
+        self.clients: Any = None
+        self.emulator: Emulator | None = None
+        self._pollers: list = []
+        self._writer: threading.Thread | None = None
+
+    # --- public --------------------------------------------------------------------------------
+    def run(self) -> Result:
+        log = self.options.function_log if self.options.function_log is not None else io.StringIO()
+        started = time.monotonic()
+        timed_out = False
+        restores: list[Callable[[], None]] = []
+        dead_letters: dict[str, list[dict]] = {}
+        failures: list[dict] = []
+        leftover: list[str] = []
+        summary: dict = {}
+        with isolated_environment(), loopback_guard(), contextlib.redirect_stdout(log):
+            self.emulator = Emulator()
+            try:
+                self.emulator.start()
+                apply_local_environment(self.emulator.url, self.config.region)
+                self._progress(f"emulator on {self.emulator.url} (moto server, in-process)")
+                self.clients = self._make_clients()
+                self.resources = provision(self.config, self.clients, self.options.timing)
+                self._load_functions(log)
+                faults = _Faults(self.options)
+                for key, function in self.functions.items():
+                    if key != "__producer__":
+                        restores.append(_instrument(function, key.split("#")[0], self.ledger, faults))
+                self._start()
+                timed_out = self._wait(started)
+            except KeyboardInterrupt:
+                self.errors.append("interrupted")
+                self._progress("interrupted: stopping")
+                raise
+            except Exception as error:
+                self.errors.append(f"{type(error).__name__}: {error}")
+                raise
+            finally:
+                self.stop.set()
+                for thread in [*self._pollers, self._writer]:
+                    if thread is not None and thread.is_alive():
+                        thread.join(timeout=15)
+                try:
+                    if self.resources is not None and self.clients is not None:
+                        dead_letters, failures = self._collect()
+                        summary = self._summary(time.monotonic() - started)
+                except Exception as error:  # never mask the original error / skip teardown
+                    self.errors.append(f"collecting results failed: {type(error).__name__}: {error}")
+                for restore in restores:
+                    restore()
+                self._close_clients()
+                leftover = self.emulator.stop()
+                leftover += [t.name for t in [*self._pollers, self._writer] if t is not None and t.is_alive()]
+        if leftover:
+            self.errors.append(f"threads left behind: {leftover}")
+        return Result(summary, dead_letters, failures, leftover, timed_out, list(self.errors))
+
+    # --- setup ---------------------------------------------------------------------------------
+    def _make_clients(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        session = boto3.session.Session(region_name=self.config.region)
+        cfg = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=20)
+        clients = SimpleNamespace(
+            **{name: session.client(name, config=cfg) for name in ("dynamodb", "dynamodbstreams", "sns", "sqs")}
+        )
+        for name, client in vars(clients).items():
+            check_client(client, name)
+        return clients
+
+    def _close_clients(self) -> None:
+        if self.clients is not None:
+            for client in vars(self.clients).values():
+                with contextlib.suppress(Exception):
+                    client.close()
+
+    def _arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.config.region}:{ACCOUNT_ID}:function:{name}"
+
+    def _load_functions(self, log: TextIO) -> None:
+        gate = EnvironmentGate()
+        cfg, res = self.config, self.resources
+        assert res is not None
+        self.functions["__producer__"] = LambdaFunction(
+            name=cfg.producer_function_name,
+            code=cfg.producer_code,
+            arn=self._arn(cfg.producer_function_name),
+            environment={**producer_environment(cfg, res), **self.options.environment_overrides.get(cfg.producer_function_name, {})},
+            timeout_s=cfg.producer.timeout,
+            memory_mb=cfg.producer.memory_size,
+            gate=gate,
+            log_stream=log,
+            functions_dir=self.options.functions_dir,
+        ).load()
+        for sub in cfg.subscribers:
+            for index in range(max(1, self.options.pollers_per_queue)):  # one execution environment per poller
+                self.functions[f"{sub.name}#{index}"] = LambdaFunction(
+                    name=sub.function_name,
+                    code=sub.code,
+                    arn=self._arn(sub.function_name),
+                    environment={**consumer_environment(sub, res.subscribers[sub.name]),
+                                 **self.options.environment_overrides.get(sub.function_name, {})},
+                    timeout_s=sub.function.timeout,
+                    memory_mb=sub.function.memory_size,
+                    gate=gate,
+                    log_stream=log,
+                    functions_dir=self.options.functions_dir,
+                ).load()
+
+    def _on_error(self, message: str) -> None:
+        self.errors.append(message)
+        self.stop.set()
+
+    def _start(self) -> None:
+        res = self.resources
+        assert res is not None
+        common = dict(clients=self.clients, ledger=self.ledger, timing=self.options.timing, stop=self.stop,
+                      on_error=self._on_error, region=self.config.region)
+        self.stream_poller = StreamPoller(config=self.config, res=res, function=self.functions["__producer__"], **common)
+        self._pollers = [self.stream_poller]
+        for sub in self.config.subscribers:
+            for index in range(max(1, self.options.pollers_per_queue)):
+                self._pollers.append(
+                    QueuePoller(sub_res=res.subscribers[sub.name], function=self.functions[f"{sub.name}#{index}"],
+                                duplicate_share=self.options.duplicates, index=index, **common)
+                )
+        for poller in self._pollers:
+            poller.start()
+
+        def writer() -> None:
+            try:
+                write(self.options.workload, res.table_name, self.clients.dynamodb, self.ledger, self.stop)
+            except Exception as error:
+                self._on_error(f"writer failed: {type(error).__name__}: {error}")
+            finally:
+                self.ledger.writer_done_at = time.monotonic()
+
+        self._writer = threading.Thread(target=writer, name="workload-writer", daemon=True)
+        self._writer.start()
+
+    # --- waiting for the pipeline to drain -----------------------------------------------------
+    def _queues_empty(self) -> bool:
+        assert self.resources is not None
+        for sr in self.resources.subscribers.values():
+            attrs = self.clients.sqs.get_queue_attributes(
+                QueueUrl=sr.queue_url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                                "ApproximateNumberOfMessagesDelayed"],
+            )["Attributes"]
+            if any(int(v) for v in attrs.values()):
+                return False
+        return True
+
+    def _quiescent(self) -> bool:
+        done_at = self.ledger.writer_done_at
+        if done_at is None or self.stream_poller.busy or self.stream_poller.last_empty_read <= done_at:
+            return False
+        if any(p.busy for p in self._pollers[1:]):
+            return False
+        return self._queues_empty()
+
+    def _wait(self, started: float) -> bool:
+        calm = 0
+        next_progress = 0.0
+        while not self.stop.is_set():
+            now = time.monotonic()
+            if now >= next_progress:
+                self._progress(self._progress_line(now - started))
+                next_progress = now + 1.0
+            if now - started > self.options.timeout_s:
+                self._progress(f"timeout after {self.options.timeout_s:.0f} s: stopping with work still in flight")
+                return True
+            calm = calm + 1 if self._quiescent() else 0
+            if calm >= 2:
+                self._progress(self._progress_line(time.monotonic() - started) + "  (drained)")
+                return False
+            self.stop.wait(0.5 if calm == 0 else 0.2)
+        return False
+
+    def _progress(self, line: str) -> None:
+        if self.options.progress is not None:
+            print(f"[local] {line}", file=self.options.progress, flush=True)
+
+    def _progress_line(self, elapsed: float) -> str:
+        led = self.ledger
+        with led.lock:
+            processed = sum(len(t.processed) for t in led.subs.values())
+            rejected = sum(t.rejected for t in led.subs.values())
+            written, in_stream = len(led.write_order), len(led.stream)
+        total = self.options.workload.changes
+        return (f"{elapsed:5.1f}s written {written}/{total}  stream {in_stream}  producer calls {led.producer_invocations}"
+                f"  processed {processed}  rejected attempts {rejected}  published {self._published()}")
+
+    # --- results -------------------------------------------------------------------------------
+    def _published(self) -> int | None:
+        """Messages the topic accepted, read from the emulator's own record (same process)."""
+        try:
+            from moto.sns.models import sns_backends
+
+            topic = sns_backends[ACCOUNT_ID][self.config.region].topics[self.resources.topic_arn]
+            return len(topic.sent_notifications)
+        except Exception:
+            return None
+
+    def _drain(self, url: str) -> list[dict]:
+        messages: list[dict] = []
+        while True:
+            got = self.clients.sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300, WaitTimeSeconds=0,
+                AttributeNames=["All"], MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not got:
+                return messages
+            messages += got
+
+    def _collect(self) -> tuple[dict[str, list[dict]], list[dict]]:
+        res = self.resources
+        assert res is not None
+        dead: dict[str, list[dict]] = {}
+        for name, sr in res.subscribers.items():
+            dead[name] = self._drain(sr.dlq_url)
+            tally = self.ledger.subs[name]
+            for message in dead[name]:
+                event_id = event_id_of(payload_of_body(message["Body"]))
+                tally.dead_letters[event_id or message["MessageId"]] = message
+        failures = self._drain(res.failure_queue_url)
+        for message in failures:
+            info = json.loads(message["Body"]).get("DDBStreamBatchInfo", {})
+            for seq in range(int(info["startSequenceNumber"]), int(info["endSequenceNumber"]) + 1):
+                event_id = self.ledger.sequence.get(seq)
+                if event_id:
+                    self.ledger.stream_failures[event_id] = info
+        return dead, failures
+
+    def _expected(self) -> dict[str, set[Identity] | None]:
+        """Changes each subscriber should receive: all, unless its filter policy rejects them.
+
+        A change is filtered out for a subscriber only if it was published and the emulator's
+        own filter-policy matcher rejects every publication of it for that subscription.
+        A change that was never published stays expected everywhere (so it counts as lost).
+        """
+        expected: dict[str, set[Identity] | None] = {}
+        filtered = [s for s in self.config.subscribers if s.filter_policy]
+        if not filtered:
+            return {s.name: None for s in self.config.subscribers}
+        from moto.sns.models import sns_backends
+        from moto.sns.utils import FilterPolicyMatcher
+
+        topic = sns_backends[ACCOUNT_ID][self.config.region].topics[self.resources.topic_arn]
+        notes = list(topic.sent_notifications)
+        for sub in self.config.subscribers:
+            if not sub.filter_policy:
+                expected[sub.name] = None
+                continue
+            matcher = FilterPolicyMatcher(sub.filter_policy, sub.filter_policy_scope)
+            matched: dict[Identity, bool] = {}
+            for _mid, message, _subject, attributes, _group in notes:
+                ident = self.ledger.identity(event_id_of(payload_of_body(json.dumps({"Type": "Notification", "Message": message}))))
+                if ident is not None:
+                    matched[ident] = matched.get(ident, False) or matcher.matches(attributes, message)
+            expected[sub.name] = {i for i in self.ledger.write_order if matched.get(i, True)}
+        return expected
+
+    def _summary(self, elapsed: float) -> dict:
+        summary = self.ledger.summary(self._published() or 0, elapsed, self._expected())
+        summary["environment"] = self.config.environment
+        summary["fast"] = self.options.timing.fast
+        summary["function_timeouts"] = sum(f.timeouts for f in self.functions.values())
+        return summary

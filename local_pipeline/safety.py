@@ -1,0 +1,127 @@
+"""Keep every AWS call on the local emulator: dummy credentials, a loopback endpoint, a guard.
+
+Three layers, all undone when the run ends (the process environment is restored):
+
+1. ``os.environ`` is set *before any client exists*: dummy credentials, the region, and
+   ``AWS_ENDPOINT_URL`` (honoured by every boto3/botocore client, including the ones the
+   handlers and Powertools create). Anything that could redirect a client elsewhere is
+   removed: profiles, config/credentials files, per-service ``AWS_ENDPOINT_URL_*`` overrides.
+2. The endpoint must be a loopback address, otherwise the run is refused.
+3. A guard on botocore's HTTP layer refuses to send any request whose host is not loopback,
+   so a client created with an explicit ``endpoint_url`` still cannot reach real AWS.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from contextlib import contextmanager
+from typing import Iterator
+from urllib.parse import urlsplit
+
+#: Dummy credentials: moto accepts anything, real AWS would reject these.
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+#: Variables that could point a client at real AWS or at other credentials.
+_REMOVED = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    # Would silently switch idempotency off and make "exactly once" untestable.
+    "POWERTOOLS_IDEMPOTENCY_DISABLED",
+)
+
+
+class UnsafeEndpoint(RuntimeError):
+    """A request or endpoint that is not on this machine's loopback interface."""
+
+
+def is_loopback(url_or_host: str) -> bool:
+    host = urlsplit(url_or_host).hostname if "://" in url_or_host else url_or_host
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def require_loopback(url: str, what: str = "endpoint") -> str:
+    if not is_loopback(url):
+        raise UnsafeEndpoint(f"refusing to run: {what} {url!r} is not a loopback address (127.0.0.0/8, ::1, localhost)")
+    return url
+
+
+def local_environment(endpoint_url: str, region: str) -> dict[str, str]:
+    """The variables a local run sets (see module docstring)."""
+    require_loopback(endpoint_url, "AWS_ENDPOINT_URL")
+    return {
+        **DUMMY_CREDENTIALS,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "AWS_ENDPOINT_URL": endpoint_url,
+        # boto3 >= 1.35 would otherwise build account-id based DynamoDB endpoints (moto pitfall).
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_RETRY_MODE": "standard",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "LocalPipeline",
+    }
+
+
+@contextmanager
+def isolated_environment() -> Iterator[None]:
+    """Restore ``os.environ`` exactly as it was when the block exits (also on error)."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def apply_local_environment(endpoint_url: str, region: str) -> None:
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL_") or name in _REMOVED:
+            del os.environ[name]
+    os.environ.update(local_environment(endpoint_url, region))
+    require_loopback(os.environ["AWS_ENDPOINT_URL"], "AWS_ENDPOINT_URL")
+
+
+@contextmanager
+def loopback_guard() -> Iterator[None]:
+    """Make botocore refuse to send any request to a host that is not loopback."""
+    from botocore.httpsession import URLLib3Session
+
+    original = URLLib3Session.send
+
+    def send(self, request):  # type: ignore[no-untyped-def]
+        if not is_loopback(request.url):
+            raise UnsafeEndpoint(f"local pipeline: blocked a request to {urlsplit(request.url).hostname!r} (not loopback)")
+        return original(self, request)
+
+    URLLib3Session.send = send  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        URLLib3Session.send = original  # type: ignore[method-assign]
+
+
+def check_client(client, what: str) -> None:
+    """Refuse a client whose endpoint is not loopback."""
+    require_loopback(client.meta.endpoint_url, f"{what} endpoint")

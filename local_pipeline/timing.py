@@ -1,0 +1,39 @@
+"""Timing values of a local run.
+
+With ``fast`` (the default) the waits that only exist to pace real AWS are shortened so a
+run of a few hundred items takes seconds; every name, count and structural setting still
+comes from the configuration. Exactly these values change:
+
+* SQS visibility timeout of each subscriber queue: ``fast_visibility_timeout_s`` (1 s)
+  instead of ``subscribers[].visibility_timeout_seconds`` (30 s by default), so a rejected
+  message is retried after 1 s and reaches its DLQ after ``max_receive_count`` seconds.
+* Retry back-off of the stream poller: 20 ms doubling up to 0.5 s (Lambda: ~1 s up to 1 min).
+* Polling: SQS long polls of 1 s, stream reads every 100 ms while the stream is idle
+  (Lambda: 4 times a second per shard).
+
+``--no-fast`` uses the configured visibility timeouts and Lambda-like back-off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from constructs_lib.config import SubscriberConfig
+
+
+@dataclass(frozen=True)
+class Timing:
+    fast: bool = True
+    fast_visibility_timeout_s: int = 1
+    visibility_override_s: int | None = None
+    stream_idle_poll_s: float = 0.1
+    sqs_wait_s: int = 1
+
+    def visibility_timeout(self, sub: SubscriberConfig) -> int:
+        if self.visibility_override_s is not None:
+            return self.visibility_override_s
+        return self.fast_visibility_timeout_s if self.fast else sub.visibility_timeout_seconds
+
+    def retry_backoff(self, attempt: int) -> float:
+        base, cap = (0.02, 0.5) if self.fast else (1.0, 60.0)
+        return min(cap, base * (2 ** max(0, attempt - 1)))

@@ -1,0 +1,88 @@
+"""`python -m local_pipeline` as a subprocess: JSON summary, exit status, offline, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from local_pipeline.__main__ import load_configs, pick
+from local_pipeline.safety import UnsafeEndpoint, is_loopback, loopback_guard
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # Hostile settings that would reach real AWS if the local run did not override them.
+    env.update(
+        AWS_PROFILE="does-not-exist",
+        AWS_ENDPOINT_URL="https://sqs.us-east-1.amazonaws.com",
+        AWS_ENDPOINT_URL_DYNAMODB="https://dynamodb.us-east-1.amazonaws.com",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
+def test_cli_json_summary_is_the_last_line(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "local_pipeline", "--items", "40", "--poison", "2", "--json", "--quiet",
+         "--log-file", str(tmp_path / "functions.log")],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=90,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key in ("written", "processed", "dead_lettered", "lost", "duplicates_suppressed", "throughput_per_s", "p50_ms", "p99_ms"):
+        assert key in summary
+    assert summary["lost"] == 0 and summary["dead_lettered"] == 2
+    assert summary["processed"] == summary["written"] - 2
+    assert "lost" in proc.stdout.splitlines()[0] or "metric" in proc.stdout.splitlines()[0]  # the table first
+
+
+def test_ctrl_c_stops_cleanly(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "local_pipeline", "--items", "3000", "--log-file", str(tmp_path / "f.log")],
+        cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        for line in proc.stderr:  # wait until the pipeline is running
+            if "written" in line or time.monotonic() > deadline:
+                break
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err
+
+
+def test_loopback_only():
+    assert is_loopback("http://127.0.0.1:5000") and is_loopback("http://localhost:1") and is_loopback("http://[::1]:9")
+    assert not is_loopback("https://sqs.us-east-1.amazonaws.com") and not is_loopback("http://10.0.0.1:5000")
+    client = boto3.client("sqs", region_name="us-east-1", endpoint_url="https://sqs.us-east-1.amazonaws.com",
+                          aws_access_key_id="x", aws_secret_access_key="y")
+    with loopback_guard(), pytest.raises(UnsafeEndpoint):
+        client.list_queues()
+
+
+def test_config_file_and_environment_selection(tmp_path):
+    path = tmp_path / "pipeline.toml"
+    path.write_text('[environments.dev]\nregion = "eu-west-1"\n[environments.prod]\n')
+    configs = load_configs(str(path))
+    assert [c.environment for c in configs] == ["dev", "prod"]
+    assert pick(configs, "dev").region == "eu-west-1"
+    assert pick(configs, "dev").table_name.endswith("-dev")
+    with pytest.raises(ValueError):
+        pick(configs, "nope")
+    assert load_configs(None)[0].table_name == "application-data-table"

@@ -1,0 +1,23 @@
+"""Each local function imports its own folder's modules, whatever else the process imported."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+from local_pipeline.functions import FUNCTIONS_DIR, EnvironmentGate, LambdaFunction
+
+
+def test_a_foreign_module_of_the_same_name_does_not_shadow_the_functions_own(monkeypatch):
+    foreign = types.ModuleType("business")
+    foreign.process = lambda message: None
+    monkeypatch.setitem(sys.modules, "business", foreign)
+    function = LambdaFunction(
+        name="consumer-under-test", code="consumer", arn="arn:aws:lambda:us-east-1:123456789012:function:c",
+        environment={}, timeout_s=3, memory_mb=128, gate=EnvironmentGate(),
+    ).load()
+    own = function.modules["business"]
+    assert own is not foreign
+    assert own.__file__ == str(FUNCTIONS_DIR / "consumer" / "business.py")
+    assert function.module.business is own
+    assert sys.modules["business"] is foreign  # put back for whoever imported it

@@ -1,0 +1,142 @@
+"""N changes in -> every change processed exactly once, poison in the DLQ, nothing lost."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from constructs_lib.config import build_config
+from local_pipeline import Workload
+from local_pipeline.ledger import payload_of_body
+
+ITEMS, POISON = 80, 3
+
+
+@pytest.fixture(scope="module")
+def fan_out(run):
+    """Two subscribers: 'main' (raw delivery) gets everything, 'audit' only REMOVE events."""
+    config = build_config(
+        {
+            "subscribers": [
+                {"name": "main", "max_receive_count": 2, "raw_message_delivery": True},
+                {"name": "audit", "max_receive_count": 2, "filter_policy": {"eventName": ["REMOVE"]}},
+            ]
+        }
+    )
+    workload = Workload(items=ITEMS, poison=POISON)
+    pipeline, result = run(config, workload=workload, duplicates=0.3, timeout_s=60)
+    return config, workload, pipeline, result
+
+
+def test_every_change_processed_exactly_once(fan_out):
+    _config, workload, _pipeline, result = fan_out
+    s = result.summary
+    assert result.errors == [] and not result.timed_out
+    changes = workload.changes
+    assert s["written"] == changes == len(workload.plan()) > ITEMS  # INSERTs plus MODIFYs and REMOVEs
+    assert s["in_stream"] == s["published"] == changes
+    main = s["subscribers"]["main"]
+    assert main["expected"] == changes
+    assert main["processed"] == main["processed_once"] == changes - POISON
+    assert s["processed_more_than_once"] == 0
+    assert s["lost"] == 0 and result.ok
+
+
+def test_poison_messages_are_in_the_dlq_with_their_payload(fan_out):
+    _config, _workload, pipeline, result = fan_out
+    dead = result.dead_letters["main"]
+    assert len(dead) == POISON
+    for message in dead:
+        payload = json.loads(message["Body"], parse_float=Decimal)  # raw delivery: the producer's payload itself
+        assert payload == payload_of_body(message["Body"])
+        assert payload["eventName"] == "INSERT"
+        assert payload["keys"]["id"] in pipeline.ledger.poison
+        assert payload["newImage"]["poison"] is True and payload["newImage"]["version"] == 1
+        assert pipeline.ledger.stream[payload["eventID"]][0] == payload["keys"]["id"]
+        assert int(message["Attributes"]["ApproximateReceiveCount"]) >= 2  # max_receive_count, then the DLQ
+
+
+def test_filter_policy_subscriber_gets_only_its_events(fan_out):
+    _config, workload, _pipeline, result = fan_out
+    audit = result.summary["subscribers"]["audit"]
+    removes = sum(1 for event, *_ in workload.plan() if event == "REMOVE")
+    assert removes > 0
+    assert audit["expected"] == audit["processed_once"] == audit["delivered"] - audit["duplicates_injected"] == removes
+    assert audit["lost"] == 0 and result.dead_letters["audit"] == []
+
+
+def test_redelivered_duplicates_are_suppressed(fan_out):
+    s = fan_out[3].summary
+    assert s["duplicates_injected"] > 0
+    assert s["duplicates_suppressed"] == s["duplicates_injected"]
+    assert s["acked_without_processing"] == 0
+
+
+def test_summary_figures(fan_out):
+    s = fan_out[3].summary
+    for key in ("written", "processed", "dead_lettered", "lost", "duplicates_suppressed", "throughput_per_s", "p50_ms", "p99_ms"):
+        assert key in s
+    assert s["dead_lettered"] == POISON
+    assert s["throughput_per_s"] > 0 and 0 < s["p50_ms"] <= s["p99_ms"]
+
+
+def test_consumer_outage_then_recovery_loses_nothing(run):
+    """The business logic fails for 2.5 s (every message during that time), then recovers.
+
+    With a 1 s visibility timeout a message is received at most 3 times during the outage,
+    below the default max_receive_count of 5: everything is retried and processed once.
+    """
+    workload = Workload(items=60)
+    _pipeline, result = run(build_config(), workload=workload, outage_s=2.5, timeout_s=60)
+    s = result.summary
+    main = s["subscribers"]["main"]
+    assert main["rejected_attempts"] > 0, "the outage must have rejected messages"
+    assert s["lost"] == 0 and s["dead_lettered"] == 0
+    assert s["processed"] == s["processed_once"] == workload.changes
+    assert result.ok
+
+
+def test_producer_failures_end_in_the_on_failure_queue_not_lost(run):
+    """The producer cannot publish (unknown topic): bisected retries, then the on-failure queue."""
+    config = build_config({"stream": {"maximum_retry_attempts": 2}})
+    workload = Workload(items=30, modify_share=0, remove_share=0)
+    bad_topic = "arn:aws:sns:us-east-1:123456789012:no-such-topic"
+    pipeline, result = run(
+        config, workload=workload, timeout_s=60,
+        environment_overrides={config.producer_function_name: {"SNS_TOPIC_ARN": bad_topic}},
+    )
+    s = result.summary
+    assert s["published"] == 0 and s["processed"] == 0
+    assert s["stream_failures"] == workload.changes  # every change is accounted for by the failure queue
+    assert s["lost"] == 0 and s["producer_bisections"] > 0 and s["producer_retries"] > 0
+    info = [json.loads(m["Body"])["DDBStreamBatchInfo"] for m in result.stream_failures]
+    assert sum(i["batchSize"] for i in info) == workload.changes
+    assert all(json.loads(m["Body"])["requestContext"]["condition"] == "RetryAttemptsExhausted" for m in result.stream_failures)
+
+
+def test_a_real_loss_is_reported():
+    """Negative control: purge the queue mid-run; the tally must count the purged changes as lost."""
+    state = {"purged": False}
+    holder = {}
+
+    def purge_once(subscriber, message):
+        if state["purged"]:
+            return
+        pipeline = holder["pipeline"]
+        sqs, url = pipeline.clients.sqs, pipeline.resources.subscribers[subscriber].queue_url
+        waiting = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        if int(waiting["Attributes"]["ApproximateNumberOfMessages"]) > 0:  # something to lose
+            state["purged"] = True
+            sqs.purge_queue(QueueUrl=url)
+
+    from local_pipeline import LocalPipeline, Options
+
+    pipeline = LocalPipeline(build_config(), Options(workload=Workload(items=60), fault=purge_once, timeout_s=60))
+    holder["pipeline"] = pipeline
+    result = pipeline.run()
+    assert state["purged"]
+    assert result.summary["lost"] > 0
+    assert not result.ok
+    assert result.summary["processed"] + result.summary["lost"] == result.summary["written"]
