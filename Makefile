@@ -12,6 +12,11 @@ ARGS ?=
 CONFIG ?= $(PIPELINE_CONFIG)
 ENVIRONMENTS ?= $(PIPELINE_ENVIRONMENTS)
 
+# jsii and the cdktf CLI run on the Node.js 22 that package.json installs: a release jsii
+# supports (no end-of-life banner), and its kernel starts faster than on Node 20.
+NODE := $(CURDIR)/node_modules/.bin/node
+export JSII_NODE = $(shell test -x $(NODE) && echo $(NODE) || echo node)
+
 export CHECKPOINT_DISABLE := 1
 export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
 export PIPELINE_CONFIG := $(CONFIG)
@@ -50,7 +55,7 @@ $(CDKTF): package.json
 	@touch $@
 
 synth: install
-	@$(CDKTF) synth
+	@$(JSII_NODE) $(CDKTF) synth
 	@ls -1 cdktf.out/stacks/*/cdk.tf.json
 
 test: install

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from .config import ConfigError, PipelineConfig, build_config, environments_from_dict, read_config_file
 
@@ -35,6 +36,16 @@ def load_environments(path: str | None = None, select: str | None = None) -> lis
     return configs
 
 
+def use_supported_node() -> None:
+    """Run jsii on the project's Node.js 22 (package.json) when it is installed and none is chosen.
+
+    jsii prints a large end-of-life banner on Node 20; a supported Node is the fix.
+    """
+    node = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "node"
+    if "JSII_NODE" not in os.environ and os.access(node, os.X_OK):
+        os.environ["JSII_NODE"] = str(node)
+
+
 def build_app(configs: list[PipelineConfig], outdir: str | None = None):
     from cdktf import App
 
@@ -52,4 +63,5 @@ def run() -> None:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    use_supported_node()
     build_app(configs).synth()

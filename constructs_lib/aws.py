@@ -10,9 +10,9 @@ Two costs make ``import cdktf_cdktf_provider_aws`` slow, and this module avoids 
   This module loads, once per process and before the submodules, a copy of the provider's
   jsii tarball whose ``lib/index.js`` exports the same names through lazy getters, so only
   the resource modules actually used are compiled. The copy is built once (about 5 s) into
-  ``.build/jsii/`` and reused while the installed tarball is unchanged; everything in it
-  except that one file is byte for byte the original. The package's own ``_jsii`` module
-  then finds the assembly already loaded.
+  ``.build/jsii/`` (``PIPELINE_JSII_CACHE_DIR`` moves it) and reused while the installed
+  tarball is unchanged; everything in it except that one file is byte for byte the original.
+  The package's own ``_jsii`` module then finds the assembly already loaded.
 
 The Python classes are the very same objects either way. If anything does not look the way
 this expects (another version or layout), the lazy tarball is skipped, and if the package
@@ -64,8 +64,9 @@ JS_INDEX_DETAIL = ""
 CACHE_DIR = Path(os.environ.get("PIPELINE_JSII_CACHE_DIR") or Path(__file__).resolve().parent.parent / ".build" / "jsii")
 #: Bump when the rewrite below changes, so old copies are not reused.
 _LAZY_FORMAT = 1
-#: How long the first run waits for jsii's runtime type index of a new tarball (see _await_index).
+#: How long, and how many times per tarball, to wait for jsii's type index (see _await_index).
 _INDEX_WAIT_SECONDS = 30.0
+_INDEX_WAITS = 3
 
 _LOAD_CALL = re.compile(
     r'jsii\.JSIIAssembly\.load\(\s*"(?P<name>[^"]+)",\s*"(?P<version>[^"]+)",\s*__name__\[0:-6\],\s*"(?P<file>[^"/\\]+)"\s*,?\s*\)'
@@ -201,7 +202,15 @@ def _jsii_cache_entries(name: str, version: str) -> list[Path]:
     """jsii's package-cache directories for name@version (see @jsii/kernel's disk cache)."""
     if os.environ.get("JSII_RUNTIME_PACKAGE_CACHE", "enabled").lower() != "enabled":
         return []
-    root = os.environ.get("JSII_RUNTIME_PACKAGE_CACHE_ROOT") or str(Path.home() / ".cache" / "aws" / "jsii" / "package-cache")
+    root = os.environ.get("JSII_RUNTIME_PACKAGE_CACHE_ROOT")
+    if not root:
+        home = Path.home()
+        if sys.platform == "darwin":
+            root = home / "Library" / "Caches" / "com.amazonaws.jsii" / "package-cache"
+        elif sys.platform == "win32":
+            root = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local") / "AWS" / "jsii" / "package-cache"
+        else:
+            root = home / ".cache" / "aws" / "jsii" / "package-cache"
     directory = Path(root, *name.split("/"), version)
     try:
         return [p for p in directory.iterdir() if p.is_dir()]
@@ -221,29 +230,48 @@ def _index_state(name: str, version: str, lazy_index_size: int) -> str:
     return "unknown"
 
 
-def _await_index(name: str, version: str, lazy: Path) -> None:
-    """Give jsii's background worker time to write the runtime type index, once.
-
-    jsii 1.14x keeps a per-tarball index of the 25,000 type definitions in its package cache
-    so later processes skip parsing the 130 MB assembly (1.3-2.6 s). A worker thread of the
-    kernel writes it after the first load, and dies with the process; a synth this fast
-    would exit first, and every later run would parse the assembly again. So the first load
-    of a new tarball waits for it (a few seconds, bounded), and a marker file keeps that to
-    one wait per tarball even if this jsii writes no index.
-    """
-    marker = lazy.with_suffix(".index-wait")
-    if marker.exists():
-        return
-    size_file = lazy.with_suffix(".index-size")
+def _jsii_builds_indexes() -> bool:
+    """Whether this jsii runtime has the index worker (jsii >= 1.14x embeds it)."""
     try:
-        size = int(size_file.read_text())
+        from importlib.resources import files
+
+        return files("jsii._embedded.jsii").joinpath("lib__runtime-index-worker.js").is_file()
+    except Exception:
+        return False
+
+
+def _await_index(name: str, version: str, lazy: Path) -> None:
+    """Give jsii's background worker time to write the runtime type index of the lazy tarball.
+
+    jsii 1.14x keeps an index of an assembly's type definitions (25,000 here) next to the
+    extracted package in its cache, so later processes skip parsing the 130 MB ``.jsii``
+    (1.3-2.6 s and ~1 GB of node heap). A worker thread of the kernel writes it after a load
+    that found none, and dies with the process: a synth this short would exit first, every
+    time. So when the index is still being built, this waits for it (bounded), at most
+    ``_INDEX_WAITS`` times per tarball (counted in a marker file), in case this jsii never
+    finishes one. Costs one directory listing when the index is there.
+    """
+    if os.environ.get("JSII_VALIDATE_ASSEMBLIES") or not _jsii_builds_indexes():
+        return
+    try:
+        size = int(lazy.with_suffix(".index-size").read_text())
     except (OSError, ValueError):
+        return
+    if _index_state(name, version, size) != "building":
+        return
+    marker = lazy.with_suffix(".index-wait")
+    try:
+        waits = len(marker.read_text().split())
+    except OSError:
+        waits = 0
+    if waits >= _INDEX_WAITS:
         return
     deadline = time.monotonic() + _INDEX_WAIT_SECONDS
     while _index_state(name, version, size) == "building" and time.monotonic() < deadline:
         time.sleep(0.1)
     try:
-        marker.write_text(_index_state(name, version, size) + "\n")
+        with open(marker, "a") as f:
+            f.write(_index_state(name, version, size) + "\n")
     except OSError:
         pass
 

@@ -42,9 +42,10 @@ class Synth:
 
 
 def synthesize(configs, outdir: Path) -> Synth:
-    import cdktf
+    from constructs_lib.app import build_app, use_supported_node
 
-    from constructs_lib.app import build_app
+    use_supported_node()
+    import cdktf
 
     app = build_app(configs, outdir=str(outdir))
     stacks = {config.stack_name: app.node.find_child(config.stack_name) for config in configs}

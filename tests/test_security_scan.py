@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import concurrent.futures
 import json
+import os
 import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -33,21 +38,40 @@ def test_triage_reports_new_findings_and_stale_skips():
     assert security_scan.triage([finding], [stale]) == ([finding], [stale])
 
 
-@pytest.fixture(scope="module")
-def scan_results(default_synth, synth_config, tmp_path_factory):
-    """One checkov run (about 10 s) over the default stack, both example stacks and a broken copy."""
-    from constructs_lib.app import load_environments
-
-    fanout = synth_config(load_environments(str(ROOT / "examples" / "fanout.toml"), ""))
-    stacks = [default_synth.stack_dir("event-driven-pipeline")] + [fanout.stack_dir(n) for n in fanout.documents]
-    insecure = tmp_path_factory.mktemp("scan") / "insecure-copy"
-    shutil.copytree(stacks[0], insecure)
+def _synth_and_scan(work: Path) -> tuple[list, list]:
+    """Synthesize the default and the example stacks (separate processes), break a copy, scan all once."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PIPELINE_CONFIG", "PIPELINE_ENVIRONMENTS")}
+    for name, config in (("default", ""), ("fanout", str(ROOT / "examples" / "fanout.toml"))):
+        subprocess.run(
+            [sys.executable, "main.py"], cwd=ROOT, check=True, capture_output=True, timeout=600,
+            env={**env, "PIPELINE_CONFIG": config, "CDKTF_OUTDIR": str(work / name)},
+        )
+    stacks = sorted((work / "default" / "stacks").iterdir()) + sorted((work / "fanout" / "stacks").iterdir())
+    insecure = work / "insecure-copy"
+    shutil.copytree(work / "default" / "stacks" / "event-driven-pipeline", insecure)
     doc = json.loads((insecure / "cdk.tf.json").read_text())
     doc["resource"]["aws_kms_key"]["messaging_key"]["enable_key_rotation"] = False
     (insecure / "cdk.tf.json").write_text(json.dumps(doc))
     findings = security_scan.scan(stacks + [insecure])
-    real = [f for f in findings if f.stack != "insecure-copy"]
-    return real, [f for f in findings if f.stack == "insecure-copy"]
+    return [f for f in findings if f.stack != "insecure-copy"], [f for f in findings if f.stack == "insecure-copy"]
+
+
+# checkov takes ~8 s of CPU: like tests/test_fast_import.py, start it in the background when this
+# module is collected, so it overlaps the tests that wait on the local emulator.
+_COLLECT_ONLY = any(arg in ("--collect-only", "--co") for arg in sys.argv)
+_WORK = Path(tempfile.mkdtemp(prefix="pipeline-scan-"))
+atexit.register(shutil.rmtree, _WORK, True)
+_SCAN = (
+    None
+    if _COLLECT_ONLY or not security_scan.CHECKOV.exists()
+    else concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="checkov").submit(_synth_and_scan, _WORK)
+)
+
+
+@pytest.fixture(scope="module")
+def scan_results():
+    assert _SCAN is not None
+    return _SCAN.result(timeout=900)
 
 
 @needs_checkov

@@ -33,9 +33,11 @@ def _env(**extra):
 
 
 def test_cli_json_summary_is_the_last_line(tmp_path):
+    config = tmp_path / "pipeline.toml"  # poison reaches the DLQ after 2 receives instead of 5
+    config.write_text("[[subscribers]]\nmax_receive_count = 2\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "local_pipeline", "--items", "40", "--poison", "2", "--json", "--quiet",
-         "--log-file", str(tmp_path / "functions.log")],
+        [sys.executable, "-m", "local_pipeline", "--items", "20", "--poison", "2", "--json", "--quiet",
+         "--config", str(config), "--log-file", str(tmp_path / "functions.log")],
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=90,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -83,13 +83,13 @@ def test_summary_figures(fan_out):
 
 
 def test_consumer_outage_then_recovery_loses_nothing(run):
-    """The business logic fails for 2.5 s (every message during that time), then recovers.
+    """The business logic fails for 2 s (every message during that time), then recovers.
 
     With a 1 s visibility timeout a message is received at most 3 times during the outage,
     below the default max_receive_count of 5: everything is retried and processed once.
     """
-    workload = Workload(items=60)
-    _pipeline, result = run(build_config(), workload=workload, outage_s=2.5, timeout_s=60)
+    workload = Workload(items=40)
+    _pipeline, result = run(build_config(), workload=workload, outage_s=2.0, timeout_s=60)
     s = result.summary
     main = s["subscribers"]["main"]
     assert main["rejected_attempts"] > 0, "the outage must have rejected messages"

@@ -1,0 +1,1 @@
+"""Performance figures: ``make bench`` (see bench/__main__.py)."""
