@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                 outs = []
                 fast, base = run_pair(
                     "cli",
-                    ("cdktf synth", cli, env),
+                    ("cdktf synth (what make synth runs)", cli, env),
                     ("cdktf synth (naive app)", cli + ["--app", f"{PY} bench/naive_main.py"], env),
                     args.runs, args.warmup, tmp, outs,
                 )
