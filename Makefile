@@ -22,7 +22,7 @@ export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
 export PIPELINE_CONFIG := $(CONFIG)
 export PIPELINE_ENVIRONMENTS := $(ENVIRONMENTS)
 
-.PHONY: help install synth test plan bench local scan clean
+.PHONY: help install synth test plan terraform-on-path bench local scan clean
 
 help:
 	@echo "make synth   install what is missing, then cdktf synth (CONFIG=file for a custom configuration)"
@@ -61,8 +61,8 @@ synth: install
 test: install
 	@$(PY) -m pytest $(ARGS)
 
-plan: synth
-	@command -v terraform >/dev/null 2>&1 || { echo "make plan: no terraform binary on PATH; install Terraform >= 1.3 to plan (synth output is in cdktf.out/stacks)"; exit 1; }
+# Checked before synth, so a missing binary fails at once.
+plan: terraform-on-path synth
 	@for dir in cdktf.out/stacks/*/; do \
 	  echo "==> terraform plan in $$dir"; \
 	  (cd $$dir && terraform init -input=false && terraform plan -input=false) || exit 1; \
@@ -70,6 +70,9 @@ plan: synth
 
 scan: synth
 	@$(PY) scripts/security_scan.py
+
+terraform-on-path:
+	@command -v terraform >/dev/null 2>&1 || { echo "make plan: no terraform binary on PATH; install Terraform >= 1.3 to plan (make synth writes cdktf.out/stacks without it)"; exit 1; }
 
 bench: install
 	@$(PY) -m bench $(ARGS)

@@ -64,4 +64,11 @@ def run() -> None:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     use_supported_node()
-    build_app(configs).synth()
+    from .packaging import PackagingError
+
+    try:
+        app = build_app(configs)
+    except PackagingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    app.synth()

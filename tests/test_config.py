@@ -107,3 +107,31 @@ def test_synth_fails_cleanly_on_bad_configuration(tmp_path, text, suffix, expect
     assert expected in result.stderr
     assert "Traceback" not in result.stderr and "jsii" not in result.stderr.lower()
     assert not (tmp_path / "out").exists()
+
+
+def test_missing_function_code_fails_cleanly(tmp_path):
+    result = _run_main(tmp_path, json.dumps({"subscribers": [{"name": "audit", "code": "no_such_folder"}]}))
+    assert result.returncode == 2, result.stderr
+    assert "function code folder" in result.stderr and "no_such_folder" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_make_plan_without_terraform_says_so_in_one_line(tmp_path):
+    import shutil
+
+    bin_dir = tmp_path / "bin"  # a PATH with make and the shell, but no terraform
+    bin_dir.mkdir()
+    for tool in ("make", "sh", "bash", "env"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "plan"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PATH": str(bin_dir)},
+    )
+    assert result.returncode != 0
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip() and "***" not in line]
+    assert lines == [
+        "make plan: no terraform binary on PATH; install Terraform >= 1.3 to plan "
+        "(make synth writes cdktf.out/stacks without it)"
+    ]
