@@ -7,7 +7,7 @@ baseline so that load from other processes hits both alike:
   ``import cdktf_cdktf_provider_aws`` and the original jsii tarball);
 * ``cdktf synth`` with main.py vs with ``--app "python bench/naive_main.py"``;
 * the whole test suite (``pytest``) vs the suite with ``PIPELINE_NAIVE_PROVIDER_IMPORT=1``
-  (``--suite-runs``, default 1; ``--suite-runs 0`` skips it).
+  (``--suite-runs``, default 3; ``--suite-runs 0`` skips it).
 
 Printed per command: median wall time (min-max), median CPU time (user+sys of the whole
 process tree, less sensitive to other load on the machine), peak memory (largest sum of the
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="timed runs per command (default 3)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed first runs per command (default 1)")
-    parser.add_argument("--suite-runs", type=int, default=1, help="timed runs of the test suite (default 1, 0 skips)")
+    parser.add_argument("--suite-runs", type=int, default=3, help="timed runs of the test suite (default 3, 0 skips)")
     parser.add_argument("--only", choices=["main", "cli", "suite"], action="append",
                         help="measure only these (repeatable); default all")
     parser.add_argument("--node", default="auto",
