@@ -67,7 +67,8 @@ def run() -> None:
     from .packaging import PackagingError
 
     try:
-        app = build_app(configs)
+        # Read here, not by cdktf in the jsii kernel, which sees the environment of its start.
+        app = build_app(configs, outdir=os.environ.get("CDKTF_OUTDIR") or None)
     except PackagingError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -109,11 +109,20 @@ def test_synth_fails_cleanly_on_bad_configuration(tmp_path, text, suffix, expect
     assert not (tmp_path / "out").exists()
 
 
-def test_missing_function_code_fails_cleanly(tmp_path):
-    result = _run_main(tmp_path, json.dumps({"subscribers": [{"name": "audit", "code": "no_such_folder"}]}))
-    assert result.returncode == 2, result.stderr
-    assert "function code folder" in result.stderr and "no_such_folder" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_missing_function_code_fails_cleanly(tmp_path, monkeypatch, capsys, default_synth):
+    """In-process (the session's jsii kernel is up already): exit 2, one clear line, no trace."""
+    from constructs_lib.app import run
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"subscribers": [{"name": "audit", "code": "no_such_folder"}]}))
+    monkeypatch.setenv("PIPELINE_CONFIG", str(config))
+    monkeypatch.setenv("CDKTF_OUTDIR", str(tmp_path / "out"))
+    with pytest.raises(SystemExit) as exited:
+        run()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: function code folder") and "no_such_folder" in err
+    assert not list(tmp_path.rglob("cdk.tf.json")), "nothing synthesized"
 
 
 def test_make_plan_without_terraform_says_so_in_one_line(tmp_path):

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -152,14 +149,14 @@ def test_invalid_subscriber_and_environment_configuration(tmp_path, data, messag
     assert message in str(caught.value)
 
 
-def test_cdktf_app_reads_the_config_file_from_the_environment(tmp_path):
-    env = {
-        **os.environ,
-        "PIPELINE_CONFIG": str(EXAMPLE),
-        "PIPELINE_ENVIRONMENTS": "dev",
-        "CDKTF_OUTDIR": str(tmp_path / "out"),
-    }
-    subprocess.run([sys.executable, "main.py"], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, timeout=300)
+def test_cdktf_app_reads_the_config_file_from_the_environment(tmp_path, monkeypatch, default_synth):
+    """main.py's entry point (what `cdktf synth` runs) honours PIPELINE_CONFIG and PIPELINE_ENVIRONMENTS."""
+    from constructs_lib.app import run
+
+    monkeypatch.setenv("PIPELINE_CONFIG", str(EXAMPLE))
+    monkeypatch.setenv("PIPELINE_ENVIRONMENTS", "dev")
+    monkeypatch.setenv("CDKTF_OUTDIR", str(tmp_path / "out"))
+    run()
     stacks = sorted(p.name for p in (tmp_path / "out" / "stacks").iterdir())
     assert stacks == ["event-driven-pipeline-dev"]
 

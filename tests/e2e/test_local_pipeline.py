@@ -11,7 +11,7 @@ from constructs_lib.config import build_config
 from local_pipeline import Workload
 from local_pipeline.ledger import payload_of_body
 
-ITEMS, POISON = 80, 3
+ITEMS, POISON = 50, 3
 
 
 @pytest.fixture(scope="module")
