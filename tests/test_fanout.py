@@ -171,14 +171,31 @@ def test_users_ci_workflow_tests_synthesizes_and_plans_when_credentials_exist():
     assert "HAS_ROLE" in runs["make plan"] and "HAS_KEYS" in runs["make plan"]
 
 
-def test_synthesized_filter_policies_are_accepted_by_an_sns_implementation(synth_config, monkeypatch):
-    """Subscribe with each synthesized policy on moto's SNS, which validates policies like SNS."""
+@pytest.fixture
+def sns_endpoint(monkeypatch):
+    """moto's SNS (which validates filter policies like SNS) with a topic and a queue to subscribe."""
     boto3 = pytest.importorskip("boto3")
     moto = pytest.importorskip("moto")
     for key, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(key, value)
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
+    with moto.mock_aws():
+        sns, sqs = boto3.client("sns"), boto3.client("sqs")
+        topic = sns.create_topic(Name="t")["TopicArn"]
+        queue = sqs.get_queue_attributes(
+            QueueUrl=sqs.create_queue(QueueName="q")["QueueUrl"], AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+
+        def subscribe(policy: dict, scope: str = "MessageAttributes") -> None:
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue,
+                          Attributes={"FilterPolicy": json.dumps(policy), "FilterPolicyScope": scope})
+
+        subscribe.rejected = sns.exceptions.InvalidParameterException
+        yield subscribe
+
+
+def test_synthesized_filter_policies_are_accepted_by_an_sns_implementation(synth_config, sns_endpoint):
     docs = list(synth_config(load_environments(str(EXAMPLE), "")).documents.values())
     docs.append(synth_config([build_config(subscribers=_subscribers(5))]).only)
     policies = [
@@ -188,19 +205,10 @@ def test_synthesized_filter_policies_are_accepted_by_an_sns_implementation(synth
         if "filter_policy" in sub
     ]
     assert len(policies) >= 6
-    with moto.mock_aws():
-        sns, sqs = boto3.client("sns"), boto3.client("sqs")
-        topic = sns.create_topic(Name="t")["TopicArn"]
-        queue = sqs.get_queue_attributes(
-            QueueUrl=sqs.create_queue(QueueName="q")["QueueUrl"], AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
-        for policy, scope in policies:
-            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue, Attributes={
-                "FilterPolicy": json.dumps(policy), "FilterPolicyScope": scope,
-            })
-        with pytest.raises(sns.exceptions.InvalidParameterException):  # and it does reject bad ones
-            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue,
-                          Attributes={"FilterPolicy": json.dumps({"eventName": "INSERT"})})
+    for policy, scope in policies:
+        sns_endpoint(policy, scope)
+    with pytest.raises(sns_endpoint.rejected):  # and it does reject bad ones
+        sns_endpoint({"eventName": "INSERT"})
 
 
 @pytest.mark.parametrize(
@@ -214,19 +222,8 @@ def test_synthesized_filter_policies_are_accepted_by_an_sns_implementation(synth
     ],
     ids=["six-keys", "160-combinations", "not-a-list", "nested-attribute", "unknown-operator"],
 )
-def test_policies_the_config_rejects_are_rejected_by_sns_too(policy, monkeypatch):
-    boto3 = pytest.importorskip("boto3")
-    moto = pytest.importorskip("moto")
-    for key, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def test_policies_the_config_rejects_are_rejected_by_sns_too(policy, sns_endpoint):
     with pytest.raises(ConfigError):
         build_config(subscribers=[{"name": "a", "filter_policy": policy}])
-    with moto.mock_aws():
-        sns, sqs = boto3.client("sns"), boto3.client("sqs")
-        topic = sns.create_topic(Name="t")["TopicArn"]
-        queue = sqs.get_queue_attributes(
-            QueueUrl=sqs.create_queue(QueueName="q")["QueueUrl"], AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
-        with pytest.raises(sns.exceptions.InvalidParameterException):
-            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue, Attributes={"FilterPolicy": json.dumps(policy)})
+    with pytest.raises(sns_endpoint.rejected):
+        sns_endpoint(policy)
