@@ -26,10 +26,13 @@ _NAME_RULES: dict[str, tuple[re.Pattern[str], int, str]] = {
     "lambda function": (re.compile(r"^[A-Za-z0-9_-]{1,64}$"), 64, "1-64 characters of A-Z a-z 0-9 _ -"),
 }
 
+# Commercial, China and GovCloud regions (the partitions this project's ARNs and URLs know).
 _REGION = re.compile(
-    r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov|-iso|-isob)?-"
+    r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov)?-"
     r"(north|south|east|west|central|northeast|southeast|northwest|southwest)-[1-9]$"
 )
+# Tag keys and values: letters, digits, spaces and _ . : / = + - @ (AWS tagging rules).
+_TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$")
 _FUNCTION_DIR = re.compile(r"^[a-z][a-z0-9_]*$")
 _STACK = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 
@@ -325,6 +328,8 @@ class PipelineConfig(_Model):
         if not isinstance(data, dict) or not data.get("name_suffix"):
             return data
         suffix = data["name_suffix"]
+        if not isinstance(suffix, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", suffix):
+            raise ValueError(f"name_suffix: {suffix!r} must be 1-16 characters of A-Z a-z 0-9 _ -")
         data = dict(data)
         for name in (
             "stack_name", "table_name", "topic_name", "producer_function_name",
@@ -333,6 +338,8 @@ class PipelineConfig(_Model):
             data[name] = f"{data.get(name) or cls.model_fields[name].default}{suffix}"
         subs = data.get("subscribers")
         subs = [{}] if subs is None else subs
+        if not isinstance(subs, list) or not all(isinstance(sub, (dict, BaseModel)) for sub in subs):
+            raise ValueError("subscribers: must be a list of tables/objects, one per subscriber")
         suffixed = []
         for sub in subs:
             sub = sub.model_dump() if isinstance(sub, BaseModel) else dict(sub)
@@ -376,6 +383,10 @@ class PipelineConfig(_Model):
                 raise ValueError(f"tag key {key!r} must be 1-128 characters and must not start with 'aws:'")
             if len(tag) > 256:
                 raise ValueError(f"tag {key!r}: value longer than 256 characters")
+            if not (_TAG_TEXT.fullmatch(key) and _TAG_TEXT.fullmatch(tag)):
+                raise ValueError(
+                    f"tag {key!r}={tag!r}: use only letters, digits, spaces and _ . : / = + - @"
+                )
         return value
 
     @model_validator(mode="after")
@@ -392,11 +403,21 @@ class PipelineConfig(_Model):
 
     @model_validator(mode="after")
     def _unique(self) -> "PipelineConfig":
+        """Names must differ within each service: AWS would refuse (or silently share) a second one."""
         _unique_or_raise("subscribers[].name", [s.name for s in self.subscribers])
         _unique_or_raise("subscribers[].queue_name", [s.queue_name for s in self.subscribers])
         _unique_or_raise(
             "function names (producer_function_name, subscribers[].function_name)",
             [self.producer_function_name, *(s.function_name for s in self.subscribers)],
+        )
+        _unique_or_raise(
+            "queue names (stream_failure_queue_name, subscribers[].queue_name and their '-dlq' queues)",
+            [self.stream_failure_queue_name, *(n for s in self.subscribers for n in (s.queue_name, s.dlq_name))],
+        )
+        _unique_or_raise("topic names (topic_name, alarm_topic_name)", [self.topic_name, self.alarm_topic_name])
+        _unique_or_raise(
+            "table names (table_name and the subscribers' idempotency tables)",
+            [self.table_name, *(s.idempotency_table_name for s in self.subscribers)],
         )
         return self
 
@@ -408,7 +429,9 @@ class PipelineConfig(_Model):
 
     @property
     def partition(self) -> str:
-        return "aws-us-gov" if "-gov-" in self.region else "aws"
+        if "-gov-" in self.region:
+            return "aws-us-gov"
+        return "aws-cn" if self.region.startswith("cn-") else "aws"
 
     def powertools_layer_parameter(self) -> str | None:
         """Public SSM parameter holding the Powertools layer ARN for this runtime and architecture."""
@@ -516,8 +539,14 @@ def environments_from_dict(data: dict[str, Any]) -> list[PipelineConfig]:
     if not isinstance(envs, dict) or not envs:
         raise ConfigError("invalid pipeline configuration:\n  environments: must map at least one name to its settings")
     defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError("invalid pipeline configuration:\n  defaults: must be a table/object of settings")
     configs = []
     for name, settings in envs.items():
+        if not isinstance(settings, dict) and settings is not None:
+            raise ConfigError(
+                f"invalid pipeline configuration:\n  environments.{name}: must be a table/object of settings"
+            )
         merged = _merge(defaults, settings or {})
         merged.setdefault("environment", name)
         merged.setdefault("name_suffix", f"-{name}")

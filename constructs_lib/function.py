@@ -20,6 +20,7 @@ class PythonFunctionProps:
     code: str
     handler: str = "app.handler"
     runtime: str = "python3.12"
+    architecture: str = "x86_64"
     timeout: int = 3
     memory_size: int = 128
     environment: dict[str, str] = field(default_factory=dict)
@@ -47,6 +48,8 @@ class PythonFunction(Construct):
             "function_name": props.function_name,
             "handler": props.handler,
             "runtime": props.runtime,
+            # Explicit, so it always matches the (per-architecture) Powertools layer.
+            "architectures": [props.architecture],
             "timeout": props.timeout,
             "memory_size": props.memory_size,
             "create_package": False,

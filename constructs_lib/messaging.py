@@ -67,14 +67,14 @@ class SubscribedQueueProps:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def topic_send_statement(topic_arn: str) -> dict[str, Any]:
+def topic_send_statement(topic_arn: str, sid: str = "AllowThisTopicOnly") -> dict[str, Any]:
     """Queue policy statement: only this topic may send, and only SendMessage.
 
     The sqs module reads ``conditions`` (plural); a misspelt key is silently ignored and
     would leave the queue open to every topic, so the key is tested.
     """
     return {
-        "sid": "AllowThisTopicOnly",
+        "sid": sid,
         "actions": ["sqs:SendMessage"],
         "principals": [{"type": "Service", "identifiers": ["sns.amazonaws.com"]}],
         "conditions": [{"test": "ArnEquals", "variable": "aws:SourceArn", "values": [topic_arn]}],
@@ -107,6 +107,14 @@ class SubscribedQueue(Construct):
             **props.extra.get("queue_policy_statements", {}),
             "sns": topic_send_statement(topic_arn),
         }
+        has_dlq = bool(props.extra.get("create_dlq"))
+        if has_dlq:
+            # The DLQ also takes what SNS itself could not deliver (subscription redrive policy).
+            variables["create_dlq_queue_policy"] = True
+            variables["dlq_queue_policy_statements"] = {
+                **props.extra.get("dlq_queue_policy_statements", {}),
+                "sns": topic_send_statement(topic_arn, sid="AllowThisTopicUndeliverable"),
+            }
         self.module = TerraformHclModule(
             self, "module", source=modules.SQS.source, version=modules.SQS.version, variables=variables
         )
@@ -127,5 +135,10 @@ class SubscribedQueue(Construct):
             raw_message_delivery=props.raw_message_delivery or None,
             filter_policy=json.dumps(props.filter_policy, sort_keys=True) if props.filter_policy else None,
             filter_policy_scope=props.filter_policy_scope if props.filter_policy else None,
+            # Messages SNS cannot deliver (queue policy or key trouble) are kept, not dropped.
+            redrive_policy=json.dumps({"deadLetterTargetArn": self.dlq_arn}) if has_dlq else None,
+            # Subscribe only once the queue's policy (inside the module) admits the topic, or the
+            # first deliveries after a deploy could be refused.
+            depends_on=[self.module],
         )
         self.subscription.override_logical_id(subscription_id)

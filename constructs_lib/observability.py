@@ -145,6 +145,15 @@ def dashboard_body(props: DashboardProps) -> dict[str, Any]:
     return {"widgets": widgets}
 
 
+def console_host(region: str) -> str:
+    """The AWS console's host for a region (GovCloud and China have their own)."""
+    if "-gov-" in region:
+        return "console.amazonaws-us-gov.com"
+    if region.startswith("cn-"):
+        return "console.amazonaws.cn"
+    return f"{region}.console.aws.amazon.com"
+
+
 class Dashboard(Construct):
     def __init__(self, scope: Construct, id: str, *, props: DashboardProps) -> None:
         super().__init__(scope, id)
@@ -152,7 +161,4 @@ class Dashboard(Construct):
             self, "dashboard", dashboard_name=props.name, dashboard_body=json.dumps(dashboard_body(props))
         )
         self.dashboard.override_logical_id("dashboard")
-        self.url = (
-            f"https://{props.region}.console.aws.amazon.com/cloudwatch/home"
-            f"?region={props.region}#dashboards:name={props.name}"
-        )
+        self.url = f"https://{console_host(props.region)}/cloudwatch/home?region={props.region}#dashboards:name={props.name}"

@@ -42,7 +42,7 @@ from .security import (
     owner_statement,
 )
 from .table import StreamTable, StreamTableProps
-from .triggers import DYNAMODB_EXECUTION_ROLE, SQS_EXECUTION_ROLE, EventSourceTrigger, TriggerProps
+from .triggers import DYNAMODB_EXECUTION_ROLE, SQS_EXECUTION_ROLE, EventSourceTrigger, TriggerProps, managed_policy_arn
 
 #: What Powertools idempotency does with its persistence table, and nothing more.
 IDEMPOTENCY_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
@@ -162,6 +162,7 @@ class Subscriber(Construct):
                 function_name=sub.function_name,
                 code=sub.code,
                 runtime=config.runtime,
+                architecture=config.architecture,
                 timeout=sub.function.timeout,
                 memory_size=sub.function.memory_size,
                 environment=consumer_environment(sub, self.idempotency_table.table_name),
@@ -186,7 +187,7 @@ class Subscriber(Construct):
             function=self.function,
             props=TriggerProps(
                 event_source_arn=self.queue.queue_arn,
-                managed_policy_arn=SQS_EXECUTION_ROLE,
+                managed_policy_arn=managed_policy_arn(SQS_EXECUTION_ROLE, config.partition),
                 mapping=mapping,
             ),
         )
@@ -266,6 +267,7 @@ class EventPipeline(Construct):
                 function_name=config.producer_function_name,
                 code=config.producer_code,
                 runtime=config.runtime,
+                architecture=config.architecture,
                 timeout=config.producer.timeout,
                 memory_size=config.producer.memory_size,
                 environment=producer_environment(config, self.topic.topic_arn),
@@ -284,21 +286,24 @@ class EventPipeline(Construct):
             ),
             module_id="producer",
         )
+        self.subscribers = [
+            Subscriber(self, f"subscriber_{sub.name}", config=config, sub=sub, topic=self.topic,
+                       protection=protection, layers=self.layers)
+            for sub in config.subscribers
+        ]
         self.stream_trigger = EventSourceTrigger(
             self,
             "stream_trigger",
             function=self.producer,
             props=TriggerProps(
                 event_source_arn=self.table.stream_arn,
-                managed_policy_arn=DYNAMODB_EXECUTION_ROLE,
+                managed_policy_arn=managed_policy_arn(DYNAMODB_EXECUTION_ROLE, config.partition),
                 mapping=stream_mapping(config, self.stream_failures.queue_arn),
+                # With TRIM_HORIZON the producer publishes as soon as the mapping exists: every
+                # subscription must be in place by then, or those messages would reach no queue.
+                depends_on=tuple(s.queue.subscription for s in self.subscribers),
             ),
         )
-        self.subscribers = [
-            Subscriber(self, f"subscriber_{sub.name}", config=config, sub=sub, topic=self.topic,
-                       protection=protection, layers=self.layers)
-            for sub in config.subscribers
-        ]
 
         self.alarm_topic: Topic | None = None
         self.alarms: Alarms | None = None
@@ -308,8 +313,7 @@ class EventPipeline(Construct):
             self.key.set_policy(
                 KeyProps(
                     account=self.account,
-                    sending_services=("sns.amazonaws.com",)
-                    + (("cloudwatch.amazonaws.com",) if config.alarms.enabled else ()),
+                    cloudwatch_alarms=config.alarms.enabled,
                     sending_roles=(self.producer.role_arn,),
                     receiving_roles=tuple(s.function.role_arn for s in self.subscribers),
                 )

@@ -100,8 +100,13 @@ def deny_insecure_transport(service: str) -> dict[str, Any]:
 @dataclass(frozen=True)
 class KeyProps:
     account: Account
-    #: Services that write into the encrypted topics/queues on the account's behalf.
+    #: Services that write into the encrypted topics/queues on the account's behalf, limited to
+    #: requests made for this account (aws:SourceAccount).
     sending_services: tuple[str, ...] = ("sns.amazonaws.com",)
+    #: CloudWatch publishing alarms to the encrypted alarm topic. AWS documents this grant
+    #: without a condition, and alarms fail silently if CloudWatch does not pass one, so it
+    #: stays unconditioned (the principal can only act on alarms of this account's topics).
+    cloudwatch_alarms: bool = False
     sending_roles: tuple[str, ...] = ()
     receiving_roles: tuple[str, ...] = ()
     description: str = "Encrypts the pipeline's SNS topics and SQS queues"
@@ -128,6 +133,8 @@ def key_policy(props: KeyProps) -> dict[str, Any]:
         ))
     if props.sending_roles:
         statements.append(_allow("RolesSendEncryptedMessages", {"AWS": list(props.sending_roles)}, KEY_SEND_ACTIONS))
+    if props.cloudwatch_alarms:
+        statements.append(_allow("CloudWatchAlarmsPublish", {"Service": "cloudwatch.amazonaws.com"}, KEY_SEND_ACTIONS))
     if props.receiving_roles:
         statements.append(
             _allow("RolesReadEncryptedMessages", {"AWS": list(props.receiving_roles)}, KEY_RECEIVE_ACTIONS)

@@ -10,8 +10,13 @@ from constructs import Construct
 from .aws import IamRolePolicyAttachment, LambdaEventSourceMapping
 from .function import PythonFunction
 
-DYNAMODB_EXECUTION_ROLE = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
-SQS_EXECUTION_ROLE = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
+DYNAMODB_EXECUTION_ROLE = "AWSLambdaDynamoDBExecutionRole"
+SQS_EXECUTION_ROLE = "AWSLambdaSQSQueueExecutionRole"
+
+
+def managed_policy_arn(name: str, partition: str = "aws") -> str:
+    """ARN of an AWS-managed service-role policy in the given partition."""
+    return f"arn:{partition}:iam::aws:policy/service-role/{name}"
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,8 @@ class TriggerProps:
     managed_policy_arn: str
     #: Arguments of aws_lambda_event_source_mapping beyond source and function.
     mapping: dict[str, Any]
+    #: Resources the mapping must wait for besides its policy attachment.
+    depends_on: tuple[Any, ...] = ()
 
 
 class EventSourceTrigger(Construct):
@@ -41,7 +48,7 @@ class EventSourceTrigger(Construct):
             "mapping",
             event_source_arn=props.event_source_arn,
             function_name=function.function_arn,
-            depends_on=[self.attachment],
+            depends_on=[self.attachment, *props.depends_on],
             **props.mapping,
         )
         self.mapping.override_logical_id(f"{function.module_id}_event_source")

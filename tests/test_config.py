@@ -54,6 +54,14 @@ def test_defaults_are_the_original_design():
         ({"subscribers": [{"name": "a"}, {"name": "a"}]}, "subscribers[].name", "'a' is used twice"),
         ({"subscribers": [{"code": "../etc"}]}, "subscribers.0.code", "folder name under functions/"),
         ({"subscribers": []}, "subscribers", "at least 1 item"),
+        ({"alarm_topic_name": "data-processing-topic"}, "topic names (topic_name, alarm_topic_name)", "used twice"),
+        ({"subscribers": [{"queue_name": "dynamodb-stream-producer-failures"}]}, "queue names (stream_failure_queue_name, subscribers[].queue_name and their '-dlq' queues)", "used twice"),
+        ({"subscribers": [{"name": "a", "queue_name": "x"}, {"name": "b", "queue_name": "x-dlq"}]}, "queue names (stream_failure_queue_name, subscribers[].queue_name and their '-dlq' queues)", "'x-dlq' is used twice"),
+        ({"table_name": "sqs-message-consumer-idempotency"}, "table names (table_name and the subscribers' idempotency tables)", "used twice"),
+        ({"tags": {"Env!#": "x"}}, "tags", "use only letters, digits"),
+        ({"region": "us-iso-east-1"}, "region", "not an AWS region name"),
+        ({"name_suffix": 5}, "name_suffix", "must be 1-16 characters"),
+        ({"name_suffix": "-dev", "subscribers": ["abc"]}, "subscribers", "must be a list of tables/objects"),
     ],
 )
 def test_invalid_values_name_field_and_rule(overrides, field, rule):
@@ -70,8 +78,10 @@ def test_valid_batching_window_allows_large_batches():
 
 
 def test_config_is_immutable():
+    from pydantic import ValidationError
+
     config = build_config()
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         config.region = "eu-west-1"  # type: ignore[misc]
 
 

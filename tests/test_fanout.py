@@ -141,6 +141,9 @@ def _write(tmp_path: Path, data: dict) -> str:
         ({"environments": {"dev": {"region": "nowhere"}}}, "environments.dev.region"),
         ({"environments": {"dev": {}}, "region": "us-east-1"}, "put shared values under 'defaults'"),
         ({"environments": {"dev": {"backend": {"bucket": "b"}}}}, "environments.dev.backend.dynamodb_table"),
+        ({"environments": {"dev": "x"}}, "environments.dev: must be a table/object"),
+        ({"environments": {"dev": {}}, "defaults": 5}, "defaults: must be a table/object"),
+        ({"environments": {"dev": {"subscribers": 5}}}, "environments.dev.subscribers: must be a list"),
     ],
 )
 def test_invalid_subscriber_and_environment_configuration(tmp_path, data, message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -89,3 +90,47 @@ def test_powertools_layer_can_be_turned_off(synth_config):
     doc = synth_config([build_config(powertools_version="")]).only
     assert "aws_ssm_parameter" not in doc.get("data", {})
     assert "layers" not in doc["module"]["producer"]
+
+
+def test_sns_delivery_failures_land_in_the_subscriber_dlq(tf):
+    subscription = tf["resource"]["aws_sns_topic_subscription"]["subscription_main"]
+    assert json.loads(subscription["redrive_policy"]) == {
+        "deadLetterTargetArn": "${module.queue_main.dead_letter_queue_arn}"
+    }
+    statement = tf["module"]["queue_main"]["dlq_queue_policy_statements"]["sns"]
+    assert statement["actions"] == ["sqs:SendMessage"]
+    assert statement["principals"] == [{"type": "Service", "identifiers": ["sns.amazonaws.com"]}]
+    assert statement["conditions"] == [
+        {"test": "ArnEquals", "variable": "aws:SourceArn", "values": ["${module.topic.topic_arn}"]}
+    ]
+
+
+def test_nothing_is_published_before_the_queues_can_take_it(synth_config):
+    doc = synth_config([build_config(subscribers=[{}, {"name": "audit"}])]).only
+    subscriptions = doc["resource"]["aws_sns_topic_subscription"]
+    for name in ("main", "audit"):
+        # the subscription waits for the whole queue module, queue policy included
+        assert subscriptions[f"subscription_{name}"]["depends_on"] == [f"module.queue_{name}"]
+    stream = doc["resource"]["aws_lambda_event_source_mapping"]["producer_event_source"]
+    assert stream["depends_on"] == [
+        "aws_iam_role_policy_attachment.producer_execution_policy",
+        "aws_sns_topic_subscription.subscription_main",
+        "aws_sns_topic_subscription.subscription_audit",
+    ]
+
+
+@pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
+def test_functions_run_on_the_architecture_of_their_layer(synth_config, architecture):
+    doc = synth_config([build_config(architecture=architecture)]).only
+    for function in ("producer", "consumer_main"):
+        assert doc["module"][function]["architectures"] == [architecture]
+    assert f"/powertools/python/{architecture}/" in doc["data"]["aws_ssm_parameter"]["powertools_layer"]["name"]
+
+
+def test_managed_policies_follow_the_partition(synth_config):
+    doc = synth_config([build_config(region="us-gov-west-1")]).only
+    arns = {a["policy_arn"] for a in doc["resource"]["aws_iam_role_policy_attachment"].values()}
+    assert arns == {
+        "arn:aws-us-gov:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole",
+        "arn:aws-us-gov:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
+    }

@@ -41,17 +41,23 @@ def test_customer_managed_key_with_rotation(tf):
 def test_key_policy_lets_exactly_the_users_use_the_key(tf):
     policy = _key_policy(tf)
     assert [s["Sid"] for s in policy["Statement"]] == [
-        "KeyAdministration", "ServicesWriteEncryptedMessages", "RolesSendEncryptedMessages", "RolesReadEncryptedMessages",
+        "KeyAdministration", "ServicesWriteEncryptedMessages", "RolesSendEncryptedMessages",
+        "CloudWatchAlarmsPublish", "RolesReadEncryptedMessages",
     ]
     admin = _statement(policy, "KeyAdministration")
     assert admin["Principal"] == {"AWS": ROOT}
     assert admin["Action"] == KEY_ADMIN_ACTIONS
     assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} & set(admin["Action"])
     services = _statement(policy, "ServicesWriteEncryptedMessages")
-    # SNS delivers into the encrypted queues; CloudWatch publishes to the encrypted alarm topic.
-    assert services["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "sns.amazonaws.com"]}
+    # SNS delivers into the encrypted queues, for this account only.
+    assert services["Principal"] == {"Service": ["sns.amazonaws.com"]}
     assert services["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
     assert services["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    # CloudWatch publishes alarms to the encrypted alarm topic (AWS's documented grant: no condition).
+    cloudwatch = _statement(policy, "CloudWatchAlarmsPublish")
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert cloudwatch["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
+    assert "Condition" not in cloudwatch
     producer = _statement(policy, "RolesSendEncryptedMessages")
     assert producer["Principal"] == {"AWS": ["${module.producer.lambda_role_arn}"]}
     assert producer["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
@@ -116,7 +122,7 @@ def test_queue_policies_owner_only_and_tls(tf, queue, key):
         "principals": [{"type": "AWS", "identifiers": [ROOT]}],
     }
     assert statements["deny_insecure_transport"] == {**TLS_DENY, "actions": ["sqs:*"]}
-    expected = {"owner", "deny_insecure_transport"} | ({"sns"} if (queue, key) == ("queue_main", "queue_policy_statements") else set())
+    expected = {"owner", "deny_insecure_transport"} | ({"sns"} if queue == "queue_main" else set())
     assert set(statements) == expected
     policy_flag = "create_dlq_queue_policy" if key.startswith("dlq") else "create_queue_policy"
     assert tf["module"][queue][policy_flag] is True
@@ -259,8 +265,8 @@ def test_alarms_can_be_turned_off(synth_config):
     doc = synth_config([build_config(alarms={"enabled": False}, dashboard=False)]).only
     assert "aws_cloudwatch_metric_alarm" not in doc["resource"] and "alarm_topic" not in doc["module"]
     assert "aws_cloudwatch_dashboard" not in doc["resource"]
-    services = _statement(_key_policy(doc), "ServicesWriteEncryptedMessages")["Principal"]["Service"]
-    assert services == ["sns.amazonaws.com"]
+    sids = [statement["Sid"] for statement in _key_policy(doc)["Statement"]]
+    assert "CloudWatchAlarmsPublish" not in sids
 
 
 def test_dashboard_shows_the_pipeline_metrics(tf):
@@ -276,6 +282,13 @@ def test_dashboard_shows_the_pipeline_metrics(tf):
     assert ("AWS/SQS", "ApproximateAgeOfOldestMessage", "${module.queue_main.queue_name}") in metrics
     assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "${module.queue_main.queue_name}") in metrics
     assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "${module.queue_main.dead_letter_queue_name}") in metrics
+
+
+def test_dashboard_url_uses_the_partitions_console(synth_config):
+    gov = synth_config([build_config(region="us-gov-west-1")]).only
+    assert gov["output"]["dashboard_url"]["value"].startswith(
+        "https://console.amazonaws-us-gov.com/cloudwatch/home?region=us-gov-west-1#"
+    )
 
 
 def test_dashboards_one_per_environment(synth_config):

@@ -152,7 +152,7 @@ def test_stream_mapping(default_synth, tf):
         },
     )
     mapping = tf["resource"]["aws_lambda_event_source_mapping"]["producer_event_source"]
-    assert mapping["depends_on"] == ["aws_iam_role_policy_attachment.producer_execution_policy"]
+    assert mapping["depends_on"][0] == "aws_iam_role_policy_attachment.producer_execution_policy"
 
 
 def test_queue_mapping(default_synth, tf):
