@@ -77,6 +77,49 @@ FILTER_POLICY_MAX_BYTES = 256 * 1024
 _FILTER_OPERATORS = {"prefix", "suffix", "anything-but", "numeric", "exists", "equals-ignore-case", "cidr"}
 
 
+_NUMERIC_OPERATORS = {"=", "<", "<=", ">", ">="}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_operator(where: str, item: dict[str, Any]) -> None:
+    """One ``{operator: operand}`` object of a filter policy, checked as SNS checks it."""
+    if len(item) != 1 or set(item) - _FILTER_OPERATORS:
+        raise ValueError(
+            f"{where}: {json.dumps(item)} is not a filter operator (one of {', '.join(sorted(_FILTER_OPERATORS))})"
+        )
+    (operator, operand), = item.items()
+    bad = f"{where}: {json.dumps(item)}:"
+    if operator in ("prefix", "suffix"):
+        if not (isinstance(operand, str) and operand) and not (
+            isinstance(operand, dict) and set(operand) == {"equals-ignore-case"} and isinstance(operand["equals-ignore-case"], str)
+        ):
+            raise ValueError(f"{bad} {operator} takes a non-empty string")
+    elif operator in ("equals-ignore-case", "cidr"):
+        if not isinstance(operand, str) or not operand:
+            raise ValueError(f"{bad} {operator} takes a non-empty string")
+    elif operator == "exists":
+        if not isinstance(operand, bool):
+            raise ValueError(f"{bad} exists takes true or false")
+    elif operator == "numeric":
+        pairs = operand if isinstance(operand, list) else []
+        if (
+            len(pairs) not in (2, 4)
+            or not all(op in _NUMERIC_OPERATORS for op in pairs[0::2])
+            or not all(_is_number(n) for n in pairs[1::2])
+        ):
+            raise ValueError(f"{bad} numeric takes [operator, number] or two such pairs (operators = < <= > >=)")
+    elif operator == "anything-but":
+        values = operand if isinstance(operand, list) else [operand]
+        if isinstance(operand, dict):
+            if set(operand) not in ({"prefix"}, {"suffix"}) or not isinstance(next(iter(operand.values())), str):
+                raise ValueError(f"{bad} anything-but takes values or {{\"prefix\"|\"suffix\": string}}")
+        elif not values or not all(isinstance(v, str) or _is_number(v) for v in values):
+            raise ValueError(f"{bad} anything-but takes a string, a number or a list of them")
+
+
 def check_filter_policy(policy: Any, scope: str) -> dict[str, Any]:
     """Validate an SNS filter policy the way SNS does at subscription time; return it as a dict."""
     if isinstance(policy, str):
@@ -90,11 +133,21 @@ def check_filter_policy(policy: Any, scope: str) -> dict[str, Any]:
     if size > FILTER_POLICY_MAX_BYTES:
         raise ValueError(f"is {size} bytes; SNS allows at most {FILTER_POLICY_MAX_BYTES}")
     leaves: list[tuple[str, list[Any]]] = []
+    or_branches = 0
 
     def walk(node: dict[str, Any], path: str) -> None:
+        nonlocal or_branches
+        if not node:
+            raise ValueError(f"{path.rstrip('.') or 'policy'}: empty object")
         for key, value in node.items():
             where = f"{path}{key}"
-            if isinstance(value, dict):
+            if key == "$or":
+                if not isinstance(value, list) or len(value) < 2 or not all(isinstance(v, dict) for v in value):
+                    raise ValueError(f"{where}: must be a list of at least two filter objects")
+                or_branches += len(value) - 1
+                for index, branch in enumerate(value):
+                    walk(branch, f"{where}[{index}].")
+            elif isinstance(value, dict):
                 if scope != "MessageBody":
                     raise ValueError(
                         f"{where}: nested objects are only allowed with filter_policy_scope = 'MessageBody'"
@@ -103,12 +156,7 @@ def check_filter_policy(policy: Any, scope: str) -> dict[str, Any]:
             elif isinstance(value, list) and value:
                 for item in value:
                     if isinstance(item, dict):
-                        unknown = set(item) - _FILTER_OPERATORS
-                        if len(item) != 1 or unknown:
-                            raise ValueError(
-                                f"{where}: {json.dumps(item)} is not a filter operator "
-                                f"(one of {', '.join(sorted(_FILTER_OPERATORS))})"
-                            )
+                        _check_operator(where, item)
                     elif not isinstance(item, (str, int, float, bool)) and item is not None:
                         raise ValueError(f"{where}: values must be strings, numbers, booleans, null or operators")
                 leaves.append((where, value))
@@ -121,6 +169,7 @@ def check_filter_policy(policy: Any, scope: str) -> dict[str, Any]:
     combinations = 1
     for _, values in leaves:
         combinations *= len(values)
+    combinations += or_branches  # each extra $or branch is matched on its own
     if combinations > FILTER_POLICY_MAX_COMBINATIONS:
         raise ValueError(
             f"has {combinations} combinations of values; SNS allows at most {FILTER_POLICY_MAX_COMBINATIONS}"

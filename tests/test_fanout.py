@@ -222,11 +222,48 @@ def test_synthesized_filter_policies_are_accepted_by_an_sns_implementation(synth
         {"eventName": "INSERT"},
         {"a": {"b": ["x"]}},
         {"a": [{"prefixx": "x"}]},
+        {"a": [{"numeric": ["banana"]}]},
+        {"a": [{"exists": "yes"}]},
     ],
-    ids=["six-keys", "160-combinations", "not-a-list", "nested-attribute", "unknown-operator"],
+    ids=["six-keys", "160-combinations", "not-a-list", "nested-attribute", "unknown-operator", "numeric-operand",
+         "exists-operand"],
 )
 def test_policies_the_config_rejects_are_rejected_by_sns_too(policy, sns_endpoint):
     with pytest.raises(ConfigError):
         build_config(subscribers=[{"name": "a", "filter_policy": policy}])
     with pytest.raises(sns_endpoint.rejected):
         sns_endpoint(policy)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"$or": [{"eventName": ["INSERT"]}, {"tableName": ["audit"]}]},
+        {"size": [{"numeric": [">", 0, "<=", 5]}]},
+        {"eventName": [{"anything-but": ["REMOVE"]}]},
+        {"tableName": [{"anything-but": {"prefix": "tmp-"}}]},
+        {"tableName": [{"exists": True}]},
+        {"tableName": [{"prefix": "app"}], "eventName": [{"equals-ignore-case": "insert"}]},
+    ],
+    ids=["or", "numeric-range", "anything-but", "anything-but-prefix", "exists", "prefix-and-ignore-case"],
+)
+def test_valid_operator_policies_pass_config_and_sns(policy, sns_endpoint):
+    config = build_config(subscribers=[{"name": "a", "filter_policy": policy}])
+    assert config.subscribers[0].filter_policy == policy
+    sns_endpoint(policy)
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ({"a": [{"prefix": 5}]}, "prefix takes a non-empty string"),
+        ({"a": [{"anything-but": [{"x": 1}]}]}, "anything-but takes a string, a number or a list of them"),
+        ({"a": {}}, "a: empty object"),
+        ({"$or": [{"a": ["x"]}]}, "$or: must be a list of at least two filter objects"),
+    ],
+)
+def test_operand_errors_name_the_attribute_and_rule(policy, message):
+    scope = "MessageBody" if policy == {"a": {}} else "MessageAttributes"
+    with pytest.raises(ConfigError) as caught:
+        build_config(subscribers=[{"name": "a", "filter_policy": policy, "filter_policy_scope": scope}])
+    assert "subscribers.0.filter_policy:" in str(caught.value) and message in str(caught.value)
