@@ -12,7 +12,9 @@ import re
 from pathlib import Path
 
 
-CONTRACT = json.loads((Path(__file__).parent / "module_contract.json").read_text())["modules"]
+_FACTS = json.loads((Path(__file__).parent / "module_contract.json").read_text())
+CONTRACT = _FACTS["modules"]
+STATEMENT_KEYS = _FACTS["statement_keys"]
 META_ARGUMENTS = {"source", "version", "depends_on", "providers", "count", "for_each", "//"}
 REFERENCE = re.compile(r"module\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_]+)")
 
@@ -28,6 +30,27 @@ def _strings(value):
             yield from _strings(item)
 
 
+def _statement_problems(module_id: str, block: dict) -> list[str]:
+    """Nested statement keys the module would silently ignore (e.g. 'condition' for the sqs module)."""
+    facts = STATEMENT_KEYS.get(block["source"])
+    if facts is None:
+        return []
+    problems = []
+    for argument in facts["inputs"]:
+        for name, statement in (block.get(argument) or {}).items():
+            where = f"module.{module_id}.{argument}.{name}"
+            for key in set(statement) - set(facts["keys"]):
+                problems.append(f"{where}: {key!r} is not read by {block['source']}")
+            conditions = statement.get("conditions", statement.get("condition", []))
+            for condition in conditions:
+                if set(condition) != set(STATEMENT_KEYS["condition_keys"]):
+                    problems.append(f"{where}: condition keys {sorted(condition)}")
+            for principal in statement.get("principals", []):
+                if set(principal) != set(STATEMENT_KEYS["principal_keys"]):
+                    problems.append(f"{where}: principal keys {sorted(principal)}")
+    return problems
+
+
 def check_contract(doc: dict) -> list[str]:
     problems = []
     modules = doc.get("module", {})
@@ -41,6 +64,7 @@ def check_contract(doc: dict) -> list[str]:
         for argument in set(block) - META_ARGUMENTS:
             if argument not in interface["variables"]:
                 problems.append(f"module.{module_id}: {argument!r} is not an input of {block['source']}")
+        problems += _statement_problems(module_id, block)
     for text in _strings(doc):
         for module_id, output in REFERENCE.findall(text):
             if module_id not in modules:
@@ -63,6 +87,24 @@ def test_contract_check_catches_misspelt_argument_and_output(tf):
     assert "module.queue_main: 'create_queue_polcy' is not an input of terraform-aws-modules/sqs/aws" in problems
     assert "module.topic.topic_arnn is not an output of terraform-aws-modules/sns/aws" in problems
     assert "reference to missing module.nothing" in problems
+
+
+def test_contract_check_catches_misspelt_statement_keys(tf):
+    doc = json.loads(json.dumps(tf))
+    statement = doc["module"]["queue_main"]["queue_policy_statements"]["sns"]
+    statement["condition"] = statement.pop("conditions")  # the lambda module's spelling, wrong here
+    doc["module"]["producer"]["policy_statements"]["publish"]["conditions"] = []
+    problems = check_contract(doc)
+    assert "module.queue_main.queue_policy_statements.sns: 'condition' is not read by terraform-aws-modules/sqs/aws" in problems
+    assert "module.producer.policy_statements.publish: 'conditions' is not read by terraform-aws-modules/lambda/aws" in problems
+
+
+def test_fan_out_stacks_honour_module_contract(synth_config):
+    from constructs_lib.app import load_environments
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "fanout.toml"
+    for doc in synth_config(load_environments(str(example), "")).documents.values():
+        assert check_contract(doc) == []
 
 
 def test_references_exist_in_every_resource(tf):

@@ -29,10 +29,21 @@ def test_default_stack_is_valid_terraform(default_synth):
 
 @needs_terraform
 def test_plan_finds_the_code_packages(default_synth, tmp_path):
-    """terraform init + validate from the stack directory, where the relative package paths resolve."""
+    """terraform init + validate from the stack directory, then prove each package path resolves there.
+
+    The lambda module guards its package with fileexists(), so validate alone would pass with a
+    missing zip: read the resolved paths from `terraform console` instead.
+    """
     stack_dir = default_synth.stack_dir("event-driven-pipeline")
     work = tmp_path / "stack"
     shutil.copytree(stack_dir, work)
     env = {**os.environ, "TF_IN_AUTOMATION": "1"}
     subprocess.run(["terraform", "init", "-backend=false", "-input=false"], cwd=work, env=env, check=True)
     subprocess.run(["terraform", "validate"], cwd=work, env=env, check=True)
+    for module in ("producer", "consumer_main"):
+        path = default_synth.only["module"][module]["local_existing_package"]
+        result = subprocess.run(
+            ["terraform", "console"], input=f'fileexists("{path}")\n', cwd=work, env=env,
+            capture_output=True, text=True, check=True,
+        )
+        assert result.stdout.strip() == "true", (module, path, result.stdout)

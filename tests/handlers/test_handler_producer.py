@@ -35,7 +35,7 @@ def count_calls(client, operation: str = "PublishBatch") -> list[dict]:
 @pytest.fixture(autouse=True)
 def _clean_hooks(producer):
     """Each test registers its own hooks: give each a fresh client (same config) so nothing leaks."""
-    producer._sns = SESSION.client("sns", config=producer.BOTO_CONFIG)
+    producer._sns = producer.configure_client(SESSION.client("sns", config=producer.BOTO_CONFIG))
     yield
     producer._sns = None
 
@@ -366,7 +366,7 @@ def test_persistent_throttling_reports_all_records(producer, pipeline, monkeypat
     records = [stream_record(i) for i in range(15)]
     response = producer.handler(stream_event(records), CTX)
     assert failures(response) == [seq(i) for i in range(15)]
-    assert len(attempts) == producer.BOTO_CONFIG.retries["total_max_attempts"] == 5  # standard-mode retries happened
+    assert len(attempts) == producer.BOTO_CONFIG.retries["total_max_attempts"] == 3  # standard-mode retries happened
     assert pipeline.payloads() == []
 
 
@@ -392,3 +392,103 @@ def test_client_is_created_once_with_standard_retries(producer, aws):
     client = producer.sns_client()
     assert producer.sns_client() is client
     assert client.meta.config.retries["mode"] == "standard"
+
+
+# ---------------------------------------------------------------------------------------------- deadline
+
+
+class DeadlineContext(FakeContext):
+    """Plenty of time until `after` PublishBatch calls were made, then `low` ms left (below the margin)."""
+
+    def __init__(self, calls: list, after: int, low: int):
+        self.calls, self.after, self.low = calls, after, low
+        self.asked = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.asked += 1
+        return 30_000 if len(self.calls) < self.after else self.low
+
+
+def published_ids(pipeline) -> list[int]:
+    return sorted(int(m["eventID"][3:]) for m in pipeline.payloads())
+
+
+def test_client_is_bounded_for_a_short_function(producer, aws):
+    producer._sns = None
+    config = producer.sns_client().meta.config
+    assert config.connect_timeout == 1
+    assert config.read_timeout == 1
+    assert config.retries == {"mode": "standard", "total_max_attempts": 3}
+    # one attempt (connect + read) fits in the margin, and the margin leaves a 3 s function time to publish
+    assert producer.DEADLINE_MARGIN_MS == 2000
+    assert (config.connect_timeout + config.read_timeout) * 1000 <= producer.DEADLINE_MARGIN_MS < 3000
+
+
+@pytest.mark.parametrize("after", [1, 4, 9])
+def test_deadline_reports_exactly_the_unpublished_records(producer, pipeline, monkeypatch, caplog, after):
+    records = [stream_record(i) for i in range(95)]  # 10 PublishBatch calls: 9 x 10 + 5
+    calls = fail_entries(monkeypatch, producer.sns_client(), set())
+    context = DeadlineContext(calls, after, low=producer.DEADLINE_MARGIN_MS - 1)
+    response = producer.handler(stream_event(records), context)
+
+    assert failures(response) == [seq(i) for i in range(10 * after, 95)]  # first unpublished and every later one
+    assert len(calls) == after
+    assert published_ids(pipeline) == list(range(10 * after))  # each published record exactly once
+    logged = [r for r in caplog.records if "deadline reached" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].first_record == 10 * after
+
+
+def test_deadline_with_exactly_the_margin_left_keeps_publishing(producer, pipeline, monkeypatch):
+    records = [stream_record(i) for i in range(25)]
+    calls = fail_entries(monkeypatch, producer.sns_client(), set())
+    context = DeadlineContext(calls, after=1, low=producer.DEADLINE_MARGIN_MS)
+    assert producer.handler(stream_event(records), context) == {"batchItemFailures": []}
+    assert len(calls) == 3 and context.asked >= 2
+    assert published_ids(pipeline) == list(range(25))
+
+
+@pytest.mark.parametrize("context", [None, object(), FakeContext()], ids=["none", "no-method", "plenty"])
+def test_without_a_deadline_behaviour_is_unchanged(producer, pipeline, monkeypatch, context):
+    records = [stream_record(i) for i in range(95)]
+    calls = fail_entries(monkeypatch, producer.sns_client(), set())
+    assert producer.handler(stream_event(records), context) == {"batchItemFailures": []}
+    assert [len(c) for c in calls] == [10] * 9 + [5]
+    assert published_ids(pipeline) == list(range(95))
+
+
+def test_first_call_is_always_attempted(producer, pipeline, monkeypatch):
+    """Even with no time left at the start the invocation makes progress (a tiny timeout cannot stall the shard)."""
+    records = [stream_record(i) for i in range(25)]
+    calls = fail_entries(monkeypatch, producer.sns_client(), set())
+    response = producer.handler(stream_event(records), DeadlineContext(calls, after=0, low=0))
+    assert failures(response) == [seq(i) for i in range(10, 25)]
+    assert len(calls) == 1
+    assert published_ids(pipeline) == list(range(10))
+
+
+def test_deadline_failure_after_a_partial_failure_keeps_the_lowest(producer, pipeline, monkeypatch):
+    records = [stream_record(i) for i in range(25)]
+    calls = fail_entries(monkeypatch, producer.sns_client(), {"r4"})
+    response = producer.handler(stream_event(records), DeadlineContext(calls, after=1, low=0))
+    assert failures(response) == [seq(i) for i in range(4, 25)]
+    assert len(calls) == 1
+
+
+def test_botocore_retries_stop_at_the_deadline(producer, pipeline, monkeypatch, caplog):
+    attempts = throttle(monkeypatch, times=1)  # the first attempt is throttled; a retry would succeed
+    records = [stream_record(i) for i in range(15)]
+    response = producer.handler(stream_event(records), DeadlineContext(attempts, after=1, low=100))
+    assert failures(response) == [seq(i) for i in range(15)]
+    assert len(attempts) == 1  # the retry was not started
+    assert pipeline.payloads() == []
+    assert any("deadline reached during PublishBatch retries" in r.getMessage() for r in caplog.records)
+    assert producer._context is None  # not kept after the invocation
+
+
+def test_retries_continue_while_time_remains(producer, pipeline, monkeypatch):
+    attempts = throttle(monkeypatch, times=2)
+    records = [stream_record(i) for i in range(15)]
+    response = producer.handler(stream_event(records), DeadlineContext(attempts, after=10, low=0))
+    assert response == {"batchItemFailures": []}
+    assert len(attempts) == 4  # 1st call: 2 throttled + 1 success; 2nd call: 1
+    assert published_ids(pipeline) == list(range(15))
