@@ -22,7 +22,7 @@ export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
 export PIPELINE_CONFIG := $(CONFIG)
 export PIPELINE_ENVIRONMENTS := $(ENVIRONMENTS)
 
-.PHONY: help install synth test plan terraform-on-path bench local scan clean
+.PHONY: help install synth test plan terraform-on-path bench local replay scan clean
 
 help:
 	@echo "make synth   install what is missing, then cdktf synth (CONFIG=file for a custom configuration)"
@@ -31,6 +31,7 @@ help:
 	@echo "make scan    synth, then the checkov security scan of every stack"
 	@echo "make bench   print performance figures"
 	@echo "make local   run the pipeline end to end on a local AWS emulator (ARGS=\"--items 500\")"
+	@echo "make replay  republish stream batches from the failure queue (ARGS=\"--queue-url ... --topic-arn ...\")"
 
 install: $(VENV)/.installed $(CDKTF) $(SCAN_VENV)/.installed
 
@@ -79,6 +80,9 @@ bench: install
 
 local: $(VENV)/.installed
 	@$(PY) -m local_pipeline $(ARGS)
+
+replay: $(VENV)/.installed
+	@$(PY) -m tools.replay_stream_failures $(ARGS)
 
 clean:
 	rm -rf cdktf.out .build .pytest_cache

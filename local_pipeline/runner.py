@@ -52,6 +52,9 @@ class Options:
     functions_dir: Path = FUNCTIONS_DIR  # where the handlers' code folders are
     #: Extra/replaced environment variables per function name (fault injection in tests).
     environment_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Called once the pipeline has drained, while the emulator still runs (e.g. to replay the
+    #: stream failure queue); the run then waits for the pipeline to drain again.
+    after_drain: Callable[["LocalPipeline"], None] | None = None
 
 
 @dataclass
@@ -158,6 +161,9 @@ class LocalPipeline:
                         restores.append(_instrument(function, key.split("#")[0], self.ledger, faults))
                 self._start()
                 timed_out = self._wait(started)
+                if self.options.after_drain is not None and not timed_out and not self.errors:
+                    self.options.after_drain(self)
+                    timed_out = self._wait(started)
             except KeyboardInterrupt:
                 self.errors.append("interrupted")
                 self._progress("interrupted: stopping")

@@ -31,23 +31,15 @@ FIRST_SEQ = 1100000000017454423009
 # ---------------------------------------------------------------------------------------------- end to end
 
 
-class ReplayingPipeline(LocalPipeline):
-    """Replays the failure queue after the (failing) producer has drained the stream, then lets the
-    consumers drain, all before run() stops the emulator.
+def _replay_failure_queue(reports: list):
+    """Options.after_drain: replay the failure queue with the real producer and the right topic."""
 
-    local_pipeline has no hook for "after the producer phase"; this overrides the private
-    LocalPipeline._wait (see the report: an ``Options.after_drain`` callback would replace it).
-    """
+    def after_drain(pipeline: LocalPipeline) -> None:
+        publish = rsf.load_producer(pipeline.resources.topic_arn, log_stream=io.StringIO())  # the real handler
+        reports.append(rsf.replay(pipeline.clients.sqs, pipeline.clients.dynamodbstreams,
+                                  pipeline.resources.failure_queue_url, publish, wait_seconds=0))
 
-    report: rsf.ReplayReport | None = None
-
-    def _wait(self, started: float) -> bool:
-        if super()._wait(started) or self.errors:
-            return True
-        publish = rsf.load_producer(self.resources.topic_arn, log_stream=io.StringIO())  # the real handler
-        self.report = rsf.replay(self.clients.sqs, self.clients.dynamodbstreams,
-                                 self.resources.failure_queue_url, publish, wait_seconds=0)
-        return super()._wait(started)  # until the consumers have processed what the replay published
+    return after_drain
 
 
 def test_replay_after_producer_failures_processes_every_change_exactly_once():
@@ -55,17 +47,18 @@ def test_replay_after_producer_failures_processes_every_change_exactly_once():
     workload = Workload(items=20, modify_share=0.2, remove_share=0.1)
     bad_topic = "arn:aws:sns:us-east-1:123456789012:no-such-topic"
     threads_before, environ_before = set(threading.enumerate()), dict(os.environ)
-    pipeline = ReplayingPipeline(config, Options(
+    reports: list = []
+    pipeline = LocalPipeline(config, Options(
         workload=workload, timeout_s=60,
         environment_overrides={config.producer_function_name: {"SNS_TOPIC_ARN": bad_topic}},
+        after_drain=_replay_failure_queue(reports),
     ))
     result = pipeline.run()
     assert dict(os.environ) == environ_before
     assert not [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
     assert result.errors == [] and not result.timed_out
 
-    report = pipeline.report
-    assert report is not None, report
+    (report,) = reports
     # Before the replay the failure queue held every change, as metadata only.
     assert pipeline.ledger.producer_retries > 0
     assert report.messages > 1 and sum(o.batch_size for o in report.outcomes) == workload.changes

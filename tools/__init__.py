@@ -1,0 +1,1 @@
+"""Operator tools for the deployed pipeline (run with ``python -m tools.<name>``)."""
