@@ -55,6 +55,28 @@ sequence number); records before the first failure are never reported. Publishin
 failed request. Records after the failure that were already published in the same request are published
 again on retry; consumers suppress those duplicates by ``eventID``.
 
+Deadline (the function timeout defaults to 3 s): a stream batch of 100 records needs 10 sequential
+PublishBatch calls, and letting the invocation time out is the worst outcome -- Lambda counts it as a function
+error, so EVERY record of the batch is retried and republished and a retry attempt is burnt. So:
+
+* SNS client bounds: ``connect_timeout`` 1 s, ``read_timeout`` 1 s, standard-mode retries with at most 3
+  attempts (2 retries, jittered back-off of at most 1 s then 2 s). One HTTP attempt is therefore bounded by about
+  ``CONNECT_TIMEOUT_S + READ_TIMEOUT_S`` = 2 s (the read timeout applies per socket read; PublishBatch responses
+  are a few hundred bytes). SNS normally answers in tens of milliseconds, so 1 s is generous; a timed-out attempt
+  may still have been published by SNS and is retried -- consumers drop the duplicate by ``eventID``. The
+  unguarded worst case of one call (3 x 2 s + 3 s back-off = 9 s) is not reachable because of the next point.
+* Safety margin ``DEADLINE_MARGIN_MS = max(500 ms, one attempt's bound)`` = 2,000 ms. Before every PublishBatch
+  call except the invocation's first, and before every botocore retry attempt, the producer reads
+  ``context.get_remaining_time_in_millis()``; with less than the margin left it stops, logs
+  "deadline reached", and reports the first unpublished record and every later one (the ordering rule below);
+  records already published in this invocation are not reported. The first call of an invocation is always
+  attempted, so every invocation makes progress even when the function timeout is shorter than the margin
+  (otherwise a tiny timeout would report the whole batch on every retry until it expires). A 3 s function thus
+  publishes for about 1 s per invocation (plenty for 10 calls at normal latency); a slow SNS leads to a partial
+  batch response instead of a timeout. A margin of one *attempt* (not the 9 s worst-case call) is enough
+  because retries are deadline-checked too. Without a context (or without ``get_remaining_time_in_millis``)
+  there is no deadline check.
+
 Environment: ``SNS_TOPIC_ARN`` (required).
 Requires the event source mapping to have ``function_response_types = ["ReportBatchItemFailures"]``.
 """
@@ -82,20 +104,60 @@ MAX_REQUEST_BYTES = 256 * 1024
 SIZE_HEADROOM_BYTES = 1024
 MAX_MESSAGE_BYTES = MAX_REQUEST_BYTES - SIZE_HEADROOM_BYTES
 
+# Client bounds and deadline margin: see "Deadline" in the module docstring.
+CONNECT_TIMEOUT_S = 1
+READ_TIMEOUT_S = 1
+MAX_ATTEMPTS = 3
+DEADLINE_MARGIN_MS = max(500, int((CONNECT_TIMEOUT_S + READ_TIMEOUT_S) * 1000))
+
 BOTO_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": 5},
-    connect_timeout=5,
-    read_timeout=10,
+    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+    connect_timeout=CONNECT_TIMEOUT_S,
+    read_timeout=READ_TIMEOUT_S,
 )
 
 _sns = None
+# The Lambda context of the invocation in progress (one at a time per container), for the retry guard.
+_context: Any = None
+
+
+class DeadlineReached(Exception):
+    """Raised instead of starting a PublishBatch (retry) attempt that could outlive the function."""
+
+
+def remaining_ms(context: Any) -> int | None:
+    """Milliseconds left in the invocation, or None when unknown (no context, or a context without the method)."""
+    get = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(get):
+        return None
+    try:
+        return int(get())
+    except Exception:  # a broken context must not break publishing
+        return None
+
+
+def _guard_retry(request: Any = None, **kwargs: Any) -> None:
+    """botocore ``request-created`` hook: refuse a retry attempt when less than the margin is left.
+
+    Runs once per HTTP attempt, after botocore's back-off sleep; the first attempt is checked by ``publish``."""
+    attempt = ((getattr(request, "context", None) or {}).get("retries") or {}).get("attempt", 1)
+    if attempt > 1:
+        left = remaining_ms(_context)
+        if left is not None and left < DEADLINE_MARGIN_MS:
+            raise DeadlineReached(f"{left} ms left (< {DEADLINE_MARGIN_MS} ms): not starting attempt {attempt}")
+
+
+def configure_client(client: Any) -> Any:
+    """Install the deadline guard on an SNS client (done once, when the client is created)."""
+    client.meta.events.register("request-created.sns.PublishBatch", _guard_retry, unique_id="producer-deadline")
+    return client
 
 
 def sns_client():
     """The SNS client, created once per container (lazily, so importing stays cheap for tests)."""
     global _sns
     if _sns is None:
-        _sns = boto3.client("sns", config=BOTO_CONFIG)
+        _sns = configure_client(boto3.client("sns", config=BOTO_CONFIG))
     return _sns
 
 
@@ -296,8 +358,10 @@ def _failures(records: list[dict], first_failed: int | None) -> dict:
     }
 
 
-def publish(records: list[dict], topic_arn: str) -> int | None:
-    """Publish the records in order; return the index of the first failed record, or None."""
+def publish(records: list[dict], topic_arn: str, context: Any = None) -> int | None:
+    """Publish the records in order; return the index of the first failed (or unpublished) record, or None.
+
+    Stops before a PublishBatch call (other than the first) when less than ``DEADLINE_MARGIN_MS`` remain."""
     prepared: list[Prepared] = []
     first_failed: int | None = None
     for i, record in enumerate(records):
@@ -308,9 +372,24 @@ def publish(records: list[dict], topic_arn: str) -> int | None:
             first_failed = i
             break
     client = sns_client()
-    for start, group in batches(prepared):
+    for calls, (start, group) in enumerate(batches(prepared)):
+        left = remaining_ms(context) if calls else None  # the first call always goes: progress guarantee
+        if left is not None and left < DEADLINE_MARGIN_MS:
+            logger.warning(
+                "deadline reached: not publishing the rest of the batch",
+                extra={
+                    "remaining_ms": left,
+                    "margin_ms": DEADLINE_MARGIN_MS,
+                    "first_record": start,
+                    "published_calls": calls,
+                },
+            )
+            return start
         try:
             response = client.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=[p.entry for p in group])
+        except DeadlineReached as exc:
+            logger.warning("deadline reached during PublishBatch retries", extra={"first_record": start, "reason": str(exc)})
+            return start
         except Exception:
             logger.exception("PublishBatch failed", extra={"first_record": start, "entries": len(group)})
             return start
@@ -329,12 +408,16 @@ def handler(event: dict, context: Any) -> dict:
     records = event.get("Records") or []
     if not records:
         return {"batchItemFailures": []}
+    global _context
+    _context = context
     try:
         topic_arn = os.environ["SNS_TOPIC_ARN"]
-        first_failed = publish(records, topic_arn)
+        first_failed = publish(records, topic_arn, context)
     except Exception:
         logger.exception("producer failed; reporting the whole batch")
         first_failed = 0
+    finally:
+        _context = None
     if first_failed is not None:
         logger.warning(
             "reporting batch item failures",
