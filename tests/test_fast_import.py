@@ -113,7 +113,10 @@ class _Background:
 
 
 _COLLECT_ONLY = any(arg in ("--collect-only", "--co") for arg in sys.argv)
-_BACKGROUND = None if _COLLECT_ONLY else _Background()
+# Under pytest-xdist every worker collects every module, but only one runs these tests: start
+# the runs when the fixture asks for them instead.
+_EARLY = not _COLLECT_ONLY and "PYTEST_XDIST_WORKER" not in os.environ
+_BACKGROUND = _Background() if _EARLY else None
 
 
 @pytest.fixture(scope="module")

@@ -61,16 +61,19 @@ def _synth_and_scan(work: Path) -> tuple[list, list]:
 _COLLECT_ONLY = any(arg in ("--collect-only", "--co") for arg in sys.argv)
 _WORK = Path(tempfile.mkdtemp(prefix="pipeline-scan-"))
 atexit.register(shutil.rmtree, _WORK, True)
+# Under pytest-xdist every worker collects this module but only one runs it: start on demand.
+_EARLY = not _COLLECT_ONLY and "PYTEST_XDIST_WORKER" not in os.environ and security_scan.CHECKOV.exists()
 _SCAN = (
-    None
-    if _COLLECT_ONLY or not security_scan.CHECKOV.exists()
-    else concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="checkov").submit(_synth_and_scan, _WORK)
+    concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="checkov").submit(_synth_and_scan, _WORK)
+    if _EARLY
+    else None
 )
 
 
 @pytest.fixture(scope="module")
 def scan_results():
-    assert _SCAN is not None
+    if _SCAN is None:
+        return _synth_and_scan(_WORK)
     return _SCAN.result(timeout=900)
 
 

@@ -36,7 +36,7 @@ def test_cli_json_summary_is_the_last_line(tmp_path):
     config = tmp_path / "pipeline.toml"  # poison reaches the DLQ after 2 receives instead of 5
     config.write_text("[[subscribers]]\nmax_receive_count = 2\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "local_pipeline", "--items", "20", "--poison", "2", "--json", "--quiet",
+        [sys.executable, "-m", "local_pipeline", "--items", "12", "--poison", "2", "--json", "--quiet",
          "--config", str(config), "--visibility-timeout", "0", "--log-file", str(tmp_path / "functions.log")],
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=90,
     )

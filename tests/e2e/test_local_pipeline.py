@@ -11,7 +11,7 @@ from constructs_lib.config import build_config
 from local_pipeline import Workload
 from local_pipeline.ledger import payload_of_body
 
-ITEMS, POISON = 50, 3
+ITEMS, POISON = 30, 3
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_consumer_outage_then_recovery_loses_nothing(run):
     With a 1 s visibility timeout a message is received at most 3 times during the outage,
     below the default max_receive_count of 5: everything is retried and processed once.
     """
-    workload = Workload(items=40)
+    workload = Workload(items=30)
     _pipeline, result = run(build_config(), workload=workload, outage_s=2.0, timeout_s=60)
     s = result.summary
     main = s["subscribers"]["main"]
