@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import concurrent.futures
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,14 +36,57 @@ def _env(**extra):
     return env
 
 
-def test_cli_json_summary_is_the_last_line(tmp_path):
-    config = tmp_path / "pipeline.toml"  # poison reaches the DLQ after 2 receives instead of 5
+def _cli_run(work: Path) -> subprocess.CompletedProcess:
+    config = work / "pipeline.toml"  # poison reaches the DLQ after 2 receives instead of 5
     config.write_text("[[subscribers]]\nmax_receive_count = 2\n")
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "local_pipeline", "--items", "12", "--poison", "2", "--json", "--quiet",
-         "--config", str(config), "--visibility-timeout", "0", "--log-file", str(tmp_path / "functions.log")],
-        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=90,
+         "--config", str(config), "--visibility-timeout", "0", "--log-file", str(work / "functions.log")],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=180,
     )
+
+
+def _ctrl_c_run(work: Path) -> tuple[int, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "local_pipeline", "--items", "3000", "--log-file", str(work / "f.log")],
+        cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        for line in proc.stderr:  # wait until the pipeline is running
+            if "written" in line or time.monotonic() > deadline:
+                break
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err
+
+
+# Both runs are separate processes that mostly wait on the emulator: like the other slow
+# background jobs of the suite, start them when this module is collected and let the tests
+# wait for their results, so they overlap the tests that run in between.
+_WORK = Path(tempfile.mkdtemp(prefix="pipeline-cli-"))
+atexit.register(shutil.rmtree, _WORK, True)
+_EARLY = not any(a in ("--collect-only", "--co") for a in sys.argv) and "PYTEST_XDIST_WORKER" not in os.environ
+for _folder in ("json", "ctrl-c"):
+    (_WORK / _folder).mkdir()
+_POOL = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="cli-run")
+_RUNS = {
+    name: _POOL.submit(run, _WORK / name) if _EARLY else None
+    for name, run in (("json", _cli_run), ("ctrl-c", _ctrl_c_run))
+}
+
+
+def _result(name: str, run):
+    future = _RUNS[name]
+    return future.result(timeout=300) if future is not None else run(_WORK / name)
+
+
+def test_cli_json_summary_is_the_last_line():
+    proc = _result("json", _cli_run)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     for key in ("written", "processed", "dead_lettered", "lost", "duplicates_suppressed", "throughput_per_s", "p50_ms", "p99_ms"):
@@ -49,23 +96,9 @@ def test_cli_json_summary_is_the_last_line(tmp_path):
     assert "lost" in proc.stdout.splitlines()[0] or "metric" in proc.stdout.splitlines()[0]  # the table first
 
 
-def test_ctrl_c_stops_cleanly(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "local_pipeline", "--items", "3000", "--log-file", str(tmp_path / "f.log")],
-        cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        for line in proc.stderr:  # wait until the pipeline is running
-            if "written" in line or time.monotonic() > deadline:
-                break
-        proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err[-2000:]
+def test_ctrl_c_stops_cleanly():
+    returncode, err = _result("ctrl-c", _ctrl_c_run)
+    assert returncode == 130, err[-2000:]
     assert "interrupted" in err
 
 
