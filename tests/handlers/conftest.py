@@ -7,6 +7,16 @@ from handlers_support import FakeContext, Pipeline, Recorder, business, consumer
 from moto import mock_aws
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_sns_signing_key():
+    """moto signs every enveloped SNS delivery with a freshly generated RSA key; reuse one."""
+    from local_pipeline.emulator import reuse_sns_signing_key
+
+    owner, attribute, original = reuse_sns_signing_key()
+    yield
+    setattr(owner, attribute, original)
+
+
 @pytest.fixture
 def context():
     return FakeContext()
