@@ -35,24 +35,12 @@ import time
 import traceback
 from typing import Any, Callable
 
+from constructs_lib import contract
+
 from .functions import LambdaFunction
 from .ledger import Ledger, event_id_of, payload_of_body
 
-
-def _jsonable(value: Any) -> Any:
-    """boto3 returns datetimes/bytes; Lambda events carry epoch seconds/base64 text."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, _dt.datetime):
-        return int(value.timestamp())
-    if isinstance(value, (bytes, bytearray)):
-        import base64
-
-        return base64.b64encode(bytes(value)).decode("ascii")
-    return value
-
+_jsonable = contract.as_lambda_event_value
 
 class _Poller(threading.Thread):
     def __init__(self, name: str, stop: threading.Event, on_error: Callable[[str], None]) -> None:

@@ -24,9 +24,7 @@ was kept or expired; 2 bad arguments or an AWS error that stopped the run.
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
-import datetime as _dt
 import importlib.util
 import itertools
 import json
@@ -39,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator, TextIO
+
+from constructs_lib import contract
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = PROJECT_ROOT / "functions"
@@ -149,19 +149,7 @@ def _error_code(error: BaseException) -> str | None:
     return None
 
 
-def _jsonable(value: Any) -> Any:
-    """GetRecords (boto3) returns datetimes and bytes; a Lambda event carries epoch seconds and base64."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, _dt.datetime):
-        timestamp = value.timestamp()
-        return int(timestamp) if float(timestamp).is_integer() else timestamp
-    if isinstance(value, (bytes, bytearray)):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    return value
-
+_jsonable = contract.as_lambda_event_value
 
 class RecordsGone(Exception):
     """The stream no longer has (some of) the records; ``records`` holds those that were read."""
