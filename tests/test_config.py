@@ -102,21 +102,37 @@ def _run_main(tmp_path: Path, config_text: str, suffix: str = ".json") -> subpro
     )
 
 
+def test_synth_fails_cleanly_on_bad_configuration(tmp_path):
+    """`python main.py` (what `cdktf synth` runs): exit 2, the field and rule on stderr, no trace."""
+    result = _run_main(tmp_path, json.dumps({"subscribers": [{"batch_size": 50}], "region": "moon-1"}))
+    assert result.returncode == 2, result.stderr
+    assert "batch_size 50 is above 10" in result.stderr
+    assert "region: 'moon-1' is not an AWS region name" in result.stderr
+    assert "Traceback" not in result.stderr and "jsii" not in result.stderr.lower()
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(
     ("text", "suffix", "expected"),
     [
-        (json.dumps({"subscribers": [{"batch_size": 50}]}), ".json", "batch_size 50 is above 10"),
-        (json.dumps({"region": "moon-1"}), ".json", "region: 'moon-1' is not an AWS region name"),
         ('table_name = "x"\n', ".toml", "table_name: 'x' is not a valid dynamodb table name"),
         ("{not json", ".json", "is not valid JSON"),
+        ("[1, 2]", ".json", "the top level must be a table/object"),
+        ("region: x", ".yaml", "use a .toml or .json file"),
     ],
 )
-def test_synth_fails_cleanly_on_bad_configuration(tmp_path, text, suffix, expected):
-    result = _run_main(tmp_path, text, suffix)
-    assert result.returncode == 2, result.stderr
-    assert expected in result.stderr
-    assert "Traceback" not in result.stderr and "jsii" not in result.stderr.lower()
-    assert not (tmp_path / "out").exists()
+def test_bad_configuration_files_exit_2_with_the_rule(tmp_path, monkeypatch, capsys, text, suffix, expected):
+    """The same entry point in-process (the error comes before any jsii call)."""
+    from constructs_lib.app import run
+
+    file = tmp_path / f"config{suffix}"
+    file.write_text(text)
+    monkeypatch.setenv("PIPELINE_CONFIG", str(file))
+    with pytest.raises(SystemExit) as exited:
+        run()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err and "Traceback" not in err
 
 
 def test_missing_function_code_fails_cleanly(tmp_path, monkeypatch, capsys, default_synth):

@@ -174,28 +174,32 @@ def test_users_ci_workflow_tests_synthesizes_and_plans_when_credentials_exist():
     assert "HAS_ROLE" in runs["make plan"] and "HAS_KEYS" in runs["make plan"]
 
 
-@pytest.fixture
-def sns_endpoint(monkeypatch):
-    """moto's SNS (which validates filter policies like SNS) with a topic and a queue to subscribe."""
+@pytest.fixture(scope="module")
+def sns_endpoint():
+    """moto's SNS (which validates filter policies like SNS) with a topic and a queue to subscribe.
+
+    One mock for the module: each check only adds a subscription.
+    """
     boto3 = pytest.importorskip("boto3")
     moto = pytest.importorskip("moto")
-    for key, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    with moto.mock_aws():
-        sns, sqs = boto3.client("sns"), boto3.client("sqs")
-        topic = sns.create_topic(Name="t")["TopicArn"]
-        queue = sqs.get_queue_attributes(
-            QueueUrl=sqs.create_queue(QueueName="q")["QueueUrl"], AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for key, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            monkeypatch.setenv(key, value)
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(name, raising=False)
+        with moto.mock_aws():
+            sns, sqs = boto3.client("sns"), boto3.client("sqs")
+            topic = sns.create_topic(Name="t")["TopicArn"]
+            queue = sqs.get_queue_attributes(
+                QueueUrl=sqs.create_queue(QueueName="q")["QueueUrl"], AttributeNames=["QueueArn"]
+            )["Attributes"]["QueueArn"]
 
-        def subscribe(policy: dict, scope: str = "MessageAttributes") -> None:
-            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue,
-                          Attributes={"FilterPolicy": json.dumps(policy), "FilterPolicyScope": scope})
+            def subscribe(policy: dict, scope: str = "MessageAttributes") -> None:
+                sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue,
+                              Attributes={"FilterPolicy": json.dumps(policy), "FilterPolicyScope": scope})
 
-        subscribe.rejected = sns.exceptions.InvalidParameterException
-        yield subscribe
+            subscribe.rejected = sns.exceptions.InvalidParameterException
+            yield subscribe
 
 
 def test_synthesized_filter_policies_are_accepted_by_an_sns_implementation(synth_config, sns_endpoint):
