@@ -42,7 +42,11 @@ class QueueProps:
 
 
 class Queue(Construct):
-    """A plain queue (owner-only access), e.g. the stream's on-failure destination."""
+    """A queue from the sqs module, e.g. the stream's on-failure destination.
+
+    Exposes ``queue_arn``, ``queue_url``, ``queue_name`` and, when ``create_dlq`` is set,
+    ``dlq_arn``, ``dlq_url`` and ``dlq_name``.
+    """
 
     def __init__(self, scope: Construct, id: str, *, props: QueueProps, module_id: str) -> None:
         super().__init__(scope, id)
@@ -54,6 +58,9 @@ class Queue(Construct):
         self.queue_arn = self.module.get_string("queue_arn")
         self.queue_url = self.module.get_string("queue_url")
         self.queue_name = self.module.get_string("queue_name")
+        self.dlq_arn = self.module.get_string("dead_letter_queue_arn")
+        self.dlq_url = self.module.get_string("dead_letter_queue_url")
+        self.dlq_name = self.module.get_string("dead_letter_queue_name")
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ def topic_send_statement(topic_arn: str, sid: str = "AllowThisTopicOnly") -> dic
     }
 
 
-class SubscribedQueue(Construct):
+class SubscribedQueue(Queue):
     """A queue whose policy admits only ``topic_arn``, subscribed to that topic."""
 
     def __init__(
@@ -94,11 +101,7 @@ class SubscribedQueue(Construct):
         module_id: str,
         subscription_id: str,
     ) -> None:
-        super().__init__(scope, id)
-        variables: dict[str, Any] = {
-            "name": props.name,
-            "visibility_timeout_seconds": props.visibility_timeout_seconds,
-        }
+        variables: dict[str, Any] = {"visibility_timeout_seconds": props.visibility_timeout_seconds}
         if props.message_retention_seconds is not None:
             variables["message_retention_seconds"] = props.message_retention_seconds
         variables.update(props.extra)
@@ -115,16 +118,7 @@ class SubscribedQueue(Construct):
                 **props.extra.get("dlq_queue_policy_statements", {}),
                 "sns": topic_send_statement(topic_arn, sid="AllowThisTopicUndeliverable"),
             }
-        self.module = TerraformHclModule(
-            self, "module", source=modules.SQS.source, version=modules.SQS.version, variables=variables
-        )
-        self.module.override_logical_id(module_id)
-        self.queue_arn = self.module.get_string("queue_arn")
-        self.queue_url = self.module.get_string("queue_url")
-        self.queue_name = self.module.get_string("queue_name")
-        self.dlq_arn = self.module.get_string("dead_letter_queue_arn")
-        self.dlq_url = self.module.get_string("dead_letter_queue_url")
-        self.dlq_name = self.module.get_string("dead_letter_queue_name")
+        super().__init__(scope, id, props=QueueProps(name=props.name, extra=variables), module_id=module_id)
 
         self.subscription = SnsTopicSubscription(
             self,
