@@ -40,7 +40,6 @@ from constructs_lib import contract
 from .functions import LambdaFunction
 from .ledger import Ledger, event_id_of, payload_of_body
 
-_jsonable = contract.as_lambda_event_value
 
 class _Poller(threading.Thread):
     def __init__(self, name: str, stop: threading.Event, on_error: Callable[[str], None]) -> None:
@@ -90,7 +89,7 @@ class StreamPoller(_Poller):
         self.iterator = response["NextShardIterator"]
         records = []
         for raw in response.get("Records", []):
-            record = _jsonable(raw)
+            record = contract.as_lambda_event_value(raw)
             record["eventSourceARN"] = self.res.stream_arn
             record.setdefault("awsRegion", self.region)
             records.append(record)
@@ -274,7 +273,7 @@ class QueuePoller(_Poller):
                 self.busy = False
 
     def handle(self, messages: list[dict]) -> None:
-        event = {"Records": [_jsonable(self._record(m)) for m in messages]}
+        event = {"Records": [contract.as_lambda_event_value(self._record(m)) for m in messages]}
         with self.ledger.lock:
             self.tally.receives += len(messages)
             self.tally.delivered.update(m["MessageId"] for m in messages)

@@ -16,11 +16,6 @@ from constructs_lib.config import PipelineConfig, SubscriberConfig
 
 from .timing import Timing
 
-TABLE_KEY = contract.TABLE_HASH_KEY
-STREAM_VIEW_TYPE = contract.STREAM_VIEW_TYPE
-IDEMPOTENCY_KEY = contract.IDEMPOTENCY_HASH_KEY
-IDEMPOTENCY_TTL_ATTRIBUTE = contract.IDEMPOTENCY_TTL_ATTRIBUTE
-
 
 @dataclass
 class SubscriberResources:
@@ -76,13 +71,13 @@ def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources
     ddb, sns, sqs = clients.dynamodb, clients.sns, clients.sqs
     res = Resources(table_name=config.table_name)
 
-    key, key_type = TABLE_KEY
+    key, key_type = contract.TABLE_HASH_KEY
     table = ddb.create_table(
         TableName=config.table_name,
         KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": key, "AttributeType": key_type}],
         BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE},
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": contract.STREAM_VIEW_TYPE},
         Tags=_tags(config),
     )["TableDescription"]
     res.table_arn = table["TableArn"]
@@ -119,7 +114,7 @@ def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources
         )["SubscriptionArn"]
 
         sr.idempotency_table = sub.idempotency_table_name
-        ikey, ikey_type = IDEMPOTENCY_KEY
+        ikey, ikey_type = contract.IDEMPOTENCY_HASH_KEY
         ddb.create_table(
             TableName=sr.idempotency_table,
             KeySchema=[{"AttributeName": ikey, "KeyType": "HASH"}],
@@ -128,15 +123,8 @@ def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources
         )
         ddb.update_time_to_live(
             TableName=sr.idempotency_table,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": IDEMPOTENCY_TTL_ATTRIBUTE},
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": contract.IDEMPOTENCY_TTL_ATTRIBUTE},
         )
         res.subscribers[sub.name] = sr
     return res
 
-
-def producer_environment(config: PipelineConfig, res: Resources) -> dict[str, str]:
-    return contract.producer_environment(config, res.topic_arn)
-
-
-def consumer_environment(sub: SubscriberConfig, sr: SubscriberResources) -> dict[str, str]:
-    return contract.consumer_environment(sub, sr.idempotency_table)

@@ -12,18 +12,17 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable, TextIO
 
+from constructs_lib import contract
 from constructs_lib.config import PipelineConfig
 
 from .emulator import ACCOUNT_ID, Emulator
 from .functions import FUNCTIONS_DIR, EnvironmentGate, LambdaFunction
 from .ledger import Identity, Ledger, event_id_of, payload_of_body
 from .pollers import QueuePoller, StreamPoller
-from .resources import Resources, consumer_environment, producer_environment, provision
+from .resources import Resources, provision
 from .safety import apply_local_environment, check_client, isolated_environment, loopback_guard
 from .timing import Timing
 from .workload import Workload, write
-
-#: Folder of the producer's code under functions/ (constructs_lib.pipeline hard-codes "producer").
 
 
 class PoisonMessage(ValueError):
@@ -218,31 +217,28 @@ class LocalPipeline:
         gate = EnvironmentGate()
         cfg, res = self.config, self.resources
         assert res is not None
-        self.functions["__producer__"] = LambdaFunction(
-            name=cfg.producer_function_name,
-            code=cfg.producer_code,
-            arn=self._arn(cfg.producer_function_name),
-            environment={**producer_environment(cfg, res), **self.options.environment_overrides.get(cfg.producer_function_name, {})},
-            timeout_s=cfg.producer.timeout,
-            memory_mb=cfg.producer.memory_size,
-            gate=gate,
-            log_stream=log,
-            functions_dir=self.options.functions_dir,
-        ).load()
+
+        def load(name: str, code: str, environment: dict[str, str], function: Any) -> LambdaFunction:
+            return LambdaFunction(
+                name=name,
+                code=code,
+                arn=self._arn(name),
+                environment={**environment, **self.options.environment_overrides.get(name, {})},
+                timeout_s=function.timeout,
+                memory_mb=function.memory_size,
+                gate=gate,
+                log_stream=log,
+                functions_dir=self.options.functions_dir,
+            ).load()
+
+        self.functions["__producer__"] = load(
+            cfg.producer_function_name, cfg.producer_code,
+            contract.producer_environment(cfg, res.topic_arn), cfg.producer,
+        )
         for sub in cfg.subscribers:
+            environment = contract.consumer_environment(sub, res.subscribers[sub.name].idempotency_table)
             for index in range(max(1, self.options.pollers_per_queue)):  # one execution environment per poller
-                self.functions[f"{sub.name}#{index}"] = LambdaFunction(
-                    name=sub.function_name,
-                    code=sub.code,
-                    arn=self._arn(sub.function_name),
-                    environment={**consumer_environment(sub, res.subscribers[sub.name]),
-                                 **self.options.environment_overrides.get(sub.function_name, {})},
-                    timeout_s=sub.function.timeout,
-                    memory_mb=sub.function.memory_size,
-                    gate=gate,
-                    log_stream=log,
-                    functions_dir=self.options.functions_dir,
-                ).load()
+                self.functions[f"{sub.name}#{index}"] = load(sub.function_name, sub.code, environment, sub.function)
 
     def _on_error(self, message: str) -> None:
         self.errors.append(message)

@@ -149,8 +149,6 @@ def _error_code(error: BaseException) -> str | None:
     return None
 
 
-_jsonable = contract.as_lambda_event_value
-
 class RecordsGone(Exception):
     """The stream no longer has (some of) the records; ``records`` holds those that were read."""
 
@@ -221,7 +219,7 @@ def build_event(records: list[dict], stream_arn: str) -> dict:
     region = stream_arn.split(":")[3] if stream_arn.count(":") >= 5 else None
     event_records = []
     for raw in records:
-        record = _jsonable(raw)
+        record = contract.as_lambda_event_value(raw)
         record.setdefault("eventSourceARN", stream_arn)
         if region:
             record.setdefault("awsRegion", region)
