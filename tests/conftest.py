@@ -7,6 +7,7 @@ handler tests, which do not need it, do not pay for it.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ class Synth:
     outdir: Path
     stacks: dict[str, Any]  # stack name -> the cdktf TerraformStack
     documents: dict[str, dict[str, Any]]  # stack name -> parsed cdk.tf.json
-    texts: dict[str, str]  # stack name -> Testing.synth() string
 
     def stack_dir(self, name: str) -> Path:
         return self.outdir / "stacks" / name
@@ -35,26 +35,26 @@ class Synth:
         assert len(self.documents) == 1, list(self.documents)
         return next(iter(self.documents.values()))
 
-    @property
+    @functools.cached_property
     def only_text(self) -> str:
-        assert len(self.texts) == 1
-        return next(iter(self.texts.values()))
+        """``Testing.synth()`` of the only stack, for the cdktf matchers (made when first asked for)."""
+        import cdktf
+
+        assert len(self.stacks) == 1, list(self.stacks)
+        return cdktf.Testing.synth(next(iter(self.stacks.values())))
 
 
 def synthesize(configs, outdir: Path) -> Synth:
     from constructs_lib.app import build_app, use_supported_node
 
     use_supported_node()
-    import cdktf
-
     app = build_app(configs, outdir=str(outdir))
     stacks = {config.stack_name: app.node.find_child(config.stack_name) for config in configs}
-    texts = {name: cdktf.Testing.synth(stack) for name, stack in stacks.items()}
     app.synth()
     documents = {
         name: json.loads((outdir / "stacks" / name / "cdk.tf.json").read_text()) for name in stacks
     }
-    return Synth(outdir=outdir, stacks=stacks, documents=documents, texts=texts)
+    return Synth(outdir=outdir, stacks=stacks, documents=documents)
 
 
 @pytest.fixture(scope="session")
