@@ -10,6 +10,7 @@ from cdktf import AssetType, TerraformAsset, TerraformHclModule
 from constructs import Construct
 
 from . import modules
+from .contract import HANDLER
 from .packaging import build_package
 
 
@@ -18,7 +19,7 @@ class PythonFunctionProps:
     function_name: str
     #: Folder under functions/ holding app.py.
     code: str
-    handler: str = "app.handler"
+    handler: str = HANDLER
     runtime: str = "python3.12"
     architecture: str = "x86_64"
     timeout: int = 3
