@@ -42,6 +42,14 @@ _STACK = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 POWERTOOLS_VERSION = "3.37.0"
 
 
+# ARNs a configuration may name: role ARNs (security.key_users), layer version ARNs (powertools_layer).
+_PARTITION = r"(aws|aws-cn|aws-us-gov)"
+_ROLE_ARN = re.compile(rf"^arn:{_PARTITION}:iam::\d{{12}}:role/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{{1,64}}$")
+_LAYER_ARN = re.compile(
+    rf"^arn:{_PARTITION}:lambda:(?P<region>[a-z0-9-]+):\d{{12}}:layer:[A-Za-z0-9_-]{{1,140}}:[1-9][0-9]{{0,8}}$"
+)
+
+
 class ConfigError(ValueError):
     """Invalid pipeline configuration. The message names each field and the rule it broke."""
 
@@ -308,6 +316,22 @@ class SecurityConfig(_Model):
     deletion_protection: bool | None = None
     #: X-Ray active tracing on both functions.
     tracing: bool = True
+    #: IAM role ARNs allowed to use the messaging key directly (Decrypt, GenerateDataKey*).
+    #: Not needed to read or write the queues and topics: any principal of the account may use
+    #: the key through SQS and SNS, as its IAM permissions on the queue or topic allow.
+    key_users: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("key_users")
+    @classmethod
+    def _key_users(cls, value: list[str]) -> list[str]:
+        for arn in value:
+            if not _ROLE_ARN.fullmatch(arn):
+                raise ValueError(
+                    f"{arn!r} is not an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/<path/>name)"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("the same role is listed twice")
+        return value
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -451,6 +475,13 @@ class PipelineConfig(_Model):
         return self
 
     @model_validator(mode="after")
+    def _key_users_partition(self) -> "PipelineConfig":
+        for arn in self.security.key_users:
+            if not arn.startswith(f"arn:{self.partition}:"):
+                raise ValueError(f"security.key_users: {arn!r} is not in this region's partition {self.partition!r}")
+        return self
+
+    @model_validator(mode="after")
     def _unique(self) -> "PipelineConfig":
         """Names must differ within each service: AWS would refuse (or silently share) a second one."""
         _unique_or_raise("subscribers[].name", [s.name for s in self.subscribers])
@@ -500,6 +531,16 @@ class PipelineConfig(_Model):
         for sub in self.subscribers:
             names += [sub.queue_name, sub.dlq_name, sub.function_name, sub.idempotency_table_name]
         return names
+
+    @property
+    def function_names(self) -> list[str]:
+        return [self.producer_function_name, *(s.function_name for s in self.subscribers)]
+
+    def iam_names(self) -> list[str]:
+        """IAM names this environment creates. IAM is global: they must differ across every
+        environment of an account, whatever the region. The lambda module names each function's
+        role after the function and its inline policies (logs, tracing, inline) after the role."""
+        return [f"role {name}" for name in self.function_names]
 
 
 def _unique_or_raise(field: str, values: list[str]) -> None:
@@ -608,7 +649,8 @@ def environments_from_dict(data: dict[str, Any]) -> list[PipelineConfig]:
 
 
 def check_no_collisions(configs: list[PipelineConfig]) -> None:
-    """Stack names, and AWS names within one region, must differ across environments."""
+    """Stack names, AWS names within one region, and IAM names anywhere must differ across
+    environments."""
     stacks: dict[str, str] = {}
     names: dict[tuple[str, str], str] = {}
     for config in configs:
@@ -624,6 +666,15 @@ def check_no_collisions(configs: list[PipelineConfig]) -> None:
                 raise ConfigError(
                     f"invalid pipeline configuration:\n  environments {names[key]!r} and {config.environment!r} "
                     f"both create {name!r} in {config.region}: give one a name_suffix or other names"
+                )
+            names[key] = config.environment
+        for name in config.iam_names():
+            key = ("iam", name)
+            if key in names and names[key] != config.environment:
+                raise ConfigError(
+                    f"invalid pipeline configuration:\n  environments {names[key]!r} and {config.environment!r} "
+                    f"both create the IAM {name!r}; IAM names are account-wide, in every region: give one "
+                    "a name_suffix or other function names"
                 )
             names[key] = config.environment
 

@@ -38,8 +38,10 @@ from .security import (
     Account,
     KeyProps,
     MessagingKey,
+    alarm_arn_pattern,
     deny_insecure_transport,
     owner_statement,
+    topic_arn,
 )
 from .table import StreamTable, StreamTableProps
 from .triggers import DYNAMODB_EXECUTION_ROLE, SQS_EXECUTION_ROLE, EventSourceTrigger, TriggerProps, managed_policy_arn
@@ -313,7 +315,11 @@ class EventPipeline(Construct):
             self.key.set_policy(
                 KeyProps(
                     account=self.account,
+                    region=config.region,
+                    # Only the fan-out topic delivers into the encrypted queues (and their DLQs).
+                    sns_topic_arns=(topic_arn(self.account, config.region, config.topic_name),),
                     cloudwatch_alarms=config.alarms.enabled,
+                    key_users=tuple(security.key_users),
                     sending_roles=(self.producer.role_arn,),
                     receiving_roles=tuple(s.function.role_arn for s in self.subscribers),
                 )
@@ -328,7 +334,11 @@ class EventPipeline(Construct):
                 "effect": "Allow",
                 "actions": ["sns:Publish"],
                 "principals": [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}],
-                "conditions": [{"test": "StringEquals", "variable": "aws:SourceAccount", "values": [self.account.id]}],
+                "conditions": [
+                    {"test": "StringEquals", "variable": "aws:SourceAccount", "values": [self.account.id]},
+                    {"test": "ArnLike", "variable": "aws:SourceArn",
+                     "values": [alarm_arn_pattern(self.account, config.region)]},
+                ],
             }
         }
         self.alarm_topic = Topic(

@@ -32,8 +32,9 @@ KEY_ADMIN_ACTIONS = [
     "kms:UpdateAlias",
     "kms:UpdateKeyDescription",
 ]
-#: What a sender needs to write to an encrypted topic or queue (and SNS to deliver into one).
-KEY_SEND_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
+#: What a sender needs to write to an encrypted topic or queue (and SNS to deliver into one), as
+#: AWS documents it for SNS and SQS (``GenerateDataKey*`` covers GenerateDataKeyWithoutPlaintext).
+KEY_SEND_ACTIONS = ["kms:GenerateDataKey*", "kms:Decrypt"]
 #: What a receiver needs to read from an encrypted queue.
 KEY_RECEIVE_ACTIONS = ["kms:Decrypt"]
 
@@ -82,33 +83,54 @@ def owner_statement(account: Account, actions: list[str], sid: str = "OwnerOnly"
     }
 
 
+#: Actions the TLS-only deny names. SNS checks topic-policy actions against its own list (AWS's
+#: TLS-only example denies ``sns:Publish``), so topics get the explicit owner actions (Publish
+#: included), never ``sns:*``; SQS accepts ``sqs:*`` in a queue policy.
+TLS_DENY_ACTIONS = {"sns": SNS_OWNER_ACTIONS, "sqs": ["sqs:*"]}
+
+
 def deny_insecure_transport(service: str) -> dict[str, Any]:
     """Resource-policy statement (sns/sqs module format) denying every request made without TLS.
 
-    A Deny with ``<service>:*`` and principal ``*`` is the restrictive form: it removes rights,
-    it grants none.
+    A Deny with principal ``*`` is the restrictive form: it removes rights, it grants none.
     """
     return {
         "sid": "DenyInsecureTransport",
         "effect": "Deny",
-        "actions": [f"{service}:*"],
+        "actions": list(TLS_DENY_ACTIONS[service]),
         "principals": [{"type": "AWS", "identifiers": ["*"]}],
         "conditions": [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}],
     }
 
 
+#: Services whose requests with a caller's credentials may use the key (``kms:ViaService``).
+VIA_SERVICES = ("sqs", "sns")
+
+
+def service_endpoint(service: str, region: str) -> str:
+    """The endpoint name KMS puts in ``kms:ViaService`` (``.amazonaws.com.cn`` in China)."""
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"{service}.{region}.{suffix}"
+
+
 @dataclass(frozen=True)
 class KeyProps:
     account: Account
-    #: Services that write into the encrypted topics/queues on the account's behalf, limited to
-    #: requests made for this account (aws:SourceAccount).
-    sending_services: tuple[str, ...] = ("sns.amazonaws.com",)
-    #: CloudWatch publishing alarms to the encrypted alarm topic. AWS documents this grant
-    #: without a condition, and alarms fail silently if CloudWatch does not pass one, so it
-    #: stays unconditioned (the principal can only act on alarms of this account's topics).
+    #: The stack's region (for ``kms:ViaService`` and the CloudWatch alarm ARNs).
+    region: str
+    #: Topics whose deliveries into the encrypted queues (and whose undeliverable messages into
+    #: the DLQs) SNS encrypts: the ``sns.amazonaws.com`` grant requires one of them as
+    #: ``aws:SourceArn``. Built from names, not from the topic resources, which need the key first.
+    sns_topic_arns: tuple[str, ...] = ()
+    #: CloudWatch publishing alarms of this account and region to the encrypted alarm topic.
     cloudwatch_alarms: bool = False
     sending_roles: tuple[str, ...] = ()
     receiving_roles: tuple[str, ...] = ()
+    #: Principals of the owning account may use the key through SQS and SNS only, so that their
+    #: IAM permissions on a queue or topic decide, as with an AWS-managed key.
+    account_via_services: bool = True
+    #: Role ARNs that may use the key directly (Decrypt, GenerateDataKey*), e.g. a break-glass role.
+    key_users: tuple[str, ...] = ()
     description: str = "Encrypts the pipeline's SNS topics and SQS queues"
     extra_statements: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
@@ -121,26 +143,55 @@ def _allow(sid: str, principal: dict[str, Any], actions: list[str], condition: d
 
 
 def key_policy(props: KeyProps) -> dict[str, Any]:
-    """Key policy: the account administers the key; only the named services and roles use it.
+    """Key policy: the account administers the key; only the named services and roles use it,
+    and principals of the account only through SQS and SNS.
 
     ``Resource: "*"`` in a key policy means "this key": AWS requires that form.
     """
-    statements = [_allow("KeyAdministration", {"AWS": props.account.root}, KEY_ADMIN_ACTIONS)]
-    if props.sending_services:
+    account = props.account
+    statements = [_allow("KeyAdministration", {"AWS": account.root}, KEY_ADMIN_ACTIONS)]
+    if props.account_via_services:
+        # AWS-managed keys (alias/aws/sqs) use this form: principal "*" limited to callers of
+        # this account (kms:CallerAccount) whose request comes through the named services.
         statements.append(_allow(
-            "ServicesWriteEncryptedMessages", {"Service": sorted(props.sending_services)}, KEY_SEND_ACTIONS,
-            {"StringEquals": {"aws:SourceAccount": props.account.id}},
+            "AccountUsesKeyThroughSqsAndSns", {"AWS": "*"}, KEY_SEND_ACTIONS,
+            {"StringEquals": {
+                "kms:CallerAccount": account.id,
+                "kms:ViaService": [service_endpoint(s, props.region) for s in VIA_SERVICES],
+            }},
+        ))
+    if props.sns_topic_arns:
+        statements.append(_allow(
+            "SnsWritesEncryptedMessages", {"Service": "sns.amazonaws.com"}, KEY_SEND_ACTIONS,
+            {"StringEquals": {"aws:SourceAccount": account.id},
+             "ArnEquals": {"aws:SourceArn": list(props.sns_topic_arns)}},
         ))
     if props.sending_roles:
         statements.append(_allow("RolesSendEncryptedMessages", {"AWS": list(props.sending_roles)}, KEY_SEND_ACTIONS))
     if props.cloudwatch_alarms:
-        statements.append(_allow("CloudWatchAlarmsPublish", {"Service": "cloudwatch.amazonaws.com"}, KEY_SEND_ACTIONS))
+        statements.append(_allow(
+            "CloudWatchAlarmsPublish", {"Service": "cloudwatch.amazonaws.com"}, KEY_SEND_ACTIONS,
+            {"StringEquals": {"aws:SourceAccount": account.id},
+             "ArnLike": {"aws:SourceArn": alarm_arn_pattern(account, props.region)}},
+        ))
     if props.receiving_roles:
         statements.append(
             _allow("RolesReadEncryptedMessages", {"AWS": list(props.receiving_roles)}, KEY_RECEIVE_ACTIONS)
         )
+    if props.key_users:
+        statements.append(_allow("KeyUsers", {"AWS": list(props.key_users)}, KEY_SEND_ACTIONS))
     statements.extend(props.extra_statements)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def alarm_arn_pattern(account: Account, region: str) -> str:
+    """Every CloudWatch alarm of the account in the region (CloudWatch passes the alarm's ARN as
+    ``aws:SourceArn`` when it publishes an alarm action)."""
+    return f"arn:{account.partition}:cloudwatch:{region}:{account.id}:alarm:*"
+
+
+def topic_arn(account: Account, region: str, name: str) -> str:
+    return f"arn:{account.partition}:sns:{region}:{account.id}:{name}"
 
 
 class MessagingKey(Construct):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from constructs_lib.config import build_config
+from constructs_lib.config import ConfigError, build_config
 from constructs_lib.security import KEY_ADMIN_ACTIONS, SNS_OWNER_ACTIONS, SQS_OWNER_ACTIONS
 
 KEY = "${aws_kms_key.messaging_key.arn}"
@@ -38,36 +38,91 @@ def test_customer_managed_key_with_rotation(tf):
     assert tf["resource"]["aws_kms_alias"]["messaging_key_alias"]["name"] == "alias/event-driven-pipeline"
 
 
+SEND = ["kms:GenerateDataKey*", "kms:Decrypt"]  # as AWS documents the SNS/SQS grants
+
+
 def test_key_policy_lets_exactly_the_users_use_the_key(tf):
     policy = _key_policy(tf)
     assert [s["Sid"] for s in policy["Statement"]] == [
-        "KeyAdministration", "ServicesWriteEncryptedMessages", "RolesSendEncryptedMessages",
-        "CloudWatchAlarmsPublish", "RolesReadEncryptedMessages",
+        "KeyAdministration", "AccountUsesKeyThroughSqsAndSns", "SnsWritesEncryptedMessages",
+        "RolesSendEncryptedMessages", "CloudWatchAlarmsPublish", "RolesReadEncryptedMessages",
     ]
     admin = _statement(policy, "KeyAdministration")
     assert admin["Principal"] == {"AWS": ROOT}
     assert admin["Action"] == KEY_ADMIN_ACTIONS
     assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} & set(admin["Action"])
-    services = _statement(policy, "ServicesWriteEncryptedMessages")
-    # SNS delivers into the encrypted queues, for this account only.
-    assert services["Principal"] == {"Service": ["sns.amazonaws.com"]}
-    assert services["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
-    assert services["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
-    # CloudWatch publishes alarms to the encrypted alarm topic (AWS's documented grant: no condition).
+    services = _statement(policy, "SnsWritesEncryptedMessages")
+    # SNS delivers into the encrypted queues for this account's fan-out topic only.
+    assert services["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert services["Action"] == SEND
+    assert services["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnEquals": {"aws:SourceArn": [f"arn:aws:sns:us-east-1:{ACCOUNT}:data-processing-topic"]},
+    }
+    # CloudWatch publishes alarms of this account and region to the encrypted alarm topic.
     cloudwatch = _statement(policy, "CloudWatchAlarmsPublish")
     assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    assert cloudwatch["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
-    assert "Condition" not in cloudwatch
+    assert cloudwatch["Action"] == SEND
+    assert cloudwatch["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:*"},
+    }
     producer = _statement(policy, "RolesSendEncryptedMessages")
     assert producer["Principal"] == {"AWS": ["${module.producer.lambda_role_arn}"]}
-    assert producer["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
+    assert producer["Action"] == SEND
     consumer = _statement(policy, "RolesReadEncryptedMessages")
     assert consumer["Principal"] == {"AWS": ["${module.consumer_main.lambda_role_arn}"]}
     assert consumer["Action"] == ["kms:Decrypt"]
     for statement in policy["Statement"]:
         assert statement["Effect"] == "Allow" and statement["Resource"] == "*"  # "*" = this key, in a key policy
-        assert "*" not in json.dumps(statement["Principal"])
-        assert not any(a.endswith("*") for a in statement["Action"])
+        assert set(statement["Action"]) <= set(KEY_ADMIN_ACTIONS) | set(SEND)
+        if "*" in json.dumps(statement["Principal"]):
+            # Only the AWS-managed-key form: callers of this account, through SQS or SNS.
+            assert statement["Sid"] == "AccountUsesKeyThroughSqsAndSns"
+
+
+def test_operators_of_the_account_use_the_key_only_through_sqs_and_sns(tf):
+    """`make replay`, reading a DLQ and StartMessageMoveTask run with an operator's credentials:
+    the key must let the account's principals decrypt and encrypt through SQS and SNS (their IAM
+    permissions on the queue or topic decide), and through nothing else."""
+    statement = _statement(_key_policy(tf), "AccountUsesKeyThroughSqsAndSns")
+    assert statement["Principal"] == {"AWS": "*"}
+    assert statement["Action"] == SEND
+    assert statement["Condition"] == {"StringEquals": {
+        "kms:CallerAccount": ACCOUNT,
+        "kms:ViaService": ["sqs.us-east-1.amazonaws.com", "sns.us-east-1.amazonaws.com"],
+    }}
+
+
+def test_key_policy_follows_region_and_partition(synth_config):
+    policy = _key_policy(synth_config([build_config(region="us-gov-west-1", alarms={"enabled": False})]).only)
+    via = _statement(policy, "AccountUsesKeyThroughSqsAndSns")["Condition"]["StringEquals"]["kms:ViaService"]
+    assert via == ["sqs.us-gov-west-1.amazonaws.com", "sns.us-gov-west-1.amazonaws.com"]
+    sns = _statement(policy, "SnsWritesEncryptedMessages")["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert sns == [f"arn:aws-us-gov:sns:us-gov-west-1:{ACCOUNT}:data-processing-topic"]
+
+
+def test_key_users_may_use_the_key_directly(synth_config):
+    role = "arn:aws:iam::123456789012:role/ops/BreakGlass"
+    policy = _key_policy(synth_config([build_config(security={"key_users": [role]})]).only)
+    users = _statement(policy, "KeyUsers")
+    assert (users["Principal"], users["Action"], "Condition" in users) == ({"AWS": [role]}, SEND, False)
+
+
+@pytest.mark.parametrize(
+    ("key_users", "message"),
+    [
+        (["arn:aws:iam::123456789012:user/alice"], "is not an IAM role ARN"),
+        (["arn:aws:iam::12345:role/x"], "is not an IAM role ARN"),
+        (["*"], "is not an IAM role ARN"),
+        (["arn:aws:iam::123456789012:role/${file(\"x\")}"], "is not an IAM role ARN"),
+        (["arn:aws-cn:iam::123456789012:role/x"], "is not in this region's partition 'aws'"),
+    ],
+)
+def test_key_users_must_be_role_arns_of_the_partition(key_users, message):
+    with pytest.raises(ConfigError) as caught:
+        build_config(security={"key_users": key_users})
+    assert "  security.key_users: " in str(caught.value) and message in str(caught.value)
 
 
 def test_topics_and_every_queue_use_the_key(tf):
@@ -98,7 +153,21 @@ def test_topic_policy_owner_only_and_tls(tf, topic):
         "sid": "OwnerOnly", "effect": "Allow", "actions": SNS_OWNER_ACTIONS,
         "principals": [{"type": "AWS", "identifiers": [ROOT]}],
     }
-    assert statements["deny_insecure_transport"] == {**TLS_DENY, "actions": ["sns:*"]}
+    # SNS checks topic-policy actions against its own list: explicit actions, Publish included.
+    assert statements["deny_insecure_transport"] == {**TLS_DENY, "actions": SNS_OWNER_ACTIONS}
+    assert "sns:Publish" in SNS_OWNER_ACTIONS
+
+
+def test_no_topic_policy_statement_uses_a_wildcard_action(synth_config):
+    docs = [synth_config([build_config()]).only,
+            synth_config([build_config(subscribers=[{}, {"name": "audit"}])]).only]
+    checked = 0
+    for doc in docs:
+        for block in doc["module"].values():
+            for statement in block.get("topic_policy_statements", {}).values():
+                assert all("*" not in action for action in statement["actions"]), statement
+                checked += 1
+    assert checked >= 6
 
 
 def test_alarm_topic_admits_cloudwatch_of_this_account_only(tf):
@@ -107,7 +176,10 @@ def test_alarm_topic_admits_cloudwatch_of_this_account_only(tf):
     assert statements["cloudwatch_alarms"] == {
         "sid": "CloudWatchAlarmsPublish", "effect": "Allow", "actions": ["sns:Publish"],
         "principals": [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}],
-        "conditions": [{"test": "StringEquals", "variable": "aws:SourceAccount", "values": [ACCOUNT]}],
+        "conditions": [
+            {"test": "StringEquals", "variable": "aws:SourceAccount", "values": [ACCOUNT]},
+            {"test": "ArnLike", "variable": "aws:SourceArn", "values": [f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:*"]},
+        ],
     }
     assert set(tf["module"]["topic"]["topic_policy_statements"]) == {"owner", "deny_insecure_transport"}
 
