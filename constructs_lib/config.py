@@ -379,10 +379,13 @@ class PipelineConfig(_Model):
     #: Stream records that still fail after the retries land here (on-failure destination).
     stream_failure_queue_name: str = "dynamodb-stream-producer-failures"
     runtime: Literal["python3.12"] = "python3.12"
-    #: Powertools for AWS Lambda (Python) release whose public layer both functions use; the
-    #: layer ARN is read at plan time from AWS's public SSM parameter for that release.
-    #: "" = no layer (then package the library yourself).
+    #: Powertools for AWS Lambda (Python) release both functions use.
+    #: With powertools_layer "ssm": "" = no layer at all (then vendor the library yourself).
     powertools_version: Annotated[str, Field(pattern=r"^(\d+\.\d+\.\d+|latest)?$")] = POWERTOOLS_VERSION
+    #: Where the functions get Powertools: "ssm" = AWS's public layer, its ARN read at plan time
+    #: from the public SSM parameter for powertools_version; a layer ARN (same region); or
+    #: "none" = no layer, the function zips carry powertools_version (installed at synth).
+    powertools_layer: str = "ssm"
     architecture: Literal["x86_64", "arm64"] = "x86_64"
     producer: FunctionConfig = FunctionConfig()
     stream: StreamConfig = StreamConfig()
@@ -445,6 +448,37 @@ class PipelineConfig(_Model):
         if not _REGION.fullmatch(value):
             raise ValueError(f"{value!r} is not an AWS region name (expected something like us-east-1 or eu-west-2)")
         return value
+
+    @field_validator("powertools_layer")
+    @classmethod
+    def _powertools_layer(cls, value: str) -> str:
+        if value not in ("ssm", "none") and not _LAYER_ARN.fullmatch(value):
+            raise ValueError(
+                f"{value!r} must be 'ssm', 'none' or a Lambda layer version ARN "
+                "(arn:<partition>:lambda:<region>:<account>:layer:<name>:<version>)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _powertools_source(self) -> "PipelineConfig":
+        layer = self.powertools_layer
+        if layer == "ssm" and self.region.startswith("cn-"):
+            raise ValueError(
+                f"powertools_layer: 'ssm' reads AWS's public Powertools parameter, which {self.region} does not "
+                "have (China regions): give the layer ARN, or 'none' to package Powertools into the function zips"
+            )
+        if layer == "none" and not re.fullmatch(r"\d+\.\d+\.\d+", self.powertools_version):
+            raise ValueError(
+                f"powertools_version: powertools_layer = 'none' packages an exact release; "
+                f"{self.powertools_version!r} is not one (use e.g. {POWERTOOLS_VERSION!r})"
+            )
+        match = _LAYER_ARN.fullmatch(layer)
+        if match and (match["region"] != self.region or not layer.startswith(f"arn:{self.partition}:")):
+            raise ValueError(
+                f"powertools_layer: {layer!r} is not in {self.region} ({self.partition}); a function can only "
+                "use layers of its own region"
+            )
+        return self
 
     @field_validator("tags")
     @classmethod
@@ -515,7 +549,7 @@ class PipelineConfig(_Model):
 
     def powertools_layer_parameter(self) -> str | None:
         """Public SSM parameter holding the Powertools layer ARN for this runtime and architecture."""
-        if not self.powertools_version:
+        if self.powertools_layer != "ssm" or not self.powertools_version:
             return None
         return (
             f"/aws/service/powertools/python/{self.architecture}/{self.runtime}/{self.powertools_version}"

@@ -31,6 +31,8 @@ class PythonFunctionProps:
     extra: dict[str, Any] = field(default_factory=dict)
     #: Where the code folder lives; defaults to the project's functions/.
     source_dir: Path | None = None
+    #: A folder of libraries packaged into the zip beside the code (e.g. Powertools).
+    bundle: Path | None = None
 
 
 class PythonFunction(Construct):
@@ -43,7 +45,7 @@ class PythonFunction(Construct):
 
     def __init__(self, scope: Construct, id: str, *, props: PythonFunctionProps, module_id: str) -> None:
         super().__init__(scope, id)
-        package = build_package(props.code, props.source_dir)
+        package = build_package(props.code, props.source_dir, extra=props.bundle)
         self.asset = TerraformAsset(self, "package", path=str(package), type=AssetType.FILE)
         variables: dict[str, Any] = {
             "function_name": props.function_name,

@@ -5,11 +5,22 @@ permissions and sorted entries, so the same code gives the same bytes (and so th
 ``source_code_hash``) on every checkout and machine. cdktf copies it into the stack
 directory as a ``TerraformAsset``; the JSON then refers to it by a path relative to
 ``cdktf.out/stacks/<stack>/``, where terraform runs.
+
+Only code goes in: dotfiles and dot-folders (``.env``, ``.git``), other VCS folders, caches,
+tests and editor backups stay out, and a symlink that leads out of the function folder is
+refused rather than followed. With ``powertools_layer = "none"`` the zip also carries
+Powertools for AWS Lambda, installed once per release into ``.build/powertools/``.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -18,34 +29,80 @@ FUNCTIONS_DIR = PROJECT_ROOT / "functions"
 BUILD_DIR = PROJECT_ROOT / ".build"
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-_SKIP_DIRS = {"__pycache__", ".pytest_cache", "tests"}
-_SKIP_SUFFIXES = {".pyc", ".pyo"}
+#: Folders never packaged (besides every folder whose name starts with a dot).
+_SKIP_DIRS = {"__pycache__", "tests", "CVS", "_darcs"}
+#: Files never packaged (besides every file whose name starts with a dot): compiled Python and
+#: editor backups / swap / lock files.
+_SKIP_FILES = ("*.pyc", "*.pyo", "*~", "*.swp", "*.swo", "*.bak", "*.orig", "*.rej", "#*#")
 
 
 class PackagingError(ValueError):
     """The function's code folder is missing or unusable."""
 
 
+def _skipped(name: str, is_dir: bool) -> bool:
+    if name.startswith("."):  # .env, .git, .hg, .svn, .venv, .DS_Store, .#lock, .app.py.swp
+        return True
+    if is_dir:
+        return name in _SKIP_DIRS
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in _SKIP_FILES)
+
+
 def package_files(source: Path) -> list[tuple[str, Path]]:
-    """(archive name, file) pairs of a code folder, sorted, without caches."""
-    files = []
-    for path in sorted(source.rglob("*")):
-        rel = path.relative_to(source)
-        if any(part in _SKIP_DIRS for part in rel.parts) or path.suffix in _SKIP_SUFFIXES:
-            continue
-        if path.is_file():
-            files.append((rel.as_posix(), path))
-    return files
+    """(archive name, file) pairs of a code folder, sorted, without dotfiles, VCS folders,
+    caches, tests and editor backups.
+
+    A symlink is followed only while it stays inside ``source``; one that leads out of it (or
+    nowhere) raises :class:`PackagingError`, so a zip never carries files from elsewhere.
+    """
+    root = source.resolve()
+    files: list[tuple[str, Path]] = []
+    visited: set[Path] = set()
+
+    def walk(folder: Path, prefix: str) -> None:
+        real = folder.resolve()
+        if real in visited:  # a symlink loop inside the folder
+            return
+        visited.add(real)
+        for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+            arc = f"{prefix}{entry.name}"
+            if entry.is_symlink():
+                target = entry.resolve()
+                if not target.is_relative_to(root):
+                    raise PackagingError(
+                        f"{entry} is a symlink to {target}, outside the function folder {root}; "
+                        "copy the file into the folder instead"
+                    )
+                if not target.exists():
+                    raise PackagingError(f"{entry} is a symlink to {target}, which does not exist")
+            is_dir = entry.is_dir()
+            if _skipped(entry.name, is_dir):
+                continue
+            if is_dir:
+                walk(entry, arc + "/")
+            elif entry.is_file():
+                files.append((arc, entry))
+
+    walk(source, "")
+    return sorted(files)
 
 
-def build_package(name: str, source: Path | None = None, build_dir: Path | None = None) -> Path:
-    """Zip ``functions/<name>`` reproducibly and return the zip's path."""
+def build_package(name: str, source: Path | None = None, build_dir: Path | None = None,
+                  extra: Path | None = None) -> Path:
+    """Zip ``functions/<name>`` reproducibly and return the zip's path.
+
+    ``extra``: a folder whose files are added at the root of the zip too (the Powertools
+    bundle); the function's own files win on a name clash.
+    """
     source = source or FUNCTIONS_DIR / name
     if not source.is_dir():
         raise PackagingError(f"function code folder {source} does not exist (code = {name!r})")
     files = package_files(source)
     if not any(arc == "app.py" for arc, _ in files):
         raise PackagingError(f"function code folder {source} has no app.py with a handler")
+    if extra is not None:
+        own = {arc for arc, _ in files}
+        files = sorted(files + [(arc, path) for arc, path in package_files(extra) if arc not in own])
     build_dir = build_dir or BUILD_DIR
     build_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -53,7 +110,7 @@ def build_package(name: str, source: Path | None = None, build_dir: Path | None 
         digest.update(arc.encode() + b"\0" + path.read_bytes() + b"\0")
     target = build_dir / f"{name}-{digest.hexdigest()[:16]}.zip"
     if not target.exists():
-        partial = target.with_suffix(".tmp")
+        partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for arc, path in files:
                 info = zipfile.ZipInfo(arc, date_time=_FIXED_TIME)
@@ -61,4 +118,80 @@ def build_package(name: str, source: Path | None = None, build_dir: Path | None 
                 info.compress_type = zipfile.ZIP_DEFLATED
                 archive.writestr(info, path.read_bytes(), compresslevel=9)
         partial.replace(target)
+    return target
+
+
+# --- Powertools in the zip (powertools_layer = "none") -----------------------------------------
+
+#: pip's installation records: they name this machine's paths and pip's own version, so they
+#: would make the zip differ per machine. The package metadata (METADATA, WHEEL) stays.
+_PIP_RECORDS = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
+_RUNTIME_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
+
+
+def _dependency_pins(version: str) -> list[str]:
+    """The versions this project's environment holds of what Powertools requires, so the zip
+    carries the libraries the tests ran with (and the same ones on every machine)."""
+    from importlib import metadata
+
+    try:
+        if metadata.version("aws-lambda-powertools") != version:
+            return []
+        requirements = metadata.requires("aws-lambda-powertools") or []
+    except metadata.PackageNotFoundError:
+        return []
+    pins = []
+    for requirement in requirements:
+        if ";" in requirement:  # an extra or a marker: not installed by default
+            continue
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement)
+        if name is None:
+            continue
+        try:
+            pins.append(f"{name[0]}=={metadata.version(name[0])}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def powertools_bundle(version: str, runtime: str = "python3.12", architecture: str = "x86_64",
+                      cache_dir: Path | None = None) -> Path:
+    """A folder holding ``aws-lambda-powertools==version`` and what it requires, installed for
+    the Lambda runtime; built once per (version, runtime, architecture) under ``.build/`` and
+    reused, so synth needs the package index only the first time.
+
+    boto3 is not installed: the Lambda Python runtime provides it (and Powertools 3 does not
+    require it). Raises :class:`PackagingError` when pip cannot install the release.
+    """
+    python = runtime.removeprefix("python")
+    cache_dir = cache_dir or BUILD_DIR / "powertools"
+    target = cache_dir / f"{version}-py{python}-{architecture}"
+    if (target / ".complete").is_file():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = cache_dir / f".{target.name}.{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    command = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+        "--target", str(partial), "--only-binary=:all:", "--implementation", "cp",
+        "--python-version", python, "--platform", _RUNTIME_PLATFORMS[architecture],
+        f"aws-lambda-powertools=={version}", *_dependency_pins(version),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        shutil.rmtree(partial, ignore_errors=True)
+        detail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise PackagingError(
+            f"powertools_layer = 'none': pip could not install aws-lambda-powertools=={version} "
+            f"for {runtime}/{architecture}: {detail}"
+        )
+    for record in partial.glob("*.dist-info/*"):
+        if record.name in _PIP_RECORDS:
+            record.unlink()
+    shutil.rmtree(partial / "bin", ignore_errors=True)  # console scripts: nothing Lambda runs
+    (partial / ".complete").write_text(f"aws-lambda-powertools=={version}\n")
+    try:
+        partial.rename(target)
+    except OSError:  # another process finished first: use its copy
+        shutil.rmtree(partial, ignore_errors=True)
     return target

@@ -7,6 +7,7 @@ and dashboard.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from constructs import Construct
@@ -32,6 +33,7 @@ from .observability import (
     messages_waiting_alarm,
     queue_age_alarm,
 )
+from .packaging import powertools_bundle
 from .security import (
     SNS_OWNER_ACTIONS,
     SQS_OWNER_ACTIONS,
@@ -117,7 +119,7 @@ class Subscriber(Construct):
     """One subscriber: its queue (+ DLQ), subscription, idempotency table, consumer and trigger."""
 
     def __init__(self, scope: Construct, id: str, *, config: PipelineConfig, sub: SubscriberConfig, topic: Topic,
-                 protection: Protection, layers: tuple[str, ...] = ()) -> None:
+                 protection: Protection, layers: tuple[str, ...] = (), bundle: Path | None = None) -> None:
         super().__init__(scope, id)
         self.config = sub
         self.queue = SubscribedQueue(
@@ -176,6 +178,7 @@ class Subscriber(Construct):
                     }
                 },
                 layers=layers,
+                bundle=bundle,
                 extra=function_settings(config, sub.function),
             ),
             module_id=f"consumer_{sub.name}",
@@ -226,11 +229,16 @@ class EventPipeline(Construct):
         identity.override_logical_id("current")
         self.account = Account(identity.account_id, config.partition)
         self.layers: tuple[str, ...] = ()
+        self.bundle: Path | None = None
         parameter = config.powertools_layer_parameter()
         if parameter:
             layer = DataAwsSsmParameter(self, "powertools_layer", name=parameter)
             layer.override_logical_id("powertools_layer")
             self.layers = (layer.value,)
+        elif config.powertools_layer == "none":
+            self.bundle = powertools_bundle(config.powertools_version, config.runtime, config.architecture)
+        elif config.powertools_layer != "ssm":  # an explicit layer version ARN
+            self.layers = (config.powertools_layer,)
         self.key = (
             MessagingKey(self, "key", alias=f"alias/{config.stack_name}",
                          deletion_window_days=security.key_deletion_window_days)
@@ -284,13 +292,14 @@ class EventPipeline(Construct):
                     },
                 },
                 layers=self.layers,
+                bundle=self.bundle,
                 extra=function_settings(config, config.producer),
             ),
             module_id="producer",
         )
         self.subscribers = [
             Subscriber(self, f"subscriber_{sub.name}", config=config, sub=sub, topic=self.topic,
-                       protection=protection, layers=self.layers)
+                       protection=protection, layers=self.layers, bundle=self.bundle)
             for sub in config.subscribers
         ]
         self.stream_trigger = EventSourceTrigger(

@@ -92,8 +92,37 @@ def test_example_configuration_synthesizes_both_environments(synth_config):
     assert prod["module"]["producer"]["memory_size"] == 256
 
 
-def test_backends_local_by_default_s3_per_environment(synth_config):
+def _commented_backend(text: str) -> str:
+    """The example's commented-out backend block, uncommented."""
+    lines = text.splitlines()
+    start = lines.index("# [environments.prod.backend]")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("# "):
+            break
+        block.append(line[2:])
+    return "\n".join(block) + "\n"
+
+
+def test_example_plans_as_is_with_local_state_and_documents_the_s3_backend(synth_config, tmp_path):
+    """`make plan CONFIG=examples/fanout.toml` must work: no placeholder bucket that terraform
+    init would fail on. The backend stays in the file as a commented block, which must stay valid."""
     result = synth_config(load_environments(str(EXAMPLE)))
+    for stack, doc in result.documents.items():
+        assert doc["terraform"]["backend"] == {"local": {"path": f"../../../terraform.{stack}.tfstate"}}
+    text = EXAMPLE.read_text()
+    uncommented = tmp_path / "fanout.toml"
+    uncommented.write_text(text + "\n" + _commented_backend(text))
+    prod = load_environments(str(uncommented), "prod")[0]
+    assert prod.backend is not None
+    assert (prod.backend.bucket, prod.backend.key) == ("my-terraform-state", "event-driven-pipeline/prod.tfstate")
+
+
+def test_backends_local_by_default_s3_per_environment(synth_config, tmp_path):
+    data = {"environments": {"dev": {}, "prod": {"backend": {
+        "bucket": "example-terraform-state", "key": "event-driven-pipeline/prod.tfstate",
+        "dynamodb_table": "example-terraform-locks"}}}}
+    result = synth_config(load_environments(_write(tmp_path, data), ""))
     dev = result.documents["event-driven-pipeline-dev"]["terraform"]["backend"]
     prod = result.documents["event-driven-pipeline-prod"]["terraform"]["backend"]
     assert dev == {"local": {"path": "../../../terraform.event-driven-pipeline-dev.tfstate"}}

@@ -89,3 +89,68 @@ def test_real_function_packages_hold_their_handlers():
             names = archive.namelist()
         assert "app.py" in names
         assert not any("__pycache__" in n or n.endswith(".pyc") or n.startswith("tests/") for n in names)
+
+
+# --- hygiene: only code goes in (issue 10, item 9) ----------------------------------------------
+
+def _tree(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def test_zips_leave_out_dotfiles_vcs_caches_and_editor_backups(tmp_path):
+    source = tmp_path / "demo"
+    _tree(source, {
+        "app.py": "def handler(e, c):\n    return 1\n",
+        "lib/util.py": "X = 1\n",
+        "lib/data.json": "{}\n",
+        ".env": "SECRET=1\n",
+        "lib/.env.local": "SECRET=2\n",
+        ".git/config": "[core]\n",
+        ".hg/store": "x",
+        ".svn/entries": "x",
+        "CVS/Root": "x",
+        ".venv/lib/site.py": "x",
+        "__pycache__/app.cpython-312.pyc": "x",
+        "lib/__pycache__/util.cpython-312.pyc": "x",
+        "app.py~": "old",
+        ".app.py.swp": "swap",
+        "lib/util.py.swo": "swap",
+        ".#app.py": "emacs lock",
+        "#app.py#": "emacs autosave",
+        "app.py.orig": "merge leftover",
+        ".DS_Store": "x",
+        "tests/test_app.py": "x",
+    })
+    with zipfile.ZipFile(build_package("demo", source, tmp_path / "out")) as archive:
+        assert archive.namelist() == ["app.py", "lib/data.json", "lib/util.py"]
+
+
+def test_a_symlink_out_of_the_function_folder_is_refused(tmp_path):
+    source = tmp_path / "demo"
+    _tree(source, {"app.py": "A = 1\n"})
+    secret = tmp_path / "secrets.txt"
+    secret.write_text("password\n")
+    (source / "config.txt").symlink_to(secret)
+    with pytest.raises(PackagingError, match=r"config.txt is a symlink to .*secrets.txt, outside the function folder"):
+        build_package("demo", source, tmp_path / "out")
+    (source / "config.txt").unlink()
+    (source / "shared").symlink_to(tmp_path, target_is_directory=True)  # a folder link out, too
+    with pytest.raises(PackagingError, match=r"shared is a symlink to .*, outside the function folder"):
+        build_package("demo", source, tmp_path / "out")
+
+
+def test_a_symlink_inside_the_function_folder_is_packaged_as_the_file(tmp_path):
+    source = tmp_path / "demo"
+    _tree(source, {"app.py": "A = 1\n", "real/settings.py": "B = 2\n"})
+    (source / "settings.py").symlink_to(source / "real" / "settings.py")
+    (source / "loop").symlink_to(source, target_is_directory=True)  # a loop is not followed forever
+    with zipfile.ZipFile(build_package("demo", source, tmp_path / "out")) as archive:
+        names = archive.namelist()
+        assert archive.read("settings.py") == b"B = 2\n"
+    assert names == ["app.py", "real/settings.py", "settings.py"]
+    (source / "dangling").symlink_to(source / "gone.py")
+    with pytest.raises(PackagingError, match="dangling is a symlink to .*gone.py, which does not exist"):
+        build_package("demo", source, tmp_path / "out2")

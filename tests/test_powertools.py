@@ -1,0 +1,103 @@
+"""Where the functions get Powertools: AWS's public layer (SSM), a given layer, or the zip itself
+(issue 10, item 5)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from constructs_lib.config import POWERTOOLS_VERSION, ConfigError, build_config
+from constructs_lib.packaging import PackagingError, powertools_bundle
+
+FUNCTIONS = ("producer", "consumer_main")
+LAYER = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:18"
+
+
+def test_default_reads_the_public_ssm_parameter(tf):
+    assert tf["data"]["aws_ssm_parameter"]["powertools_layer"]["name"].endswith(f"/python3.12/{POWERTOOLS_VERSION}")
+    for function in FUNCTIONS:
+        assert tf["module"][function]["layers"] == ["${data.aws_ssm_parameter.powertools_layer.value}"]
+
+
+def test_an_explicit_layer_arn_needs_no_parameter(synth_config):
+    doc = synth_config([build_config(region="eu-west-1", powertools_layer=LAYER)]).only
+    assert "aws_ssm_parameter" not in doc.get("data", {})
+    for function in FUNCTIONS:
+        assert doc["module"][function]["layers"] == [LAYER]
+
+
+def test_china_regions_take_a_layer_arn_or_none_but_not_ssm():
+    with pytest.raises(ConfigError) as caught:
+        build_config(region="cn-north-1")
+    assert "  powertools_layer: 'ssm' reads AWS's public Powertools parameter, which cn-north-1 does not have" in str(
+        caught.value
+    )
+    china = "arn:aws-cn:lambda:cn-north-1:123456789012:layer:powertools:3"
+    assert build_config(region="cn-north-1", powertools_layer=china).powertools_layer == china
+    assert build_config(region="cn-north-1", powertools_layer="none").powertools_layer_parameter() is None
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"powertools_layer": "latest"}, "powertools_layer: 'latest' must be 'ssm', 'none' or a Lambda layer version ARN"),
+        ({"powertools_layer": LAYER.rsplit(":", 1)[0]}, "must be 'ssm', 'none' or a Lambda layer version ARN"),
+        ({"powertools_layer": LAYER.replace(":layer:", ":function:")}, "a Lambda layer version ARN"),
+        ({"powertools_layer": LAYER}, "is not in us-east-1 (aws); a function can only use layers of its own region"),
+        ({"region": "us-gov-west-1", "powertools_layer": LAYER.replace("eu-west-1", "us-gov-west-1")},
+         "is not in us-gov-west-1 (aws-us-gov)"),
+        ({"powertools_layer": "none", "powertools_version": "latest"},
+         "powertools_version: powertools_layer = 'none' packages an exact release; 'latest' is not one"),
+        ({"powertools_layer": "none", "powertools_version": ""}, "packages an exact release"),
+    ],
+)
+def test_layer_settings_are_checked(settings, message):
+    with pytest.raises(ConfigError) as caught:
+        build_config(**settings)
+    assert message in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    """The pinned release installed for the runtime: once per machine (cached under .build/)."""
+    try:
+        return powertools_bundle(POWERTOOLS_VERSION)
+    except PackagingError as error:
+        pytest.skip(f"installing Powertools needs the package index the first time: {error}")
+
+
+def test_none_packages_the_pinned_release_into_every_zip(synth_config, bundle, tmp_path):
+    result = synth_config([build_config(powertools_layer="none")])
+    doc = result.only
+    assert "aws_ssm_parameter" not in doc.get("data", {})
+    for function in FUNCTIONS:
+        module = doc["module"][function]
+        assert "layers" not in module
+        package = result.stack_dir("event-driven-pipeline") / module["local_existing_package"]
+        with zipfile.ZipFile(package) as archive:
+            names = archive.namelist()
+            assert "app.py" in names
+            assert "aws_lambda_powertools/__init__.py" in names
+            assert not [n for n in names if n.endswith(("RECORD", "INSTALLER", "direct_url.json")) or "__pycache__" in n]
+            target = tmp_path / function
+            archive.extractall(target)
+        # The zip alone (no site-packages) imports Powertools at the pinned version, and what it needs.
+        probe = (
+            "import sys; sys.path.insert(0, sys.argv[1]); "
+            "import aws_lambda_powertools, jmespath, typing_extensions; "
+            "from aws_lambda_powertools.shared.version import VERSION; print(VERSION)"
+        )
+        out = subprocess.run([sys.executable, "-S", "-c", probe, str(target)], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == POWERTOOLS_VERSION
+        assert not (target / "boto3").exists(), "the Lambda runtime provides boto3"
+
+
+def test_bundle_is_cached_per_release(bundle):
+    marker = bundle / ".complete"
+    before = marker.stat().st_mtime_ns
+    assert powertools_bundle(POWERTOOLS_VERSION) == bundle
+    assert marker.stat().st_mtime_ns == before, "a second synth reuses the install"
