@@ -55,7 +55,10 @@ $(CDKTF): package.json
 	@npm install --no-audit --no-fund --no-package-lock --loglevel=error
 	@touch $@
 
+# The configuration is checked first: a bad one then stops with its message printed once (the
+# cdktf CLI would print the app's error output twice, as it streams and in its summary).
 synth: install
+	@$(PY) main.py --check
 	@$(JSII_NODE) $(CDKTF) synth
 	@ls -1 cdktf.out/stacks/*/cdk.tf.json
 

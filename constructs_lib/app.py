@@ -57,12 +57,31 @@ def build_app(configs: list[PipelineConfig], outdir: str | None = None):
     return app
 
 
-def run() -> None:
+def error_lines(error: Exception) -> list[str]:
+    """``error: <field>: <rule>``, one line per broken rule (a ConfigError lists them under a
+    heading; other errors are one line already)."""
+    heading, _, rest = str(error).partition("\n")
+    if heading.rstrip(":") == "invalid pipeline configuration" and rest:
+        return [f"error: {line.strip()}" for line in rest.splitlines() if line.strip()]
+    return [f"error: {line}" for line in str(error).splitlines()]
+
+
+def fail(error: Exception) -> None:
+    print("\n".join(error_lines(error)), file=sys.stderr)
+    raise SystemExit(2) from None
+
+
+def run(argv: list[str] | None = None) -> None:
+    """main.py: synthesize every configured environment; ``--check`` only validates the
+    configuration (what `make synth` runs before the cdktf CLI, which would print the app's error
+    output twice: as it streams and again in its summary)."""
+    argv = sys.argv[1:] if argv is None else argv
     try:
         configs = load_environments()
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        fail(error)
+    if "--check" in argv:
+        return
     use_supported_node()
     from .packaging import PackagingError
 
@@ -70,6 +89,5 @@ def run() -> None:
         # Read here, not by cdktf in the jsii kernel, which sees the environment of its start.
         app = build_app(configs, outdir=os.environ.get("CDKTF_OUTDIR") or None)
     except PackagingError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        fail(error)
     app.synth()

@@ -9,8 +9,10 @@ rejected when the object is built, before any cdktf or jsii code runs, with a
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import sys
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -31,8 +33,9 @@ _REGION = re.compile(
     r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov)?-"
     r"(north|south|east|west|central|northeast|southeast|northwest|southwest)-[1-9]$"
 )
-# Tag keys and values: letters, digits, spaces and _ . : / = + - @ (AWS tagging rules).
-_TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$")
+# Tag keys and values: letters, digits, spaces and _ . : / = + - @ (AWS tagging rules). A plain
+# space only: \s would also let tabs, newlines and other control characters through.
+_TAG_TEXT = re.compile(r"^[\w .:/=+\-@]*$")
 _FUNCTION_DIR = re.compile(r"^[a-z][a-z0-9_]*$")
 _STACK = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 
@@ -62,11 +65,16 @@ def _check_name(kind: str, value: str) -> str:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # strict: no silent conversion (true is not 1, "10" is not 10, 3.0 is not 3).
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
 
 
 Seconds = Annotated[int, Field(ge=1, le=900, description="Lambda timeout in seconds (1-900)")]
 Memory = Annotated[int, Field(ge=128, le=10240, description="Lambda memory in MB (128-10240)")]
+
+
+#: The retention periods CloudWatch Logs accepts, in days.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 
 
 class FunctionConfig(_Model):
@@ -75,7 +83,15 @@ class FunctionConfig(_Model):
     timeout: Seconds = 3
     memory_size: Memory = 128
     reserved_concurrency: Annotated[int, Field(ge=-1, le=10000)] = -1
-    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] = 14
+    log_retention_days: int = 14
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        # A Literal of ints would take true for 1; a strict int and this set do not.
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{value} is not a CloudWatch Logs retention; use one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
 
 
 # SNS subscription filter policy limits (Amazon SNS quotas).
@@ -86,6 +102,8 @@ _FILTER_OPERATORS = {"prefix", "suffix", "anything-but", "numeric", "exists", "e
 
 
 _NUMERIC_OPERATORS = {"=", "<", "<=", ">", ">="}
+#: SNS numeric matching covers -1e9..1e9 (Amazon SNS message filtering).
+NUMERIC_LIMIT = 1_000_000_000
 
 
 def _is_number(value: Any) -> bool:
@@ -119,6 +137,17 @@ def _check_operator(where: str, item: dict[str, Any]) -> None:
             or not all(_is_number(n) for n in pairs[1::2])
         ):
             raise ValueError(f"{bad} numeric takes [operator, number] or two such pairs (operators = < <= > >=)")
+        for number in pairs[1::2]:
+            if not -NUMERIC_LIMIT <= number <= NUMERIC_LIMIT:  # also false for NaN
+                raise ValueError(f"{bad} SNS matches numbers from -1e9 to 1e9 only")
+        if len(pairs) == 4:
+            (low_op, low, high_op, high) = pairs
+            if low_op not in (">", ">=") or high_op not in ("<", "<="):
+                raise ValueError(
+                    f"{bad} a numeric range is [\">\" or \">=\", lower, \"<\" or \"<=\", upper] in that order"
+                )
+            if not low < high:
+                raise ValueError(f"{bad} the range is empty: its lower bound must be less than its upper bound")
     elif operator == "anything-but":
         values = operand if isinstance(operand, list) else [operand]
         if isinstance(operand, dict):
@@ -137,6 +166,8 @@ def check_filter_policy(policy: Any, scope: str) -> dict[str, Any]:
             raise ValueError(f"is not valid JSON: {error}") from None
     if not isinstance(policy, dict) or not policy:
         raise ValueError("must be a non-empty JSON object mapping attribute names to lists of values")
+    if _deeper_than(policy, MAX_DEPTH):
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
     size = len(json.dumps(policy).encode())
     if size > FILTER_POLICY_MAX_BYTES:
         raise ValueError(f"is {size} bytes; SNS allows at most {FILTER_POLICY_MAX_BYTES}")
@@ -183,6 +214,20 @@ def check_filter_policy(policy: Any, scope: str) -> dict[str, Any]:
             f"has {combinations} combinations of values; SNS allows at most {FILTER_POLICY_MAX_COMBINATIONS}"
         )
     return policy
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists/dicts nest deeper than ``limit`` (iterative: depth cannot exhaust the stack)."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return False
 
 
 def default_subscriber_names(name: str) -> tuple[str, str]:
@@ -294,6 +339,15 @@ class S3BackendConfig(_Model):
     region: str | None = None
     dynamodb_table: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")]
     encrypt: bool = True
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        # Terraform reads backend settings literally (no templates), so "$${" would not be an
+        # escape there but part of the key: template syntax is refused instead.
+        if "${" in value or "%{" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError(f"{value!r}: no control characters and no Terraform template syntax ('${{', '%{{')")
+        return value
 
     @field_validator("region")
     @classmethod
@@ -620,22 +674,103 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+#: Deepest nesting a configuration may use (a filter policy inside an environment needs ~10).
+MAX_DEPTH = 32
+#: Longest integer a configuration may write (the largest limit here, 604800000, has 9 digits).
+MAX_INT_DIGITS = 18
+#: Python refuses int() of longer texts anyway; while parsing, allow a little more, so that a long
+#: number is reported by its field rather than by the parser.
+_PARSE_INT_DIGITS = 10_000
+
+
+class _Duplicates(dict):
+    """A JSON object that repeated a key (kept so the error can name where)."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        seen: set[str] = set()
+        repeated: set[str] = set()
+        for key, _ in pairs:
+            (repeated if key in seen else seen).add(key)
+        self.repeated = sorted(repeated)
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    return _Duplicates(pairs) if len(set(keys)) != len(keys) else dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def check_plain_data(data: Any, where: str = "") -> None:
+    """Reject what no field can use and what would break later code: nesting deeper than
+    :data:`MAX_DEPTH`, integers longer than :data:`MAX_INT_DIGITS`, non-finite floats, repeated
+    JSON keys. Iterative, so depth itself cannot exhaust the stack. ConfigError names the field."""
+    stack: list[tuple[Any, str, int]] = [(data, where, 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        name = path or "(top level)"
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"invalid pipeline configuration:\n  {name}: nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, _Duplicates):
+            raise ConfigError(
+                f"invalid pipeline configuration:\n  {name}: key {value.repeated[0]!r} appears twice "
+                "(a repeated key would silently replace the first value)"
+            )
+        if isinstance(value, dict):
+            stack.extend((v, f"{path}.{k}" if path else str(k), depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}.{i}" if path else str(i), depth + 1) for i, v in enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_INT_DIGITS:
+            raise ConfigError(
+                f"invalid pipeline configuration:\n  {name}: a number longer than {MAX_INT_DIGITS} digits; "
+                "no setting takes one that large"
+            )
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"invalid pipeline configuration:\n  {name}: {value} is not a finite number")
+
+
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse a .toml or .json configuration file into a dict (ConfigError on any problem)."""
     file = Path(path)
+    if file.is_dir():
+        raise ConfigError(f"configuration file {file}: is a directory; name a .toml or .json file")
     if not file.is_file():
         raise ConfigError(f"configuration file {file} does not exist")
+    if file.suffix not in (".toml", ".json"):
+        raise ConfigError(f"configuration file {file}: use a .toml or .json file")
     try:
-        if file.suffix == ".toml":
-            data = tomllib.loads(file.read_text())
-        elif file.suffix == ".json":
-            data = json.loads(file.read_text())
+        raw = file.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"configuration file {file}: cannot be read ({error.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"configuration file {file}: is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})"
+        ) from None
+    kind = file.suffix[1:].upper()
+    previous_digits = sys.get_int_max_str_digits()
+    try:
+        sys.set_int_max_str_digits(_PARSE_INT_DIGITS)
+        if kind == "TOML":
+            data = tomllib.loads(text)
         else:
-            raise ConfigError(f"configuration file {file}: use a .toml or .json file")
+            data = json.loads(text, object_pairs_hook=_json_object, parse_constant=_no_constant)
+    except RecursionError:
+        raise ConfigError(f"configuration file {file}: nested deeper than {MAX_DEPTH} levels") from None
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-        raise ConfigError(f"configuration file {file} is not valid {file.suffix[1:].upper()}: {error}") from None
+        raise ConfigError(f"configuration file {file} is not valid {kind}: {error}") from None
+    except ValueError as error:  # a number too long even to read, NaN/Infinity in JSON
+        detail = "a number is too long to read" if "digits" in str(error) else str(error)
+        raise ConfigError(f"configuration file {file} is not valid {kind}: {detail}") from None
+    finally:
+        sys.set_int_max_str_digits(previous_digits)
     if not isinstance(data, dict):
         raise ConfigError(f"configuration file {file}: the top level must be a table/object")
+    check_plain_data(data)
     return data
 
 

@@ -22,6 +22,7 @@ from .aws import (
 from .config import PipelineConfig, SubscriberConfig
 from .contract import FAILED_MESSAGE_RETENTION_SECONDS, IDEMPOTENCY_TTL_ATTRIBUTE, consumer_environment, producer_environment
 from .function import PythonFunction, PythonFunctionProps
+from .literal import terraform_literal
 from .messaging import Queue, QueueProps, SubscribedQueue, SubscribedQueueProps, Topic, TopicProps
 from .observability import (
     AlarmSpec,
@@ -131,7 +132,8 @@ class Subscriber(Construct):
                 visibility_timeout_seconds=sub.visibility_timeout_seconds,
                 message_retention_seconds=sub.message_retention_seconds,
                 raw_message_delivery=sub.raw_message_delivery,
-                filter_policy=sub.filter_policy,  # validated as a dict by the config
+                # Validated as a dict by the config; free text, so escaped for Terraform.
+                filter_policy=terraform_literal(sub.filter_policy),
                 filter_policy_scope=sub.filter_policy_scope,
                 extra={
                     "create_dlq": True,
@@ -356,7 +358,8 @@ class EventPipeline(Construct):
         )
         if config.alarms.email:
             email = SnsTopicSubscription(
-                self, "alarm_email", topic_arn=self.alarm_topic.topic_arn, protocol="email", endpoint=config.alarms.email
+                self, "alarm_email", topic_arn=self.alarm_topic.topic_arn, protocol="email",
+                endpoint=terraform_literal(config.alarms.email),
             )
             email.override_logical_id("alarm_email")
         specs: list[AlarmSpec] = [

@@ -170,3 +170,105 @@ def test_make_plan_without_terraform_says_so_in_one_line(tmp_path):
         "make plan: no terraform binary on PATH; install Terraform >= 1.3 to plan "
         "(make synth writes cdktf.out/stacks without it)"
     ]
+
+
+# --- every bad input: exit 2, `error: <field>: <rule>`, no traceback (issue 10, item 8) ----------
+
+def _deep_json(depth: int) -> bytes:
+    return b'{"subscribers": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+def _numeric(rule: list, rule_message: str) -> tuple[bytes, str, str]:
+    """A configuration whose filter policy uses ``{"numeric": rule}``, and the error it must give."""
+    operator = json.dumps({"numeric": rule})
+    config = {"subscribers": [{"name": "a", "filter_policy": {"n": [{"numeric": rule}]}}]}
+    return json.dumps(config).encode(), ".json", f"error: subscribers.0.filter_policy: n: {operator}: {rule_message}"
+
+
+def _deep_toml(depth: int) -> bytes:
+    return b"tags = " + b"[" * depth + b"]" * depth + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "expected"),
+    [
+        (b'{"region": "eu-west-1\xff"}', ".json", "error: configuration file {file}: is not UTF-8 text (byte 0xff at offset 21)"),
+        (b'region = "caf\xe9"\n', ".toml", "is not UTF-8 text (byte 0xe9"),
+        (_deep_json(100_000), ".json", "error: configuration file {file}: nested deeper than 32 levels"),
+        (_deep_toml(100_000), ".toml", "error: configuration file {file}: nested deeper than 32 levels"),
+        (_deep_json(40), ".json", "error: subscribers.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0: nested deeper than 32 levels"),
+        (b'{"producer": {"timeout": ' + b"9" * 5000 + b"}}", ".json", "error: producer.timeout: a number longer than 18 digits"),
+        (b"[producer]\ntimeout = " + b"9" * 5000 + b"\n", ".toml", "error: producer.timeout: a number longer than 18 digits"),
+        (b'{"producer": {"timeout": ' + b"9" * 50_000 + b"}}", ".json", "is not valid JSON: a number is too long to read"),
+        (b'{"region": "us-east-1", "region": "eu-west-1"}', ".json", "error: (top level): key 'region' appears twice"),
+        (b'{"alarms": {"email": "a@b.co", "email": "c@d.co"}}', ".json", "error: alarms: key 'email' appears twice"),
+        (b'{"producer": {"timeout": true}}', ".json", "error: producer.timeout: Input should be a valid integer"),
+        (b'{"producer": {"memory_size": "256"}}', ".json", "error: producer.memory_size: Input should be a valid integer"),
+        (b'{"producer": {"timeout": 3.0}}', ".json", "error: producer.timeout: Input should be a valid integer"),
+        (b'{"producer": {"log_retention_days": true}}', ".json", "error: producer.log_retention_days: Input should be a valid integer"),
+        (b'{"dashboard": 1}', ".json", "error: dashboard: Input should be a valid boolean"),
+        (b'{"stream": {"bisect_batch_on_function_error": "yes"}}', ".json", "error: stream.bisect_batch_on_function_error: Input should be a valid boolean"),
+        (b'{"producer": {"timeout": NaN}}', ".json", "is not valid JSON: NaN is not a number JSON allows"),
+        (b"[producer]\ntimeout = inf\n", ".toml", "error: producer.timeout: inf is not a finite number"),
+        (b'{"tags": {"Team": "data\\nops"}}', ".json", "error: tags: tag 'Team'='data\\nops': use only letters, digits, spaces"),
+        (b'{"tags": {"Team": "data\\u0007"}}', ".json", "error: tags: tag 'Team'='data\\x07'"),
+        (b'{"tags": {"Team\\t": "x"}}', ".json", "error: tags: tag 'Team\\t'='x'"),
+        _numeric([">", 10, ">", 5], "a numeric range is"),
+        _numeric(["<", 5, ">", 1], "a numeric range is"),
+        _numeric([">", 10, "<", 5], "the range is empty"),
+        _numeric(["=", 5, "=", 6], "a numeric range is"),
+        _numeric(["<", 2e9], "SNS matches numbers from -1e9 to 1e9 only"),
+    ],
+    ids=["non-utf8-json", "non-utf8-toml", "json-100000-deep", "toml-100000-deep", "json-40-deep",
+         "5000-digit-json", "5000-digit-toml", "50000-digit-json", "duplicate-key", "duplicate-nested-key",
+         "true-for-int", "string-for-int", "float-for-int", "true-for-retention", "int-for-bool", "string-for-bool",
+         "json-nan", "toml-inf", "tag-newline", "tag-bell", "tag-key-tab", "numeric-two-lower", "numeric-upper-first",
+         "numeric-empty", "numeric-two-equals", "numeric-out-of-range"],
+)
+def test_every_bad_configuration_exits_2_naming_field_and_rule(tmp_path, monkeypatch, capsys, content, suffix, expected):
+    from constructs_lib.app import run
+
+    file = tmp_path / f"config{suffix}"
+    file.write_bytes(content)
+    monkeypatch.setenv("PIPELINE_CONFIG", str(file))
+    with pytest.raises(SystemExit) as exited:
+        run([])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert expected.replace("{file}", str(file)) in err, err
+    assert all(line.startswith("error: ") for line in err.splitlines()), err
+    assert "Traceback" not in err and len(err) < 2000
+
+
+def test_a_directory_given_as_the_file(tmp_path, monkeypatch, capsys):
+    from constructs_lib.app import run
+
+    folder = tmp_path / "config.json"
+    folder.mkdir()
+    monkeypatch.setenv("PIPELINE_CONFIG", str(folder))
+    with pytest.raises(SystemExit) as exited:
+        run([])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == f"error: configuration file {folder}: is a directory; name a .toml or .json file\n"
+
+
+def test_deep_filter_policy_from_code_is_a_config_error():
+    policy: dict = {"leaf": ["x"]}
+    for _ in range(5000):
+        policy = {"n": policy}
+    with pytest.raises(ConfigError, match=r"subscribers.0.filter_policy: nested deeper than 32 levels"):
+        build_config(subscribers=[{"name": "a", "filter_policy": policy, "filter_policy_scope": "MessageBody"}])
+
+
+def test_make_synth_prints_a_configuration_error_once(tmp_path):
+    """`make synth` checks the configuration before the cdktf CLI, which would repeat the app's
+    error output (once as it streams, once in its summary) under two error headings."""
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"region": "moon-1"}))
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-o", "install", "synth", f"CONFIG={bad}"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if "***" not in line]
+    assert lines == ["error: region: 'moon-1' is not an AWS region name (expected something like us-east-1 or eu-west-2)"]

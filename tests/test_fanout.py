@@ -265,9 +265,13 @@ def test_synthesized_filter_policies_are_accepted_by_an_sns_implementation(synth
         {"a": [{"prefixx": "x"}]},
         {"a": [{"numeric": ["banana"]}]},
         {"a": [{"exists": "yes"}]},
+        {"a": [{"numeric": [">", 10, ">", 5]}]},
+        {"a": [{"numeric": ["<", 5, ">", 1]}]},
+        {"a": [{"numeric": [">", 10, "<", 5]}]},
+        {"a": [{"numeric": ["=", 5, "=", 6]}]},
     ],
     ids=["six-keys", "160-combinations", "not-a-list", "nested-attribute", "unknown-operator", "numeric-operand",
-         "exists-operand"],
+         "exists-operand", "two-lower-bounds", "upper-bound-first", "empty-range", "two-equals"],
 )
 def test_policies_the_config_rejects_are_rejected_by_sns_too(policy, sns_endpoint):
     with pytest.raises(ConfigError):
