@@ -75,7 +75,7 @@ def run(argv: list[str] | None = None) -> None:
     """main.py: synthesize every configured environment; ``--check`` only validates the
     configuration (what `make synth` runs before the cdktf CLI, which would print the app's error
     output twice: as it streams and again in its summary)."""
-    argv = sys.argv[1:] if argv is None else argv
+    argv = argv or []
     try:
         configs = load_environments()
     except ConfigError as error:
