@@ -641,10 +641,20 @@ def _unique_or_raise(field: str, values: list[str]) -> None:
 
 # --- construction with readable errors ------------------------------------------------------
 
+_PLAIN_PART = re.compile(r"^[A-Za-z0-9_$-]{1,64}$")
+
+
+def path_part(part: Any) -> str:
+    """One step of a field path in a message: plain names as they are, anything else quoted
+    (a key with a newline or an escape sequence must not break or colour the error line)."""
+    text = str(part)
+    return text if _PLAIN_PART.fullmatch(text) else repr(text)
+
+
 def _describe(error: ValidationError, prefix: str = "") -> str:
     lines = []
     for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        where = ".".join(path_part(part) for part in item["loc"]) or "(top level)"
         message = item["msg"].removeprefix("Value error, ")
         head, _, rest = message.partition(": ")
         if rest and not item["loc"]:  # a model-wide rule that names its own field
@@ -720,7 +730,7 @@ def check_plain_data(data: Any, where: str = "") -> None:
                 "(a repeated key would silently replace the first value)"
             )
         if isinstance(value, dict):
-            stack.extend((v, f"{path}.{k}" if path else str(k), depth + 1) for k, v in value.items())
+            stack.extend((v, f"{path}.{path_part(k)}" if path else path_part(k), depth + 1) for k, v in value.items())
         elif isinstance(value, list):
             stack.extend((v, f"{path}.{i}" if path else str(i), depth + 1) for i, v in enumerate(value))
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_INT_DIGITS:
@@ -802,6 +812,11 @@ def environments_from_dict(data: dict[str, Any]) -> list[PipelineConfig]:
         raise ConfigError("invalid pipeline configuration:\n  defaults: must be a table/object of settings")
     configs = []
     for name, settings in envs.items():
+        if not _PLAIN_PART.fullmatch(name) or name.startswith("$"):
+            raise ConfigError(
+                f"invalid pipeline configuration:\n  environments: {name!r} is not an environment name "
+                "(1-64 characters of A-Z a-z 0-9 _ -)"
+            )
         if not isinstance(settings, dict) and settings is not None:
             raise ConfigError(
                 f"invalid pipeline configuration:\n  environments.{name}: must be a table/object of settings"

@@ -272,3 +272,25 @@ def test_make_synth_prints_a_configuration_error_once(tmp_path):
     assert result.returncode != 0
     lines = [line for line in (result.stdout + result.stderr).splitlines() if "***" not in line]
     assert lines == ["error: region: 'moon-1' is not an AWS region name (expected something like us-east-1 or eu-west-2)"]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"environments": {"de\nv": {}}}, "error: environments: 'de\\nv' is not an environment name"),
+        ({"tags": {"a\x1b[31m": 5}}, "error: tags.'a\\x1b[31m': Input should be a valid string"),
+        ({"environments": {"dev": {"tags": {"x\ny": [[[[]]]]}}}}, "error: environments.dev.tags.'x\\ny': Input should be a valid string"),
+    ],
+)
+def test_odd_keys_are_quoted_in_messages(tmp_path, monkeypatch, capsys, data, expected):
+    """A key holding a newline or a terminal escape must not split or colour the error line."""
+    from constructs_lib.app import run
+
+    file = tmp_path / "config.json"
+    file.write_text(json.dumps(data))
+    monkeypatch.setenv("PIPELINE_CONFIG", str(file))
+    with pytest.raises(SystemExit):
+        run([])
+    err = capsys.readouterr().err
+    assert expected in err, err
+    assert "\x1b" not in err and all(line.startswith("error: ") for line in err.splitlines())
