@@ -106,8 +106,11 @@ def test_synth_fails_cleanly_on_bad_configuration(tmp_path):
     """`python main.py` (what `cdktf synth` runs): exit 2, the field and rule on stderr, no trace."""
     result = _run_main(tmp_path, json.dumps({"subscribers": [{"batch_size": 50}], "region": "moon-1"}))
     assert result.returncode == 2, result.stderr
-    assert "batch_size 50 is above 10" in result.stderr
-    assert "region: 'moon-1' is not an AWS region name" in result.stderr
+    assert result.stderr.splitlines() == [
+        "error: region: 'moon-1' is not an AWS region name (expected something like us-east-1 or eu-west-2)",
+        "error: subscribers.0: batch_size 50 is above 10: SQS event source mappings allow 1-10 unless "
+        "maximum_batching_window_seconds is at least 1 (then up to 10000)",
+    ]
     assert "Traceback" not in result.stderr and "jsii" not in result.stderr.lower()
     assert not (tmp_path / "out").exists()
 
