@@ -111,3 +111,35 @@ def test_references_exist_in_every_resource(tf):
     referenced = {m for text in _strings(tf.get("resource", {})) for m, _ in REFERENCE.findall(text)}
     assert referenced >= {"table", "topic", "queue_main", "producer", "consumer_main", "stream_failures"}
     assert referenced <= set(tf["module"])
+
+
+def _module_sources():
+    import pytest
+
+    from scripts.generate_module_contract import default_modules_dir
+
+    folder = default_modules_dir()
+    if not folder.is_dir():
+        pytest.skip(f"pinned module sources not found at {folder} (set PIPELINE_TERRAFORM_OFFLINE_DIR)")
+    return folder
+
+
+def test_contract_file_is_generated_from_the_pinned_module_sources():
+    from scripts.generate_module_contract import OUTPUT, build, render
+
+    assert OUTPUT.read_text() == render(build(_module_sources()))
+
+
+def test_generator_reads_keys_from_the_module_code(tmp_path):
+    """A release that reads other statement keys changes the generated contract."""
+    import shutil
+
+    from scripts.generate_module_contract import build
+
+    source = _module_sources()
+    for folder in source.iterdir():
+        shutil.copytree(folder, tmp_path / folder.name)
+    sqs = next(tmp_path.glob("sqs-*")) / "main.tf"
+    sqs.write_text(sqs.read_text().replace("statement.value.conditions", "statement.value.condition"))
+    facts = build(tmp_path)["statement_keys"]["terraform-aws-modules/sqs/aws"]["keys"]
+    assert "condition" in facts and "conditions" not in facts
