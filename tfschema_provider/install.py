@@ -1,0 +1,83 @@
+"""Serve the schema-only provider to Terraform through a private CLI configuration.
+
+`install(workdir, aws_schema)` writes, under `workdir`, a filesystem mirror holding one small
+launcher per provider (hashicorp/aws, external, local, null) and a CLI configuration that installs
+providers from that mirror only. Terraform reads it through TF_CLI_CONFIG_FILE in the
+environment `install` returns; the user's own Terraform configuration is never read or touched.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
+
+# The versions the mirror offers. aws is the release the shared schema was taken from (the newest
+# in "~> 5.0"); external, local and null are the current releases whose documentation the small
+# schemas in schemas/ follow. They satisfy the lambda module's constraints (>= 1.0, >= 1.0, >= 2.0).
+PROVIDERS = {
+    "aws": ("5.100.0", ["aws-provider.json"]),
+    "external": ("2.3.5", ["external.json"]),
+    "local": ("2.5.3", ["local.json"]),
+    "null": ("3.2.4", ["null.json"]),
+}
+
+
+def current_platform() -> str:
+    """Terraform's name for this machine's platform, e.g. linux_amd64."""
+    machine = platform.machine().lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+    system = "darwin" if sys.platform == "darwin" else sys.platform.rstrip("0123456789")
+    return f"{system}_{arch}"
+
+
+def _launcher(schemas: list[Path]) -> str:
+    python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "tfschema_provider"]
+    for schema in schemas:
+        command += ["--schema", str(schema)]
+    return (
+        "#!/bin/sh\n"
+        "# Schema-only provider (tfschema_provider): validates and plans offline, never applies.\n"
+        f"PYTHONPATH={shlex.quote(python_path)} exec {' '.join(shlex.quote(c) for c in command)} \"$@\"\n"
+    )
+
+
+def install(workdir: Path, aws_schema: Path, target_platform: str | None = None) -> dict[str, str]:
+    """Write the mirror and CLI configuration; return the environment for running terraform."""
+    mirror = workdir / "mirror"
+    target_platform = target_platform or current_platform()
+    for name, (version, own_schemas) in PROVIDERS.items():
+        schemas = [HERE / "schemas" / s for s in own_schemas]
+        if name == "aws":
+            schemas.insert(0, aws_schema)
+        package = mirror / "registry.terraform.io" / "hashicorp" / name / version / target_platform
+        package.mkdir(parents=True, exist_ok=True)
+        launcher = package / f"terraform-provider-{name}_v{version}"
+        launcher.write_text(_launcher(schemas))
+        launcher.chmod(0o755)
+    config = workdir / "terraform.rc"
+    config.write_text(
+        "# Written by tfschema_provider.install for one offline validation run.\n"
+        "provider_installation {\n"
+        "  filesystem_mirror {\n"
+        f"    path    = {_hcl_string(mirror)}\n"
+        '    include = ["registry.terraform.io/hashicorp/*"]\n'
+        "  }\n"
+        "}\n"
+    )
+    env = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith("TF_CLI_ARGS") and k not in ("TF_PLUGIN_CACHE_DIR", "TF_DATA_DIR")
+    }
+    env.update(TF_CLI_CONFIG_FILE=str(config), CHECKPOINT_DISABLE="1", TF_IN_AUTOMATION="1")
+    return env
+
+
+def _hcl_string(path: Path) -> str:
+    return '"' + str(path).replace("\\", "\\\\").replace('"', '\\"') + '"'
