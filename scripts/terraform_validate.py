@@ -247,7 +247,11 @@ def validate_stack(
         point_modules_at_local_copies(work, inputs)
     if plan:
         drop_backend(work)
-    init = run_terraform(terraform, ["init", "-backend=false", "-input=false", "-no-color"], work, env)
+    # init installs from the mirror even when the providers are served in-process, so Terraform
+    # still checks every provider version constraint (of the stack and of the modules) against
+    # the served versions; reattached providers would skip that check.
+    init_env = {k: v for k, v in env.items() if k != "TF_REATTACH_PROVIDERS"}
+    init = run_terraform(terraform, ["init", "-backend=false", "-input=false", "-no-color"], work, init_env)
     if init.returncode != 0:
         return _failed(stack_dir, work, init, started)
     validate = run_terraform(terraform, ["validate", "-json", "-no-color"], work, env)

@@ -179,6 +179,19 @@ def test_validation_rejects_a_corrupted_stack(default_validated, offline, tmp_pa
     assert printed.startswith(f"  error: {summary}") and "at cdk.tf.json:" in printed, printed
 
 
+def test_provider_constraint_outside_the_served_version_fails_init(default_synth, offline, tmp_path):
+    stack = tmp_path / "event-driven-pipeline"
+    shutil.copytree(default_synth.stack_dir("event-driven-pipeline"), stack)
+    document = json.loads((stack / "cdk.tf.json").read_text())
+    document["terraform"]["required_providers"]["aws"]["version"] = "~> 6.0"
+    (stack / "cdk.tf.json").write_text(json.dumps(document))
+    result = tv.validate_stack(stack, offline.terraform, offline.env, offline.inputs, tmp_path / "work")
+    assert not result.valid
+    # the mirror offers hashicorp/aws 5.100.0 only, and terraform's own check rejects it
+    assert "Failed to query available provider packages" in result.output, result.output
+    assert "no available releases match the given constraints" in result.output, result.output
+
+
 def _fake_inputs(tmp_path: Path, *module_dirs: str) -> Path:
     for name in module_dirs:
         (tmp_path / "inputs" / "modules" / name).mkdir(parents=True)
