@@ -242,7 +242,9 @@ def validate_stack(
 ) -> Result:
     started = time.monotonic()
     work = workdir / stack_dir.name
-    shutil.copytree(stack_dir, work, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
+    # Offline, a lock file from an earlier online init would pin the real providers' checksums.
+    ignored = [".terraform", "*.tfstate*"] + ([".terraform.lock.hcl"] if inputs is not None else [])
+    shutil.copytree(stack_dir, work, ignore=shutil.ignore_patterns(*ignored))
     if inputs is not None:
         point_modules_at_local_copies(work, inputs)
     if plan:

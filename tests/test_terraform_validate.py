@@ -185,7 +185,10 @@ def test_provider_constraint_outside_the_served_version_fails_init(default_synth
     document = json.loads((stack / "cdk.tf.json").read_text())
     document["terraform"]["required_providers"]["aws"]["version"] = "~> 6.0"
     (stack / "cdk.tf.json").write_text(json.dumps(document))
+    # a lock file left by an earlier online init: offline copies leave it behind
+    (stack / ".terraform.lock.hcl").write_text('provider "registry.terraform.io/hashicorp/aws" {}\n')
     result = tv.validate_stack(stack, offline.terraform, offline.env, offline.inputs, tmp_path / "work")
+    assert not (result.work / ".terraform.lock.hcl").exists()
     assert not result.valid
     # the mirror offers hashicorp/aws 5.100.0 only, and terraform's own check rejects it
     assert "Failed to query available provider packages" in result.output, result.output

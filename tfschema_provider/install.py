@@ -25,6 +25,9 @@ REPO_ROOT = HERE.parent
 # The versions the mirror offers. aws is the release the shared schema was taken from (the newest
 # in "~> 5.0"); external, local and null are the current releases whose documentation the small
 # schemas in schemas/ follow. They satisfy the lambda module's constraints (>= 1.0, >= 1.0, >= 2.0).
+# Where `hashicorp/<name>` resolves: Terraform's default registry host, and OpenTofu's.
+HOSTS = ("registry.terraform.io", "registry.opentofu.org")
+
 PROVIDERS = {
     "aws": ("5.100.0", ["aws-provider.json"]),
     "external": ("2.3.5", ["external.json"]),
@@ -62,19 +65,21 @@ def install(workdir: Path, aws_schema: Path, target_platform: str | None = None)
     """Write the mirror and CLI configuration; return the environment for running terraform."""
     mirror = workdir / "mirror"
     target_platform = target_platform or current_platform()
-    for name, (version, _) in PROVIDERS.items():
-        package = mirror / "registry.terraform.io" / "hashicorp" / name / version / target_platform
-        package.mkdir(parents=True, exist_ok=True)
-        launcher = package / f"terraform-provider-{name}_v{version}"
-        launcher.write_text(_launcher(_schemas(name, aws_schema)))
-        launcher.chmod(0o755)
+    for host in HOSTS:
+        for name, (version, _) in PROVIDERS.items():
+            package = mirror / host / "hashicorp" / name / version / target_platform
+            package.mkdir(parents=True, exist_ok=True)
+            launcher = package / f"terraform-provider-{name}_v{version}"
+            launcher.write_text(_launcher(_schemas(name, aws_schema)))
+            launcher.chmod(0o755)
+    include = ", ".join(f'"{host}/hashicorp/*"' for host in HOSTS)
     config = workdir / "terraform.rc"
     config.write_text(
         "# Written by tfschema_provider.install for one offline validation run.\n"
         "provider_installation {\n"
         "  filesystem_mirror {\n"
         f"    path    = {_hcl_string(mirror)}\n"
-        '    include = ["registry.terraform.io/hashicorp/*"]\n'
+        f"    include = [{include}]\n"
         "  }\n"
         "}\n"
     )
@@ -121,10 +126,11 @@ def serve_in_process(workdir: Path, aws_schema: Path) -> Iterator[dict[str, str]
             server.add_insecure_port(f"unix://{socket_path}")
             server.start()
             servers.append(server)
-            reattach[f"registry.terraform.io/hashicorp/{name}"] = {
-                "Protocol": "grpc", "ProtocolVersion": 6, "Pid": os.getpid(), "Test": True,
-                "Addr": {"Network": "unix", "String": str(socket_path)},
-            }
+            for host in HOSTS:
+                reattach[f"{host}/hashicorp/{name}"] = {
+                    "Protocol": "grpc", "ProtocolVersion": 6, "Pid": os.getpid(), "Test": True,
+                    "Addr": {"Network": "unix", "String": str(socket_path)},
+                }
         yield {**env, "TF_REATTACH_PROVIDERS": json.dumps(reattach)}
     finally:
         for server in servers:
