@@ -85,9 +85,10 @@ def serve(provider_servicer) -> int:
 
     cert_der, cert_pem, key_pem = _server_certificate()
     # go-plugin's automatic TLS: Terraform trusts the certificate sent in the handshake line.
-    # Terraform's client certificate (PLUGIN_CLIENT_CERT) is not required: its P-521 signature is
-    # outside what gRPC's TLS asks clients for, and the socket sits in a directory only this
-    # user can open (tempfile.TemporaryDirectory is created mode 0700).
+    # Terraform's client certificate (PLUGIN_CLIENT_CERT) is not required: with it as the trusted
+    # root and client auth required, Terraform 1.11's client sent no certificate and the TLS
+    # handshake failed. The socket sits in a directory only this user can open
+    # (tempfile.TemporaryDirectory is created mode 0700).
     credentials = grpc.ssl_server_credentials([(key_pem, cert_pem)])
     with tempfile.TemporaryDirectory(prefix="tfschema-") as tmp:
         socket_path = os.path.join(tmp, "plugin.sock")

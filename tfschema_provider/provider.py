@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tf.gen import tfplugin_pb2 as pb
@@ -59,8 +60,6 @@ class SchemaOnlyProvider(pb_grpc.ProviderServicer):
 
     def UpgradeResourceState(self, request, context):
         # Offline there is no real prior state to upgrade; pass JSON state through unchanged.
-        import json
-
         state = json.loads(request.raw_state.json) if request.raw_state.json else None
         return pb.UpgradeResourceState.Response(upgraded_state=_dynamic(state))
 
