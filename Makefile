@@ -28,6 +28,7 @@ help:
 	@echo "make synth   install what is missing, then cdktf synth (CONFIG=file for a custom configuration)"
 	@echo "make test    install what is missing, then run the whole test suite"
 	@echo "make plan    synth, then terraform init + plan in each stack directory"
+	@echo "make validate  synth, then terraform validate of each stack (offline when the registry is unreachable)"
 	@echo "make scan    synth, then the checkov security scan of every stack"
 	@echo "make bench   print performance figures"
 	@echo "make local   run the pipeline end to end on a local AWS emulator (ARGS=\"--items 500\")"
@@ -71,6 +72,12 @@ plan: terraform-on-path synth
 	  echo "==> terraform plan in $$dir"; \
 	  (cd $$dir && terraform init -input=false && terraform plan -input=false) || exit 1; \
 	done
+
+# Offline (local module copies, schema-only provider, plus an offline plan) when ../shared/terraform
+# or PIPELINE_TERRAFORM_OFFLINE_DIR exists and the registry cannot be reached, or when VALIDATE_OFFLINE=1.
+.PHONY: validate
+validate: synth
+	@$(PY) scripts/terraform_validate.py $(if $(filter 1,$(VALIDATE_OFFLINE)),--offline,--auto-offline) --plan cdktf.out/stacks/*/
 
 scan: synth
 	@$(PY) scripts/security_scan.py

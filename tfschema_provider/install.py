@@ -1,0 +1,138 @@
+"""Serve the schema-only provider to Terraform through a private CLI configuration.
+
+`install(workdir, aws_schema)` writes, under `workdir`, a filesystem mirror holding one small
+launcher per provider (hashicorp/aws, external, local, null) and a CLI configuration that installs
+providers from that mirror only. Terraform reads it through TF_CLI_CONFIG_FILE in the
+environment `install` returns; the user's own Terraform configuration is never read or touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
+
+# The versions the mirror offers. aws is the release the shared schema was taken from (the newest
+# in "~> 5.0"); external, local and null are the current releases whose documentation the small
+# schemas in schemas/ follow. They satisfy the lambda module's constraints (>= 1.0, >= 1.0, >= 2.0).
+# Where `hashicorp/<name>` resolves: Terraform's default registry host, and OpenTofu's.
+HOSTS = ("registry.terraform.io", "registry.opentofu.org")
+
+PROVIDERS = {
+    "aws": ("5.100.0", ["aws-provider.json"]),
+    "external": ("2.3.5", ["external.json"]),
+    "local": ("2.5.3", ["local.json"]),
+    "null": ("3.2.4", ["null.json"]),
+}
+
+
+def current_platform() -> str:
+    """Terraform's name for this machine's platform, e.g. linux_amd64."""
+    machine = platform.machine().lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+    system = "darwin" if sys.platform == "darwin" else sys.platform.rstrip("0123456789")
+    return f"{system}_{arch}"
+
+
+def _schemas(name: str, aws_schema: Path) -> list[Path]:
+    own = [HERE / "schemas" / s for s in PROVIDERS[name][1]]
+    return [aws_schema, *own] if name == "aws" else own
+
+
+def _launcher(schemas: list[Path]) -> str:
+    python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "tfschema_provider"]
+    for schema in schemas:
+        command += ["--schema", str(schema)]
+    return (
+        "#!/bin/sh\n"
+        "# Schema-only provider (tfschema_provider): validates and plans offline, never applies.\n"
+        f"PYTHONPATH={shlex.quote(python_path)} exec {' '.join(shlex.quote(c) for c in command)} \"$@\"\n"
+    )
+
+
+def install(workdir: Path, aws_schema: Path, target_platform: str | None = None) -> dict[str, str]:
+    """Write the mirror and CLI configuration; return the environment for running terraform."""
+    mirror = workdir / "mirror"
+    target_platform = target_platform or current_platform()
+    for host in HOSTS:
+        for name, (version, _) in PROVIDERS.items():
+            package = mirror / host / "hashicorp" / name / version / target_platform
+            package.mkdir(parents=True, exist_ok=True)
+            launcher = package / f"terraform-provider-{name}_v{version}"
+            launcher.write_text(_launcher(_schemas(name, aws_schema)))
+            launcher.chmod(0o755)
+    include = ", ".join(f'"{host}/hashicorp/*"' for host in HOSTS)
+    config = workdir / "terraform.rc"
+    config.write_text(
+        "# Written by tfschema_provider.install for one offline validation run.\n"
+        "provider_installation {\n"
+        "  filesystem_mirror {\n"
+        f"    path    = {_hcl_string(mirror)}\n"
+        f"    include = [{include}]\n"
+        "  }\n"
+        "}\n"
+    )
+    env = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith("TF_CLI_ARGS") and k not in ("TF_PLUGIN_CACHE_DIR", "TF_DATA_DIR", "TF_REATTACH_PROVIDERS")
+    }
+    env.update(TF_CLI_CONFIG_FILE=str(config), CHECKPOINT_DISABLE="1", TF_IN_AUTOMATION="1")
+    return env
+
+
+def _hcl_string(path: Path) -> str:
+    return '"' + str(path).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@contextlib.contextmanager
+def serve_in_process(workdir: Path, aws_schema: Path) -> Iterator[dict[str, str]]:
+    """The same providers served from this process, for as long as the block runs.
+
+    Terraform starts a plugin process for every provider each time it needs one (8 times for a
+    validate, 12 for a plan, about 0.4 s each here). Instead, this serves each provider on a
+    unix socket from threads of the calling process and hands Terraform their addresses through
+    TF_REATTACH_PROVIDERS, its documented way to use already-running providers: nothing is
+    started per call, and nothing outlives the block. The mirror and CLI configuration of
+    `install` stay in place, so no other provider can be fetched.
+    """
+    from concurrent import futures
+
+    import grpc
+    from tf.gen import tfplugin_pb2_grpc
+
+    from tfschema_provider.provider import SchemaOnlyProvider
+    from tfschema_provider.schema import ProviderSchema
+
+    env = install(workdir, aws_schema)
+    sockets = Path(tempfile.mkdtemp(prefix="tfschema-"))  # mode 0700: only this user can connect
+    servers, reattach = [], {}
+    try:
+        for name in PROVIDERS:
+            server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+            provider = SchemaOnlyProvider(ProviderSchema.load(*_schemas(name, aws_schema)))
+            tfplugin_pb2_grpc.add_ProviderServicer_to_server(provider, server)
+            socket_path = sockets / f"{name}.sock"
+            server.add_insecure_port(f"unix://{socket_path}")
+            server.start()
+            servers.append(server)
+            for host in HOSTS:
+                reattach[f"{host}/hashicorp/{name}"] = {
+                    "Protocol": "grpc", "ProtocolVersion": 6, "Pid": os.getpid(), "Test": True,
+                    "Addr": {"Network": "unix", "String": str(socket_path)},
+                }
+        yield {**env, "TF_REATTACH_PROVIDERS": json.dumps(reattach)}
+    finally:
+        for server in servers:
+            server.stop(grace=None)
+        shutil.rmtree(sockets, ignore_errors=True)
