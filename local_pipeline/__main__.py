@@ -66,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", metavar="FILE", help="configuration file (default: $PIPELINE_CONFIG, else the original design)")
     p.add_argument("--environment", metavar="NAME", help="environment to run when the file has several")
     p.add_argument("--no-fast", dest="fast", action="store_false",
-                   help="use the configured visibility timeouts and Lambda-like back-off (slow)")
+                   help="use the configured visibility timeouts, function deadlines and Lambda-like back-off (slow)")
     p.add_argument("--visibility-timeout", type=int, metavar="SECONDS", help="override every queue's visibility timeout")
     p.add_argument("--pollers", type=int, default=1, help="concurrent pollers per queue (default 1)")
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds (default 120)")

@@ -284,6 +284,7 @@ class LocalPipeline:
                 gate=gate,
                 log_stream=log,
                 functions_dir=self.options.functions_dir,
+                deadline_scale=self.options.timing.deadline_scale,
             ).load()
 
         self.functions["__producer__"] = load(
