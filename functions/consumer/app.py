@@ -30,6 +30,9 @@ can run again in a second invocation. So:
   an invocation is always started, so every invocation makes progress; its calls are still bounded as above.
   Messages not started are logged ("deadline reached") and reported in ``batchItemFailures`` in batch order;
   SQS redelivers them after the visibility timeout.
+* If the "completed" write fails (or is refused at the deadline) after the business logic ran, the message is
+  reported as failed and its redelivery runs the business logic again once the "in progress" record expires
+  (at this invocation's deadline): at least once, as for any failure between the business logic and the write.
 * ``cdktf synth`` refuses a ``batch_size`` that cannot fit: ``batch_size x MESSAGE_BUDGET_MS (50 ms) +
   DEADLINE_MARGIN_MS <= timeout`` (constructs_lib/contract.py holds the same numbers; a test keeps them equal).
   Business logic slower than about 50 ms per message needs a larger timeout or a smaller batch.
