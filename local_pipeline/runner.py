@@ -232,7 +232,7 @@ class LocalPipeline:
 
         def hurry(signum, frame):
             if not self.hurry:
-                self._progress("interrupted again: skipping the wait for pollers and the results; stopping the emulator")
+                self._progress("interrupted during teardown: skipping the wait for pollers and the results; stopping the emulator")
             self.hurry = True
             self.stop.set()
 
