@@ -189,7 +189,6 @@ class LocalPipeline:
                     timed_out = self._wait(started)
             except KeyboardInterrupt:
                 self.errors.append("interrupted")
-                self._progress("interrupted: stopping (Ctrl-C again to skip collecting results)")
                 raise
             except Exception as error:
                 self.errors.append(f"{type(error).__name__}: {error}")
@@ -198,6 +197,8 @@ class LocalPipeline:
                 # A Ctrl-C from here on must not abort the teardown half way (the emulator would keep running):
                 # it only makes the teardown skip its slow, optional parts.
                 previous = self._catch_interrupts()
+                if "interrupted" in self.errors:  # said only now, so a Ctrl-C in answer lands in the teardown
+                    self._progress("interrupted: stopping (Ctrl-C again to skip collecting results)")
                 try:
                     self.stop.set()
                     self._join([*self._pollers, self._writer], timeout_s=15)
