@@ -317,6 +317,23 @@ class SubscriberConfig(_Model):
             )
         return self
 
+    @model_validator(mode="after")
+    def _batch_fits_timeout(self) -> "SubscriberConfig":
+        """The consumer must be able to finish a full batch before its timeout (README "Handlers")."""
+        from .contract import CONSUMER_DEADLINE_MARGIN_MS, CONSUMER_MESSAGE_BUDGET_MS, consumer_batch_ms
+
+        needed = consumer_batch_ms(self.batch_size)
+        if needed > self.function.timeout * 1000:
+            fits = (self.function.timeout * 1000 - CONSUMER_DEADLINE_MARGIN_MS) // CONSUMER_MESSAGE_BUDGET_MS
+            raise ValueError(
+                f"batch_size: {self.batch_size} messages cannot finish within the consumer timeout of "
+                f"{self.function.timeout} s: the rule is batch_size x {CONSUMER_MESSAGE_BUDGET_MS} ms + "
+                f"{CONSUMER_DEADLINE_MARGIN_MS} ms <= function.timeout, here {needed} ms; "
+                + (f"lower batch_size to {fits} or " if fits >= 1 else "")
+                + f"raise function.timeout to {-(-needed // 1000)} s"
+            )
+        return self
+
 
 class StreamConfig(_Model):
     """How the producer reads the table's stream."""

@@ -23,6 +23,18 @@ IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
 FAILED_MESSAGE_RETENTION_SECONDS = 1209600
 HANDLER = "app.handler"
 
+#: The consumer's deadline rule (functions/consumer/app.py holds the same numbers; a test keeps them equal).
+#: It starts no message with less than CONSUMER_DEADLINE_MARGIN_MS left (two bounded idempotency calls plus the
+#: time to return), and a message costs about CONSUMER_MESSAGE_BUDGET_MS (two DynamoDB calls and light business
+#: logic), so a batch fits in the function timeout when batch_size x budget + margin <= timeout.
+CONSUMER_DEADLINE_MARGIN_MS = 2250
+CONSUMER_MESSAGE_BUDGET_MS = 50
+
+
+def consumer_batch_ms(batch_size: int) -> int:
+    """Milliseconds a consumer invocation needs for a full batch under the deadline rule."""
+    return batch_size * CONSUMER_MESSAGE_BUDGET_MS + CONSUMER_DEADLINE_MARGIN_MS
+
 
 def producer_environment(config: PipelineConfig, topic_arn: str) -> dict[str, str]:
     return {"SNS_TOPIC_ARN": topic_arn, "POWERTOOLS_SERVICE_NAME": config.producer_function_name}

@@ -9,8 +9,8 @@
     assert result.ok, result.summary
 """
 
-from .runner import ConsumerOutage, LocalPipeline, Options, PoisonMessage, Result
+from .runner import ConsumerOutage, LocalPipeline, Options, PoisonMessage, Result, exit_status
 from .timing import Timing
 from .workload import Workload
 
-__all__ = ["ConsumerOutage", "LocalPipeline", "Options", "PoisonMessage", "Result", "Timing", "Workload"]
+__all__ = ["ConsumerOutage", "LocalPipeline", "Options", "PoisonMessage", "Result", "Timing", "Workload", "exit_status"]

@@ -1,8 +1,14 @@
 """``python -m local_pipeline`` (``make local ARGS="..."``): run the pipeline on a local emulator.
 
 Progress goes to stderr; the summary table and (with ``--json``) one JSON object as the last
-line go to stdout. Exit status: 0 when nothing was lost and nothing was processed twice,
-1 otherwise, 2 for a bad configuration or arguments, 130 when interrupted.
+line go to stdout.
+
+exit status:
+  0    every change processed exactly once (poison changes dead-lettered, as they should be)
+  1    a change was lost or processed twice, the run timed out, or it failed
+  2    bad configuration or arguments
+  3    nothing lost, but healthy changes were dead-lettered (outage casualties: redrive them)
+  130  interrupted (Ctrl-C, SIGTERM); a second Ctrl-C skips collecting results, the emulator still stops
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from pathlib import Path
 
 from constructs_lib.config import ConfigError, PipelineConfig
 
-from .runner import LocalPipeline, Options
+from .runner import EXIT_CASUALTIES, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, LocalPipeline, Options, exit_status
 from .timing import Timing
 from .workload import Workload
 
@@ -42,7 +48,12 @@ def pick(configs: list[PipelineConfig], name: str | None) -> PipelineConfig:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m local_pipeline", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m local_pipeline",
+        description=__doc__.splitlines()[0],
+        epilog=__doc__[__doc__.index("exit status:"):],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--items", type=int, default=100, help="items to insert (default 100)")
     p.add_argument("--poison", type=int, default=0, help="items whose changes the business logic rejects (default 0)")
     p.add_argument("--duplicates", type=float, nargs="?", const=0.2, default=0.0, metavar="SHARE",
@@ -55,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", metavar="FILE", help="configuration file (default: $PIPELINE_CONFIG, else the original design)")
     p.add_argument("--environment", metavar="NAME", help="environment to run when the file has several")
     p.add_argument("--no-fast", dest="fast", action="store_false",
-                   help="use the configured visibility timeouts and Lambda-like back-off (slow)")
+                   help="use the configured visibility timeouts, function deadlines and Lambda-like back-off (slow)")
     p.add_argument("--visibility-timeout", type=int, metavar="SECONDS", help="override every queue's visibility timeout")
     p.add_argument("--pollers", type=int, default=1, help="concurrent pollers per queue (default 1)")
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds (default 120)")
@@ -74,7 +85,9 @@ def table(summary: dict) -> str:
         ("processed exactly once", summary["processed_once"]),
         ("processed more than once", summary["processed_more_than_once"]),
         ("dead-lettered", summary["dead_lettered"]),
-        ("  of which stream on-failure", summary["stream_failures"]),
+        ("  poison (fail every time)", summary["dead_lettered_poison"]),
+        ("  outage casualties (healthy)", summary["outage_casualties"]),
+        ("    of which stream on-failure", summary["stream_failures"]),
         ("lost", summary["lost"]),
         ("duplicates injected", summary["duplicates_injected"]),
         ("duplicates suppressed", summary["duplicates_suppressed"]),
@@ -89,7 +102,8 @@ def table(summary: dict) -> str:
     if len(summary["subscribers"]) > 1:
         for name, sub in summary["subscribers"].items():
             lines.append(f"[{name}] expected {sub['expected']} processed {sub['processed']} "
-                         f"dead-lettered {sub['dead_lettered']} lost {sub['lost']}")
+                         f"dead-lettered {sub['dead_lettered']} (poison {sub['dead_lettered_poison']}, "
+                         f"outage {sub['dead_lettered_outage']}) lost {sub['lost']}")
     if summary["lost_examples"]:
         lines.append("lost (first 10): " + ", ".join(summary["lost_examples"]))
     return "\n".join(lines)
@@ -107,10 +121,10 @@ def main(argv: list[str] | None = None) -> int:
                             remove_share=args.remove_share, seed=args.seed)
     except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if not 0 <= args.duplicates <= 1:
         print("error: --duplicates SHARE must be between 0 and 1", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if args.log_file == "-":
         log, close_log = sys.stderr, False
     else:
@@ -130,11 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = LocalPipeline(config, options).run()
     except KeyboardInterrupt:
-        print("interrupted; emulator stopped", file=sys.stderr)
-        return 130
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as error:
         print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)
         if close_log:
@@ -142,13 +156,16 @@ def main(argv: list[str] | None = None) -> int:
     for error in result.errors:
         print(f"[local] error: {error}", file=sys.stderr)
     if not result.summary:
-        return 1
+        return EXIT_FAILED
     if close_log:
         print(f"[local] handler logs: {args.log_file}", file=sys.stderr)
     print(table(result.summary))
     if args.json:
         print(json.dumps(result.summary, sort_keys=True, default=str))
-    return 0 if result.ok else 1
+    status = exit_status(result)
+    if status == EXIT_CASUALTIES:
+        print(f"[local] {result.casualties} healthy change(s) dead-lettered by the outage: exit status 3", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

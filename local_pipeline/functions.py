@@ -78,7 +78,7 @@ class LambdaContext:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function.name}"
         self.log_stream_name = f"local/{self.aws_request_id}"
-        self._deadline = time.monotonic() + function.timeout_s
+        self._deadline = time.monotonic() + function.timeout_s * function.deadline_scale
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
@@ -95,6 +95,9 @@ class LambdaFunction:
     gate: EnvironmentGate
     log_stream: Any = None  # where the function's stdout (Powertools logs) goes
     functions_dir: Path = FUNCTIONS_DIR
+    #: The context's deadline is timeout_s x this (see local_pipeline.timing); ``timeouts`` counts invocations
+    #: that ran longer than the configured timeout itself.
+    deadline_scale: float = 1.0
     module: ModuleType | None = None
     modules: dict[str, ModuleType] = field(default_factory=dict)  # e.g. {"business": <module>}
     invocations: int = 0

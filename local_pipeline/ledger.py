@@ -6,6 +6,11 @@ pipeline's side; the stream poller links the two. A change is *lost* for a subsc
 it was written, the subscriber should have received it, and at the end it is neither
 processed by that subscriber's business logic nor in its DLQ nor in the stream's on-failure
 queue.
+
+Dead letters are told apart: a *poison* dead letter is a change of a poison item (one the
+business logic rejects every time: the DLQ is where it belongs); any other change in a DLQ or
+in the stream's on-failure queue that was never processed is an *outage casualty*: a healthy
+change that ran out of receives or retries while something was down, and needs a redrive.
 """
 
 from __future__ import annotations
@@ -176,6 +181,15 @@ class Ledger:
                         lost += 1
                         if len(lost_examples) < 10:
                             lost_examples.append(f"{name}:{ident[0]}:{ident[1]}:v{ident[2]}")
+                poison_dead = sum(
+                    1 for eid in tally.dead_letters
+                    if (ident := self.stream.get(eid)) is not None and ident[0] in self.poison
+                )
+                outage_dead = sum(
+                    1 for eid in tally.dead_letters
+                    if not tally.processed.get(eid)
+                    and not ((ident := self.stream.get(eid)) is not None and ident[0] in self.poison)
+                )
                 row = {
                     "expected": len(wanted),
                     "delivered": len(tally.delivered),
@@ -184,6 +198,8 @@ class Ledger:
                     "processed_more_than_once": more_than_once,
                     "dead_lettered": len(tally.dead_letters),
                     "dead_lettered_expected": dead,
+                    "dead_lettered_poison": poison_dead,
+                    "dead_lettered_outage": outage_dead,
                     "lost": lost,
                     "duplicates_injected": tally.duplicates_injected,
                     "duplicates_suppressed": tally.duplicates_suppressed,
@@ -209,6 +225,10 @@ class Ledger:
                 "processed_more_than_once": totals["processed_more_than_once"],
                 "dead_lettered": totals["dead_lettered"] + len(self.stream_failures),
                 "stream_failures": len(self.stream_failures),
+                "dead_lettered_poison": totals["dead_lettered_poison"],
+                "dead_lettered_outage": totals["dead_lettered_outage"],
+                # healthy changes dead-lettered: in a subscriber DLQ unprocessed, or in the stream failure queue
+                "outage_casualties": totals["dead_lettered_outage"] + len(self.stream_failures),
                 "lost": totals["lost"],
                 "duplicates_injected": totals["duplicates_injected"],
                 "duplicates_suppressed": totals["duplicates_suppressed"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from .functions import FUNCTIONS_DIR, EnvironmentGate, LambdaFunction
 from .ledger import Identity, Ledger, event_id_of, payload_of_body
 from .pollers import QueuePoller, StreamPoller
 from .resources import Resources, provision
-from .safety import apply_local_environment, check_client, isolated_environment, loopback_guard
+from .safety import apply_local_environment, bypass_proxies_for_loopback, check_client, isolated_environment, loopback_guard
 from .timing import Timing
 from .workload import Workload, write
 
@@ -69,6 +70,25 @@ class Result:
     def ok(self) -> bool:
         s = self.summary
         return bool(s) and not self.timed_out and not self.errors and s["lost"] == 0 and s["processed_more_than_once"] == 0
+
+    @property
+    def casualties(self) -> int:
+        """Healthy changes that ended in a DLQ or the stream failure queue (an outage, not poison, put them there)."""
+        return self.summary.get("outage_casualties", 0) if self.summary else 0
+
+
+#: Exit statuses of ``python -m local_pipeline`` (README "Run it locally" and ``--help``).
+EXIT_OK = 0  # every change processed exactly once, or dead-lettered as poison
+EXIT_FAILED = 1  # a change lost or processed twice, the run timed out, or it failed
+EXIT_USAGE = 2  # bad configuration or arguments
+EXIT_CASUALTIES = 3  # nothing lost, but healthy changes were dead-lettered (an outage): redrive them
+EXIT_INTERRUPTED = 130  # Ctrl-C / SIGTERM
+
+
+def exit_status(result: Result) -> int:
+    if not result.ok:
+        return EXIT_FAILED
+    return EXIT_CASUALTIES if result.casualties else EXIT_OK
 
 
 class _Faults:
@@ -134,6 +154,8 @@ class LocalPipeline:
         self.emulator: Emulator | None = None
         self._pollers: list = []
         self._writer: threading.Thread | None = None
+        #: Set by a Ctrl-C during teardown: skip waiting for pollers and collecting results, still stop the emulator.
+        self.hurry = False
 
     # --- public --------------------------------------------------------------------------------
     def run(self) -> Result:
@@ -145,7 +167,9 @@ class LocalPipeline:
         failures: list[dict] = []
         leftover: list[str] = []
         summary: dict = {}
+        interrupted = False
         with isolated_environment(), loopback_guard(), contextlib.redirect_stdout(log):
+            bypass_proxies_for_loopback()  # before the first request to the emulator (its reset)
             self.emulator = Emulator()
             try:
                 self.emulator.start()
@@ -165,30 +189,62 @@ class LocalPipeline:
                     timed_out = self._wait(started)
             except KeyboardInterrupt:
                 self.errors.append("interrupted")
-                self._progress("interrupted: stopping")
                 raise
             except Exception as error:
                 self.errors.append(f"{type(error).__name__}: {error}")
                 raise
             finally:
-                self.stop.set()
-                for thread in [*self._pollers, self._writer]:
-                    if thread is not None and thread.is_alive():
-                        thread.join(timeout=15)
+                # A Ctrl-C from here on must not abort the teardown half way (the emulator would keep running):
+                # it only makes the teardown skip its slow, optional parts.
+                previous = self._catch_interrupts()
+                if "interrupted" in self.errors:  # said only now, so a Ctrl-C in answer lands in the teardown
+                    self._progress("interrupted: stopping (Ctrl-C again to skip collecting results)")
                 try:
-                    if self.resources is not None and self.clients is not None:
-                        dead_letters, failures = self._collect()
-                        summary = self._summary(time.monotonic() - started)
-                except Exception as error:  # never mask the original error / skip teardown
-                    self.errors.append(f"collecting results failed: {type(error).__name__}: {error}")
-                for restore in restores:
-                    restore()
-                self._close_clients()
-                leftover = self.emulator.stop()
-                leftover += [t.name for t in [*self._pollers, self._writer] if t is not None and t.is_alive()]
+                    self.stop.set()
+                    self._join([*self._pollers, self._writer], timeout_s=15)
+                    try:
+                        if self.resources is not None and self.clients is not None and not self.hurry:
+                            dead_letters, failures = self._collect()
+                            summary = self._summary(time.monotonic() - started)
+                    except Exception as error:  # never mask the original error / skip teardown
+                        self.errors.append(f"collecting results failed: {type(error).__name__}: {error}")
+                    for restore in restores:
+                        restore()
+                    self._close_clients()
+                    leftover = self.emulator.stop(wait_seconds=0.5) if self.hurry else self.emulator.stop()
+                    self._progress("emulator stopped")
+                    if not self.hurry:
+                        leftover += [t.name for t in [*self._pollers, self._writer] if t is not None and t.is_alive()]
+                finally:
+                    interrupted = self.hurry
+                    for signum, handler in (previous or {}).items():
+                        signal.signal(signum, handler)
+        if interrupted and "interrupted" not in self.errors:
+            raise KeyboardInterrupt  # a Ctrl-C during an otherwise normal teardown still ends the run as interrupted
         if leftover:
             self.errors.append(f"threads left behind: {leftover}")
         return Result(summary, dead_letters, failures, leftover, timed_out, list(self.errors))
+
+    # --- teardown ------------------------------------------------------------------------------
+    def _catch_interrupts(self) -> dict | None:
+        """Turn SIGINT/SIGTERM into "hurry" for the teardown (main thread only); return the handlers to restore."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def hurry(signum, frame):
+            if not self.hurry:
+                self._progress("interrupted during teardown: skipping the wait for pollers and the results; stopping the emulator")
+            self.hurry = True
+            self.stop.set()
+
+        return {signum: signal.signal(signum, hurry) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+    def _join(self, threads: list, timeout_s: float) -> None:
+        """Wait for the threads to end, at most `timeout_s` each, and not at all once :attr:`hurry` is set."""
+        for thread in threads:
+            deadline = time.monotonic() + timeout_s
+            while thread is not None and thread.is_alive() and not self.hurry and time.monotonic() < deadline:
+                thread.join(0.1)
 
     # --- setup ---------------------------------------------------------------------------------
     def _make_clients(self) -> Any:
@@ -229,6 +285,7 @@ class LocalPipeline:
                 gate=gate,
                 log_stream=log,
                 functions_dir=self.options.functions_dir,
+                deadline_scale=self.options.timing.deadline_scale,
             ).load()
 
         self.functions["__producer__"] = load(

@@ -1,6 +1,6 @@
 """Keep every AWS call on the local emulator: dummy credentials, a loopback endpoint, a guard.
 
-Three layers, all undone when the run ends (the process environment is restored):
+Four layers, all undone when the run ends (the process environment is restored):
 
 1. ``os.environ`` is set *before any client exists*: dummy credentials, the region, and
    ``AWS_ENDPOINT_URL`` (honoured by every boto3/botocore client, including the ones the
@@ -9,6 +9,9 @@ Three layers, all undone when the run ends (the process environment is restored)
 2. The endpoint must be a loopback address, otherwise the run is refused.
 3. A guard on botocore's HTTP layer refuses to send any request whose host is not loopback,
    so a client created with an explicit ``endpoint_url`` still cannot reach real AWS.
+4. ``NO_PROXY``/``no_proxy`` name the loopback addresses (added to any existing value), so an
+   ``HTTP_PROXY``/``HTTPS_PROXY`` in the environment cannot route the emulator's traffic to a proxy
+   (botocore and urllib both honour it). Set before the emulator starts.
 """
 
 from __future__ import annotations
@@ -65,6 +68,26 @@ def require_loopback(url: str, what: str = "endpoint") -> str:
     return url
 
 
+#: Hosts that must never go through a proxy: the emulator listens on one of them.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def no_proxy_for_loopback(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """``NO_PROXY`` and ``no_proxy`` with the loopback hosts added to whatever either already lists."""
+    environ = os.environ if environ is None else environ
+    listed: list[str] = []
+    for name in ("no_proxy", "NO_PROXY"):
+        for host in (environ.get(name) or "").split(","):
+            if host.strip() and host.strip() not in listed:
+                listed.append(host.strip())
+    value = ",".join([*listed, *(h for h in LOOPBACK_HOSTS if h not in listed)])
+    return {"NO_PROXY": value, "no_proxy": value}
+
+
+def bypass_proxies_for_loopback() -> None:
+    os.environ.update(no_proxy_for_loopback())
+
+
 def local_environment(endpoint_url: str, region: str) -> dict[str, str]:
     """The variables a local run sets (see module docstring)."""
     require_loopback(endpoint_url, "AWS_ENDPOINT_URL")
@@ -81,6 +104,7 @@ def local_environment(endpoint_url: str, region: str) -> dict[str, str]:
         "AWS_RETRY_MODE": "standard",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "LocalPipeline",
+        **no_proxy_for_loopback(),
     }
 
 

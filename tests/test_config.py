@@ -73,7 +73,8 @@ def test_invalid_values_name_field_and_rule(overrides, field, rule):
 
 
 def test_valid_batching_window_allows_large_batches():
-    config = build_config(subscribers=[{"batch_size": 500, "maximum_batching_window_seconds": 5}])
+    config = build_config(subscribers=[{"batch_size": 500, "maximum_batching_window_seconds": 5,
+                                        "function": {"timeout": 28}, "visibility_timeout_seconds": 168}])
     assert config.subscribers[0].batch_size == 500
 
 

@@ -1,7 +1,7 @@
 """Producer: DynamoDB stream records -> SNS messages (PublishBatch).
 
-Message format (one SNS message per stream record, a JSON object, ASCII-only text)
-----------------------------------------------------------------------------------
+Message format (one SNS message per stream record, a JSON object, UTF-8 text)
+-----------------------------------------------------------------------------
     {
       "version": 1,
       "eventID": "...",                 # stream record id; unique per record (consumers dedupe on it)
@@ -38,6 +38,11 @@ Attribute conversion (DynamoDB JSON -> plain JSON), lossless for values
 * SS -> array of strings; NS -> array of numbers (as above); BS -> array of base64 strings.
 Type tags are not kept (plain JSON cannot distinguish S from B, or SS from L), values are.
 
+Text: non-ASCII characters are sent as themselves (UTF-8), not as ``\\uXXXX`` escapes, which would triple an
+emoji and double a CJK character; sizes are counted in UTF-8 bytes, as SNS counts them. The only characters
+escaped are JSON's own (quote, backslash, control characters) and the few SNS refuses in a message (lone
+surrogates, U+FFFE, U+FFFF, escaped as ``\\uXXXX``), so any string value reaches the consumer unchanged.
+
 Batching: SNS PublishBatch with at most 10 entries and at most 256 KiB (body + attributes) per request,
 so 1,000 small records => 100 calls.
 
@@ -47,6 +52,17 @@ dropped nor retried forever (which would block the shard): the producer publishe
 eventID, keys and size. Subscribers that need the full item re-read it from the table by ``keys``.
 A record that cannot be converted at all (not producible by DynamoDB) gets the same treatment; if even its
 keys cannot be converted, the record is reported as failed (see below).
+
+Malformed records: a record that is not an object, has no ``dynamodb`` object, or no ``SequenceNumber`` string
+(Lambda never sends one; a hand-made or corrupted event might) is not published and never raises. It is logged
+at ERROR with its position and content, and counts as the first failed record (see below). Its own position
+cannot be reported (``itemIdentifier`` is a sequence number, and an empty one would fail the whole batch), so
+the producer reports the record just before it (already published: republished on retry, consumers drop the
+duplicate), which keeps the malformed record inside the range Lambda retries and, after the retries, names in
+the on-failure message. Only when no record before it has a sequence number (a malformed record at the head of
+the batch) is there nothing to resume from: the report starts at the next identifiable record, and the
+malformed records are logged in full ("cannot be retried"): that log is their only copy. A batch with no
+identifiable record at all is logged the same way and reported as done (Lambda never sends one).
 
 Failures: SNS-reported failed entries and any exception are returned as
 ``{"batchItemFailures": [{"itemIdentifier": <SequenceNumber>}, ...]}`` listing the FIRST failed record and
@@ -163,7 +179,16 @@ def sns_client():
 
 # ---------------------------------------------------------------------------------------------- conversion
 
-_quote = json.encoder.encode_basestring_ascii  # C-accelerated: str -> quoted, escaped ASCII JSON string
+_quote = json.encoder.encode_basestring  # C-accelerated: str -> quoted JSON string, non-ASCII kept as is
+# Characters SNS refuses in a message (it accepts #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF; JSON
+# already escapes the control characters): escaped as \uXXXX, which JSON readers turn back into the same string.
+_SNS_REFUSED = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def _sns_safe(body: str) -> str:
+    if _SNS_REFUSED.search(body) is None:
+        return body
+    return _SNS_REFUSED.sub(lambda m: "\\u%04x" % ord(m.group()), body)
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 
@@ -300,9 +325,34 @@ def _message_text(record: dict, ddb: dict, table: str, keys: str, new: str, old:
     return "".join(parts)
 
 
+def sequence_number_of(record: Any) -> str | None:
+    """The record's ``dynamodb.SequenceNumber`` when it is a non-empty string, else None (a malformed record)."""
+    ddb = record.get("dynamodb") if isinstance(record, dict) else None
+    sequence_number = ddb.get("SequenceNumber") if isinstance(ddb, dict) else None
+    return sequence_number if isinstance(sequence_number, str) and sequence_number else None
+
+
+def _malformed_reason(record: Any) -> str:
+    if not isinstance(record, dict):
+        return f"record is a {type(record).__name__}, not an object"
+    if not isinstance(record.get("dynamodb"), dict):
+        return "record has no 'dynamodb' object"
+    return "record has no 'dynamodb.SequenceNumber' string"
+
+
+#: How much of a malformed record a log line carries (its repr), so one record cannot flood the log.
+LOGGED_RECORD_CHARS = 64 * 1024
+
+
+def _logged(record: Any) -> str:
+    return repr(record)[:LOGGED_RECORD_CHARS]
+
+
 def prepare(record: dict, index: int) -> Prepared:
-    """Build the PublishBatch entry for one stream record (keys-only if the full message is too big)."""
-    ddb = record.get("dynamodb") or {}
+    """Build the PublishBatch entry for one stream record (keys-only if the full message is too big).
+
+    ``record`` must have a sequence number (see :func:`sequence_number_of`)."""
+    ddb = record["dynamodb"]
     sequence_number = ddb["SequenceNumber"]
     table = table_name_from_arn(record.get("eventSourceARN"))
     event_name = str(record.get("eventName") or "UNKNOWN")
@@ -316,15 +366,17 @@ def prepare(record: dict, index: int) -> Prepared:
     keys = image_json(ddb.get("Keys"))  # a record whose keys cannot be converted fails (raises)
     reason = None
     try:
-        body = _message_text(record, ddb, table, keys, image_json(ddb.get("NewImage")), image_json(ddb.get("OldImage")), None)
-        size = len(body) + attributes_size  # body is ASCII: characters == bytes
+        body = _sns_safe(
+            _message_text(record, ddb, table, keys, image_json(ddb.get("NewImage")), image_json(ddb.get("OldImage")), None)
+        )
+        size = len(body.encode("utf-8")) + attributes_size  # SNS counts UTF-8 bytes
         if size > MAX_MESSAGE_BYTES:
             reason = f"message of {size} bytes exceeds the SNS limit of {MAX_MESSAGE_BYTES} bytes (incl. attributes)"
     except ConversionError as exc:
         reason = f"record could not be converted: {exc}"
     if reason is not None:
-        body = _message_text(record, ddb, table, keys, "null", "null", reason)
-        size = len(body) + attributes_size
+        body = _sns_safe(_message_text(record, ddb, table, keys, "null", "null", reason))
+        size = len(body.encode("utf-8")) + attributes_size
         logger.warning(
             "publishing keys-only (truncated) message",
             extra={"eventID": record.get("eventID"), "keys": keys, "reason": reason, "sequenceNumber": sequence_number},
@@ -348,14 +400,30 @@ def batches(prepared: list[Prepared]):
 # ---------------------------------------------------------------------------------------------- handler
 
 
-def _failures(records: list[dict], first_failed: int | None) -> dict:
+def _failures(records: list, first_failed: int | None) -> dict:
+    """The partial batch response: the first failed record and every later one, by sequence number.
+
+    A record without a sequence number cannot be named; when the first failed record is one, the record before
+    it is named instead, so Lambda still resumes at or before it (see "Malformed records")."""
     if first_failed is None:
         return {"batchItemFailures": []}
-    return {
-        "batchItemFailures": [
-            {"itemIdentifier": (r.get("dynamodb") or {}).get("SequenceNumber", "")} for r in records[first_failed:]
-        ]
-    }
+    identifiers = [s for s in map(sequence_number_of, records[first_failed:]) if s is not None]
+    if sequence_number_of(records[first_failed]) is None:
+        # Publishing stops at the first malformed record, so every record before it has a sequence number.
+        if first_failed > 0:
+            identifiers.insert(0, sequence_number_of(records[first_failed - 1]))
+        else:  # malformed head of the batch: Lambda resumes at the first identifiable record, past these
+            skipped = []
+            for record in records:
+                if sequence_number_of(record) is not None:
+                    break
+                skipped.append(_logged(record))
+            logger.error(
+                "malformed stream records cannot be retried (no sequence number at or before them to resume "
+                "from): this log is their only copy",
+                extra={"records": skipped, "resume_from": identifiers[0] if identifiers else None},
+            )
+    return {"batchItemFailures": [{"itemIdentifier": s} for s in identifiers]}
 
 
 def publish(records: list[dict], topic_arn: str, context: Any = None) -> int | None:
@@ -365,10 +433,17 @@ def publish(records: list[dict], topic_arn: str, context: Any = None) -> int | N
     prepared: list[Prepared] = []
     first_failed: int | None = None
     for i, record in enumerate(records):
+        if sequence_number_of(record) is None:
+            logger.error(
+                "malformed stream record: not published, reported as failed",
+                extra={"index": i, "reason": _malformed_reason(record), "record": _logged(record)},
+            )
+            first_failed = i
+            break
         try:
             prepared.append(prepare(record, i))
         except Exception:
-            logger.exception("stream record could not be converted", extra={"eventID": record.get("eventID")})
+            logger.exception("stream record could not be converted", extra={"index": i, "eventID": record.get("eventID")})
             first_failed = i
             break
     client = sns_client()
@@ -405,7 +480,10 @@ def publish(records: list[dict], topic_arn: str, context: Any = None) -> int | N
 
 
 def handler(event: dict, context: Any) -> dict:
-    records = event.get("Records") or []
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        logger.error("event has no Records list: nothing to publish", extra={"event": _logged(event)})
+        return {"batchItemFailures": []}
     if not records:
         return {"batchItemFailures": []}
     global _context

@@ -21,3 +21,18 @@ def test_a_foreign_module_of_the_same_name_does_not_shadow_the_functions_own(mon
     assert own.__file__ == str(FUNCTIONS_DIR / "consumer" / "business.py")
     assert function.module.business is own
     assert sys.modules["business"] is foreign  # put back for whoever imported it
+
+
+def test_the_invocation_deadline_is_scaled_only_in_fast_mode():
+    """The emulator is far slower than AWS: fast runs give an invocation 10x its timeout before the deadline, so the
+    consumer's deadline margin does not stop batches AWS would finish; --no-fast keeps the configured timeout."""
+    from local_pipeline.functions import LambdaContext
+    from local_pipeline.timing import Timing
+
+    for timing, expected_ms in ((Timing(), 30_000), (Timing(fast=False), 3_000)):
+        function = LambdaFunction(
+            name="f", code="consumer", arn="arn", environment={}, timeout_s=3, memory_mb=128,
+            gate=EnvironmentGate(), deadline_scale=timing.deadline_scale,
+        )
+        left = LambdaContext(function).get_remaining_time_in_millis()
+        assert expected_ms - 100 < left <= expected_ms

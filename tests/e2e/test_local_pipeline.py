@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from constructs_lib.config import build_config
-from local_pipeline import Workload
+from local_pipeline import Workload, exit_status
 from local_pipeline.ledger import payload_of_body
 
 ITEMS, POISON = 30, 3
@@ -78,7 +78,8 @@ def test_summary_figures(fan_out):
     s = fan_out[3].summary
     for key in ("written", "processed", "dead_lettered", "lost", "duplicates_suppressed", "throughput_per_s", "p50_ms", "p99_ms"):
         assert key in s
-    assert s["dead_lettered"] == POISON
+    assert s["dead_lettered"] == s["dead_lettered_poison"] == POISON and s["outage_casualties"] == 0
+    assert exit_status(fan_out[3]) == 0
     assert s["throughput_per_s"] > 0 and 0 < s["p50_ms"] <= s["p99_ms"]
 
 
@@ -98,6 +99,21 @@ def test_consumer_outage_then_recovery_loses_nothing(run):
     assert result.ok
 
 
+def test_outage_casualties_are_told_apart_from_poison_and_set_the_exit_status(run):
+    """An outage longer than max_receive_count deliveries: healthy changes end in the DLQ next to the poison ones.
+    Nothing is lost (all are dead-lettered), but the summary counts the healthy ones as outage casualties and the
+    exit status (3) says the outage cost messages to the DLQ."""
+    config = build_config({"subscribers": [{"max_receive_count": 2}]})
+    workload = Workload(items=8, poison=2, modify_share=0, remove_share=0)
+    _pipeline, result = run(config, workload=workload, outage_s=3.0, timeout_s=60)
+    s = result.summary
+    assert s["lost"] == 0 and result.ok
+    assert s["dead_lettered_poison"] == 2
+    assert s["dead_lettered_outage"] == s["outage_casualties"] > 0
+    assert s["dead_lettered_poison"] + s["dead_lettered_outage"] + s["processed"] == s["written"]
+    assert exit_status(result) == 3
+
+
 def test_producer_failures_end_in_the_on_failure_queue_not_lost(run):
     """The producer cannot publish (unknown topic): bisected retries, then the on-failure queue."""
     config = build_config({"stream": {"maximum_retry_attempts": 2}})
@@ -111,6 +127,7 @@ def test_producer_failures_end_in_the_on_failure_queue_not_lost(run):
     assert s["published"] == 0 and s["processed"] == 0
     assert s["stream_failures"] == workload.changes  # every change is accounted for by the failure queue
     assert s["lost"] == 0 and s["producer_bisections"] > 0 and s["producer_retries"] > 0
+    assert s["outage_casualties"] == workload.changes and exit_status(result) == 3  # healthy changes, not poison
     info = [json.loads(m["Body"])["DDBStreamBatchInfo"] for m in result.stream_failures]
     assert sum(i["batchSize"] for i in info) == workload.changes
     assert all(json.loads(m["Body"])["requestContext"]["condition"] == "RetryAttemptsExhausted" for m in result.stream_failures)

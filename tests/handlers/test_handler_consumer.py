@@ -153,3 +153,157 @@ def test_default_business_logic_logs(consumer, pipeline, caplog):
 def test_parse_body_rejects(consumer, body):
     with pytest.raises(consumer.MalformedMessage):
         consumer.parse_body(body)
+
+
+# ---------------------------------------------------------------------------------------------- deadline
+
+import socket  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+from handlers_support import FUNCTIONS, load_module  # noqa: E402
+
+
+class RealDeadline(FakeContext):
+    """A Lambda context whose deadline is `timeout_ms` from its creation (real clock)."""
+
+    def __init__(self, timeout_ms: int):
+        self.deadline = time.monotonic() + timeout_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+class ShrinkingDeadline(FakeContext):
+    """`start_ms` left, minus `per_call_ms` for every call of the business logic so far (a deterministic clock)."""
+
+    def __init__(self, recorder, start_ms: int, per_call_ms: int):
+        self.recorder, self.start_ms, self.per_call_ms = recorder, start_ms, per_call_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.start_ms - self.per_call_ms * len(self.recorder.calls)
+
+
+@pytest.fixture
+def fresh_idempotency(consumer, monkeypatch):
+    """A new idempotency client for this test (the container-wide one was made for another endpoint)."""
+    for key in ("settings", "runner", "config", "session", "client"):
+        monkeypatch.setitem(consumer._idempotency, key, None)
+
+
+@pytest.fixture
+def hung_dynamodb(monkeypatch, fresh_idempotency):
+    """A DynamoDB endpoint that accepts connections (the kernel completes the handshake) and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{server.getsockname()[1]}")
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", "idempotency")
+    yield
+    server.close()
+
+
+def run_with_deadline(consumer, event, context, limit_s):
+    """Run the handler in a thread; return (response, seconds) or fail if it is still running at `limit_s`."""
+    out = {}
+
+    def target():
+        started = time.monotonic()
+        out["response"] = consumer.handler(event, context)
+        out["seconds"] = time.monotonic() - started
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(limit_s)
+    assert not thread.is_alive(), f"the handler was still running after {limit_s} s (the function timeout)"
+    return out["response"], out["seconds"]
+
+
+def test_client_is_bounded_and_the_margins_fit_a_3_s_function(consumer, fresh_idempotency, pipeline):
+    consumer._runner()
+    config = consumer._idempotency["client"].meta.config
+    assert (config.connect_timeout, config.read_timeout) == (0.5, 0.5)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 2}
+    assert consumer.ATTEMPT_BOUND_MS == (config.connect_timeout + config.read_timeout) * 1000
+    # a message's two idempotency calls fit in the margin, and the default batch fits in the default timeout
+    assert consumer.DEADLINE_MARGIN_MS >= 2 * consumer.ATTEMPT_BOUND_MS + consumer.RETURN_SLACK_MS
+    assert 10 * consumer.MESSAGE_BUDGET_MS + consumer.DEADLINE_MARGIN_MS <= 3000
+
+
+def test_hung_dynamodb_returns_before_the_deadline_and_reports_every_message(consumer, recorder, hung_dynamodb, caplog):
+    """A 3 s function and an idempotency table that never answers: the handler returns in time, reporting the
+    whole batch in order (on a timeout Lambda would count the batch failed and in-flight messages could run twice)."""
+    messages = [raw_message(f"m{i}", payload(i)) for i in range(10)]
+    with caplog.at_level(logging.WARNING):
+        response, seconds = run_with_deadline(consumer, sqs_event(messages), RealDeadline(3000), limit_s=3.0)
+    assert failed_ids(response) == [f"m{i}" for i in range(10)]
+    assert seconds < 3.0 - consumer.RETURN_SLACK_MS / 1000
+    assert recorder.calls == []  # "in progress" was never recorded, so the business logic never ran
+    logged = {getattr(r, "messageId", None) for r in caplog.records if r.getMessage() == "message failed"}
+    assert "m0" in logged
+    (deadline,) = [r for r in caplog.records if r.getMessage().startswith("deadline reached")]
+    assert deadline.messageIds == [f"m{i}" for i in range(1, 10)]
+
+
+def test_slow_business_logic_stops_at_the_margin_and_reports_the_rest_in_order(consumer, pipeline, recorder):
+    messages = [raw_message(f"m{i}", payload(i)) for i in range(10)]
+    margin = consumer.DEADLINE_MARGIN_MS
+    # 400 ms per message, starting with margin + 500 ms: two messages start, the third would start below the margin
+    context = ShrinkingDeadline(recorder, start_ms=margin + 500, per_call_ms=400)
+    response = consumer.handler(sqs_event(messages), context)
+    assert recorder.ids == ["ev-0", "ev-1"]
+    assert failed_ids(response) == [f"m{i}" for i in range(2, 10)]
+    # the unstarted messages were not recorded as in progress: their redelivery runs the business logic
+    recorder_before = list(recorder.ids)
+    assert consumer.handler(sqs_event(messages[2:]), CTX) == {"batchItemFailures": []}
+    assert recorder.ids == recorder_before + [f"ev-{i}" for i in range(2, 10)]
+
+
+def test_first_message_always_starts_but_its_dynamodb_calls_are_guarded(consumer, pipeline, recorder):
+    messages = [raw_message(f"m{i}", payload(i)) for i in range(3)]
+    tight = ShrinkingDeadline(recorder, start_ms=consumer.ATTEMPT_MARGIN_MS - 1, per_call_ms=0)
+    assert failed_ids(consumer.handler(sqs_event(messages), tight)) == ["m0", "m1", "m2"]
+    assert recorder.calls == []  # the "in progress" write was refused, so nothing ran
+    assert pipeline.ddb.scan(TableName=pipeline.idempotency_table)["Items"] == []
+
+    enough = ShrinkingDeadline(recorder, start_ms=consumer.ATTEMPT_MARGIN_MS, per_call_ms=0)
+    assert failed_ids(consumer.handler(sqs_event(messages[:1]), enough)) == []
+    assert recorder.ids == ["ev-0"]
+
+
+# ---------------------------------------------------------------------------------------------- logs and init
+
+
+def test_every_failed_message_is_logged_by_message_id(consumer, pipeline, recorder, caplog):
+    nested = "[" * 200_000 + "]" * 200_000  # json.loads raises RecursionError
+    envelope_nested = json.dumps({"Type": "Notification", "Message": nested})
+    recorder.fail = {"ev-4"}
+    messages = [
+        raw_message("deep", nested),
+        raw_message("deep-in-envelope", envelope_nested),
+        raw_message("not-json", "{"),
+        raw_message("ok", payload(3)),
+        raw_message("business", payload(4)),
+    ]
+    with caplog.at_level(logging.WARNING):
+        response = consumer.handler(sqs_event(messages), CTX)
+    failed = ["deep", "deep-in-envelope", "not-json", "business"]
+    assert failed_ids(response) == failed
+    logged = [getattr(r, "messageId", None) for r in caplog.records if "failed" in r.getMessage() or "malformed" in r.getMessage()]
+    assert logged == failed
+    deep = [r for r in caplog.records if getattr(r, "messageId", None) == "deep"]
+    assert "nested too deeply" in deep[0].error
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "1.5", "1e9", "3600s", "99999999999"])
+def test_bad_idempotency_ttl_fails_at_init_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv("IDEMPOTENCY_TTL_SECONDS", value)
+    with pytest.raises(ValueError, match=r"IDEMPOTENCY_TTL_SECONDS=.*positive whole number of seconds"):
+        load_module("consumer_app_bad_ttl", FUNCTIONS / "consumer" / "app.py")
+
+
+@pytest.mark.parametrize("value, seconds", [("", 432000), ("600", 600), (" 86400 ", 86400)])
+def test_good_idempotency_ttl_loads(monkeypatch, value, seconds):
+    monkeypatch.setenv("IDEMPOTENCY_TTL_SECONDS", value)
+    module = load_module("consumer_app_good_ttl", FUNCTIONS / "consumer" / "app.py")
+    assert module.idempotency_ttl_seconds() == seconds

@@ -492,3 +492,99 @@ def test_retries_continue_while_time_remains(producer, pipeline, monkeypatch):
     assert response == {"batchItemFailures": []}
     assert len(attempts) == 4  # 1st call: 2 throttled + 1 success; 2nd call: 1
     assert published_ids(pipeline) == list(range(15))
+
+
+# ---------------------------------------------------------------------------------------------- UTF-8 sizing
+
+EMOJI, CJK = "\U0001f600", "\u6f22"  # 4 and 3 bytes in UTF-8; 12 and 6 characters as ASCII JSON escapes
+
+
+@pytest.mark.parametrize("char", [EMOJI, CJK], ids=["emoji", "cjk"])
+def test_non_ascii_is_sized_in_utf8_bytes_and_never_truncated_under_the_limit(producer, pipeline, char):
+    """An item whose message is just under 256 KiB in UTF-8 is published whole (ASCII escaping would triple it)."""
+    record = stream_record(1, new={"pk": {"S": "item-1"}, "text": {"S": ""}})
+    base = producer.prepare(record, 0).size
+    width = len(char.encode())
+    count = (producer.MAX_MESSAGE_BYTES - base) // width
+    record["dynamodb"]["NewImage"]["text"]["S"] = char * count
+    prepared = producer.prepare(record, 0)
+    assert not prepared.truncated
+    assert prepared.size == base + count * width == entry_bytes(prepared.entry)
+    assert char in prepared.entry["Message"]  # sent as itself, not as an escape
+    assert producer.handler(stream_event([record]), CTX) == {"batchItemFailures": []}
+    (message,) = pipeline.payloads()
+    assert message["truncated"] is False and message["newImage"]["text"] == char * count
+
+    record["dynamodb"]["NewImage"]["text"]["S"] = char * (count + width)  # now over the limit in bytes
+    assert producer.prepare(record, 0).truncated
+
+
+def test_batches_are_sized_in_utf8_bytes(producer, pipeline):
+    calls = count_calls(producer.sns_client())
+    records = [stream_record(i, new={"pk": {"S": f"item-{i}"}, "t": {"S": CJK * 30_000}}) for i in range(4)]
+    assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
+    for c in calls:
+        assert sum(entry_bytes(e) for e in c["PublishBatchRequestEntries"]) <= 256 * 1024
+    assert [len(c["PublishBatchRequestEntries"]) for c in calls] == [2, 2]  # 90 KB each in UTF-8
+    assert all(not m["truncated"] for m in pipeline.payloads())
+
+
+def test_characters_sns_refuses_are_escaped_and_round_trip(producer, pipeline):
+    text = "a\ufffeb\uffffc\ud800d\u2028\x00\x7f" + EMOJI
+    record = stream_record(1, new={"pk": {"S": "item-1"}, "text": {"S": text}})
+    body = producer.prepare(record, 0).entry["Message"]
+    assert not {"\ufffe", "\uffff", "\ud800", "\x00"} & set(body)
+    body.encode("utf-8")  # valid UTF-8 (a lone surrogate would not encode)
+    assert json.loads(body)["newImage"]["text"] == text
+    assert producer.handler(stream_event([record]), CTX) == {"batchItemFailures": []}
+    (message,) = pipeline.payloads()
+    assert message["newImage"]["text"] == text
+
+
+# ---------------------------------------------------------------------------------------------- malformed records
+
+MALFORMED = {
+    "not-a-dict": "just a string",
+    "none": None,
+    "no-dynamodb": {"eventID": "x", "eventName": "INSERT"},
+    "dynamodb-not-a-dict": {"eventID": "x", "dynamodb": "oops"},
+    "no-sequence-number": {"eventID": "x", "dynamodb": {"Keys": {"pk": {"S": "k"}}}},
+    "empty-sequence-number": {"eventID": "x", "dynamodb": {"Keys": {"pk": {"S": "k"}}, "SequenceNumber": ""}},
+}
+
+
+@pytest.mark.parametrize("bad", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_record_reports_the_record_before_it(producer, pipeline, caplog, bad):
+    """Lambda resumes at the lowest reported sequence number: naming the record before the malformed one keeps the
+    malformed record in the retried range (and later in the on-failure message); nothing after it is skipped."""
+    records = [stream_record(0), stream_record(1), bad, stream_record(3)]
+    response = producer.handler(stream_event(records), CTX)
+    assert failures(response) == [seq(1), seq(3)]
+    assert all(f["itemIdentifier"] for f in response["batchItemFailures"])
+    assert published_ids(pipeline) == [0, 1]
+    logged = [r for r in caplog.records if "malformed stream record" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].levelname == "ERROR" and logged[0].index == 2
+
+
+def test_malformed_head_of_the_batch_is_logged_in_full(producer, pipeline, caplog):
+    bad = {"eventID": "lost-1", "dynamodb": {"Keys": {"pk": {"S": "k"}}, "NewImage": {"pk": {"S": "k"}}}}
+    records = [bad, 7, stream_record(2), stream_record(3)]
+    response = producer.handler(stream_event(records), CTX)
+    assert failures(response) == [seq(2), seq(3)]  # retried from the first identifiable record
+    assert pipeline.payloads() == []
+    (logged,) = [r for r in caplog.records if "cannot be retried" in r.getMessage()]
+    assert logged.levelname == "ERROR" and logged.records == [repr(bad), "7"] and logged.resume_from == seq(2)
+
+
+@pytest.mark.parametrize("event", [{"Records": ["x", None]}, {"Records": "x"}, {"Records": None}, None, "x"],
+                         ids=["no-identifiable", "records-not-a-list", "records-null", "event-null", "event-str"])
+def test_events_without_identifiable_records_do_not_raise(producer, pipeline, caplog, event):
+    assert producer.handler(event, CTX) == {"batchItemFailures": []}
+    assert any(r.levelname == "ERROR" for r in caplog.records)
+    assert pipeline.payloads() == []
+
+
+def test_an_exception_with_a_malformed_first_record_names_no_empty_identifier(producer, pipeline, monkeypatch):
+    monkeypatch.delenv("SNS_TOPIC_ARN")
+    response = producer.handler(stream_event([{"dynamodb": {}}, stream_record(1)]), CTX)
+    assert failures(response) == [seq(1)]

@@ -1,0 +1,64 @@
+"""What the stack and the handlers must agree on: the consumer's deadline rule, checked at synth."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from handlers_support import ROOT
+
+from constructs_lib import contract
+from constructs_lib.config import ConfigError, build_config
+
+
+def test_synth_rule_uses_the_consumers_own_numbers(consumer):
+    assert contract.CONSUMER_DEADLINE_MARGIN_MS == consumer.DEADLINE_MARGIN_MS
+    assert contract.CONSUMER_MESSAGE_BUDGET_MS == consumer.MESSAGE_BUDGET_MS
+
+
+@pytest.mark.parametrize(
+    "subscriber",
+    [
+        {},  # the original design: batch 10, 3 s
+        {"batch_size": 15, "maximum_batching_window_seconds": 1},  # 15 x 50 + 2250 = 3000 ms: exactly fits
+        {"batch_size": 100, "maximum_batching_window_seconds": 1, "function": {"timeout": 8},
+         "visibility_timeout_seconds": 48},
+    ],
+    ids=["default", "exactly", "large"],
+)
+def test_batches_that_fit_the_timeout_are_accepted(subscriber):
+    sub = build_config({"subscribers": [subscriber]}).subscribers[0]
+    assert contract.consumer_batch_ms(sub.batch_size) <= sub.function.timeout * 1000
+
+
+@pytest.mark.parametrize(
+    "subscriber, advice",
+    [
+        ({"batch_size": 16, "maximum_batching_window_seconds": 1}, "lower batch_size to 15 or raise function.timeout to 4 s"),
+        ({"function": {"timeout": 2}}, "raise function.timeout to 3 s"),
+        ({"batch_size": 10000, "maximum_batching_window_seconds": 5, "function": {"timeout": 60},
+          "visibility_timeout_seconds": 360}, "lower batch_size to 1155 or raise function.timeout to 503 s"),
+    ],
+    ids=["one-too-many", "short-timeout", "huge-batch"],
+)
+def test_batches_that_cannot_finish_are_rejected_naming_the_rule(subscriber, advice):
+    with pytest.raises(ConfigError) as caught:
+        build_config({"subscribers": [{"name": "ok"}, subscriber]})
+    message = str(caught.value)
+    assert re.search(r"subscribers(\.1|\[1\])\.batch_size: ", message), message
+    assert "batch_size x 50 ms + 2250 ms <= function.timeout" in message and advice in message, message
+
+
+def test_synth_reports_the_rule_as_a_clean_error(tmp_path):
+    config = tmp_path / "pipeline.json"
+    config.write_text(json.dumps({"subscribers": [{"batch_size": 20, "maximum_batching_window_seconds": 1}]}))
+    env = {**os.environ, "PIPELINE_CONFIG": str(config), "CDKTF_OUTDIR": str(tmp_path / "out")}
+    result = subprocess.run([sys.executable, "main.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    assert re.search(r"subscribers(\.0|\[0\])\.batch_size: 20 messages cannot finish within the consumer timeout of 3 s",
+                     result.stderr), result.stderr
