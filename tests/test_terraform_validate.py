@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,7 @@ class Offline:
     env: dict[str, str]
     inputs: Path
     workdir: Path
+    host: str  # the registry host terraform resolves hashicorp/aws to, as the binary reports it
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +57,9 @@ def offline(tmp_path_factory):
     from tfschema_provider.install import serve_in_process
 
     workdir = tmp_path_factory.mktemp("terraform-validate")
-    with serve_in_process(workdir / "provider", tv.aws_schema(inputs)) as env:
-        yield Offline(terraform, env, inputs, workdir)
+    host = tv.provider_host(terraform)
+    with serve_in_process(workdir / "provider", tv.aws_schema(inputs), host) as env:
+        yield Offline(terraform, env, inputs, workdir, host)
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +119,7 @@ def test_terraform_starts_the_plugin_through_the_mirror(offline, tmp_path):
     the go-plugin handshake (TLS) and reads the aws schema from it (one provider, to keep it quick)."""
     from tfschema_provider.install import install
 
-    env = install(tmp_path / "provider", tv.aws_schema(offline.inputs))
+    env = install(tmp_path / "provider", tv.aws_schema(offline.inputs), offline.host)
     work = tmp_path / "config"
     work.mkdir()
     (work / "main.tf.json").write_text(json.dumps({
@@ -129,6 +132,26 @@ def test_terraform_starts_the_plugin_through_the_mirror(offline, tmp_path):
     assert "Installed hashicorp/aws v5.100.0" in init.stdout, init.stdout
     report = json.loads(tv.run_terraform(offline.terraform, ["validate", "-json"], work, env).stdout)
     assert [d["detail"] for d in report["diagnostics"]] == ['No argument or block type is named "visibility_timeout".']
+
+
+def test_provider_host_is_the_one_terraform_installs_from(default_validated, offline):
+    """The host learnt from `terraform providers` is the one init recorded in the stack's lock
+    file and installed the mirrored providers under."""
+    assert default_validated.valid, _problems(default_validated)
+    lock = (default_validated.work / ".terraform.lock.hcl").read_text()
+    recorded = sorted(re.findall(r'^provider "([^"]+)"', lock, re.MULTILINE))
+    assert recorded == [f"{offline.host}/hashicorp/{name}" for name in ("aws", "external", "local", "null")], lock
+    assert (default_validated.work / ".terraform" / "providers" / offline.host / "hashicorp" / "aws").is_dir()
+    assert tv.provider_host(offline.terraform) is offline.host  # asked once per binary and process
+
+
+def test_provider_host_from_a_binary_that_names_none_is_a_usage_error(tmp_path):
+    fake = tmp_path / "fake-terraform"
+    fake.write_text("#!/bin/sh\necho 'Providers required by configuration:'\n")
+    fake.chmod(0o755)
+    with pytest.raises(tv.UsageError) as raised:
+        tv.provider_host(str(fake))
+    assert str(raised.value).startswith(f"terraform: `{fake} providers` printed no address for hashicorp/aws")
 
 
 def _break_module_argument_type(doc):
@@ -184,7 +207,7 @@ def test_provider_constraint_outside_the_served_version_fails_init(default_synth
     document["terraform"]["required_providers"]["aws"]["version"] = "~> 6.0"
     (stack / "cdk.tf.json").write_text(json.dumps(document))
     # a lock file left by an earlier online init: offline copies leave it behind
-    (stack / ".terraform.lock.hcl").write_text('provider "registry.terraform.io/hashicorp/aws" {}\n')
+    (stack / ".terraform.lock.hcl").write_text(f'provider "{offline.host}/hashicorp/aws" {{}}\n')
     result = tv.validate_stack(stack, offline.terraform, offline.env, offline.inputs, tmp_path / "work")
     assert not (result.work / ".terraform.lock.hcl").exists()
     assert not result.valid
@@ -221,6 +244,24 @@ def test_local_module_copy_outside_the_constraint_is_rejected(tmp_path, tf):
     assert rewritten["producer"]["source"] == "./offline_modules/lambda-7.21.1"
     assert not any("version" in block for block in rewritten.values())
     assert (stack / "offline_modules" / "sqs-4.3.1" / "main.tf").is_file()
+
+
+def test_module_sources_naming_a_host_are_rewritten_for_that_host_only(tmp_path):
+    inputs = _fake_inputs(tmp_path, "sqs-4.3.1", "sns-6.2.1")
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    sources = {
+        "queue": "mirror.example.test/terraform-aws-modules/sqs/aws",
+        "topic": "other.example.test/terraform-aws-modules/sns/aws",
+        "local": "./modules/a/b",
+    }
+    document = {"module": {key: {"source": source, "version": "~> 4.0"} for key, source in sources.items()}}
+    (stack / "cdk.tf.json").write_text(json.dumps(document))
+    tv.point_modules_at_local_copies(stack, inputs, "Mirror.Example.Test")
+    rewritten = json.loads((stack / "cdk.tf.json").read_text())["module"]
+    assert rewritten["queue"] == {"source": "./offline_modules/sqs-4.3.1"}
+    assert rewritten["topic"] == {"source": sources["topic"], "version": "~> 4.0"}  # another registry's
+    assert rewritten["local"] == {"source": sources["local"], "version": "~> 4.0"}
 
 
 @pytest.mark.parametrize(

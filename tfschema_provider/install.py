@@ -1,9 +1,12 @@
 """Serve the schema-only provider to Terraform through a private CLI configuration.
 
-`install(workdir, aws_schema)` writes, under `workdir`, a filesystem mirror holding one small
+`install(workdir, aws_schema, host)` writes, under `workdir`, a filesystem mirror holding one small
 launcher per provider (hashicorp/aws, external, local, null) and a CLI configuration that installs
 providers from that mirror only. Terraform reads it through TF_CLI_CONFIG_FILE in the
 environment `install` returns; the user's own Terraform configuration is never read or touched.
+`host` is the registry host the terraform binary in use resolves `hashicorp/<name>` to
+(Terraform's own, or OpenTofu's for tofu), learnt from that binary by the caller
+(`provider_host` in scripts/terraform_validate.py): no host is written down here.
 """
 
 from __future__ import annotations
@@ -25,8 +28,6 @@ REPO_ROOT = HERE.parent
 # The versions the mirror offers. aws is the release the shared schema was taken from (the newest
 # in "~> 5.0"); external, local and null are the current releases whose documentation the small
 # schemas in schemas/ follow. They satisfy the lambda module's constraints (>= 1.0, >= 1.0, >= 2.0).
-# Where `hashicorp/<name>` resolves: Terraform's default registry host, and OpenTofu's.
-HOSTS = ("registry.terraform.io", "registry.opentofu.org")
 
 PROVIDERS = {
     "aws": ("5.100.0", ["aws-provider.json"]),
@@ -61,25 +62,23 @@ def _launcher(schemas: list[Path]) -> str:
     )
 
 
-def install(workdir: Path, aws_schema: Path, target_platform: str | None = None) -> dict[str, str]:
+def install(workdir: Path, aws_schema: Path, host: str, target_platform: str | None = None) -> dict[str, str]:
     """Write the mirror and CLI configuration; return the environment for running terraform."""
     mirror = workdir / "mirror"
     target_platform = target_platform or current_platform()
-    for host in HOSTS:
-        for name, (version, _) in PROVIDERS.items():
-            package = mirror / host / "hashicorp" / name / version / target_platform
-            package.mkdir(parents=True, exist_ok=True)
-            launcher = package / f"terraform-provider-{name}_v{version}"
-            launcher.write_text(_launcher(_schemas(name, aws_schema)))
-            launcher.chmod(0o755)
-    include = ", ".join(f'"{host}/hashicorp/*"' for host in HOSTS)
+    for name, (version, _) in PROVIDERS.items():
+        package = mirror / host / "hashicorp" / name / version / target_platform
+        package.mkdir(parents=True, exist_ok=True)
+        launcher = package / f"terraform-provider-{name}_v{version}"
+        launcher.write_text(_launcher(_schemas(name, aws_schema)))
+        launcher.chmod(0o755)
     config = workdir / "terraform.rc"
     config.write_text(
         "# Written by tfschema_provider.install for one offline validation run.\n"
         "provider_installation {\n"
         "  filesystem_mirror {\n"
         f"    path    = {_hcl_string(mirror)}\n"
-        f"    include = [{include}]\n"
+        f'    include = ["{host}/hashicorp/*"]\n'
         "  }\n"
         "}\n"
     )
@@ -96,7 +95,7 @@ def _hcl_string(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def serve_in_process(workdir: Path, aws_schema: Path) -> Iterator[dict[str, str]]:
+def serve_in_process(workdir: Path, aws_schema: Path, host: str) -> Iterator[dict[str, str]]:
     """The same providers served from this process, for as long as the block runs.
 
     Terraform starts a plugin process for every provider each time it needs one (8 times for a
@@ -114,7 +113,7 @@ def serve_in_process(workdir: Path, aws_schema: Path) -> Iterator[dict[str, str]
     from tfschema_provider.provider import SchemaOnlyProvider
     from tfschema_provider.schema import ProviderSchema
 
-    env = install(workdir, aws_schema)
+    env = install(workdir, aws_schema, host)
     sockets = Path(tempfile.mkdtemp(prefix="tfschema-"))  # mode 0700: only this user can connect
     servers, reattach = [], {}
     try:
@@ -126,11 +125,10 @@ def serve_in_process(workdir: Path, aws_schema: Path) -> Iterator[dict[str, str]
             server.add_insecure_port(f"unix://{socket_path}")
             server.start()
             servers.append(server)
-            for host in HOSTS:
-                reattach[f"{host}/hashicorp/{name}"] = {
-                    "Protocol": "grpc", "ProtocolVersion": 6, "Pid": os.getpid(), "Test": True,
-                    "Addr": {"Network": "unix", "String": str(socket_path)},
-                }
+            reattach[f"{host}/hashicorp/{name}"] = {
+                "Protocol": "grpc", "ProtocolVersion": 6, "Pid": os.getpid(), "Test": True,
+                "Addr": {"Network": "unix", "String": str(socket_path)},
+            }
         yield {**env, "TF_REATTACH_PROVIDERS": json.dumps(reattach)}
     finally:
         for server in servers:

@@ -4,6 +4,9 @@ The JSON has, per provider, `provider` (the provider block), `resource_schemas` 
 `data_source_schemas`, each `{"version": N, "block": {...}}`; a block has `attributes` (each with
 `type` or `nested_type`, and the flags `required` / `optional` / `computed` / `sensitive` /
 `deprecated`) and `block_types` (each with `nesting_mode`, `block`, `min_items`, `max_items`).
+Providers are keyed by source address: fully qualified in terraform's output, the short
+`hashicorp/<name>` in the files of schemas/ (which host serves them is learnt from terraform at
+run time). The key is not read: every file given is one provider's schema.
 """
 
 from __future__ import annotations
