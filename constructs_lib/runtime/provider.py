@@ -66,7 +66,8 @@ class LoadStatus:
 #: Where the lazy-index tarball is kept; PIPELINE_JSII_CACHE_DIR overrides it.
 CACHE_DIR = Path(os.environ.get("PIPELINE_JSII_CACHE_DIR") or Path(__file__).resolve().parents[2] / ".build" / "jsii")
 #: Bump when the rewrite below changes, so old copies (and remembered failures) are not reused.
-_LAZY_FORMAT = 2
+#: (Still 1: cdktf's lines are rewritten as before, and cdktn's never had a copy.)
+_LAZY_FORMAT = 1
 #: How long, and how many times per tarball, to wait for jsii's type index (see _await_index).
 _INDEX_WAIT_SECONDS = 30.0
 _INDEX_WAITS = 3
