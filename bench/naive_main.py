@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """Benchmark baseline: the same stack as ``main.py``, with the provider imported the naive way.
 
-``PIPELINE_NAIVE_PROVIDER_IMPORT=1`` makes ``constructs_lib/aws.py`` run the plain
-``import cdktf_cdktf_provider_aws`` (the package ``__init__`` imports all ~2,200 resource
-modules, and jsii loads the provider's original tarball, whose ``lib/index.js`` requires all
-of them in node). Everything else is main.py's code, so the two outputs must be identical.
+``PIPELINE_NAIVE_PROVIDER_IMPORT=1`` makes ``constructs_lib/aws.py`` run the plain import of
+the provider package, cdktf's or CDK Terrain's (``PIPELINE_CDK``): cdktf's package ``__init__``
+imports all ~2,200 resource modules (cdktn's is lazy), and jsii loads the provider's original
+tarball, whose ``lib/index.js`` requires all of them in node. Everything else is main.py's
+code, so the two outputs must be identical.
 
     .venv/bin/python bench/naive_main.py          # writes ./cdktf.out (or $CDKTF_OUTDIR)
 """

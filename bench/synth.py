@@ -1,11 +1,13 @@
 """Synth benchmark: the fast provider import against the naive one, measured in the same run.
 
-Three pairs, each run ``--runs`` times after ``--warmup`` untimed runs, alternating fast and
-baseline so that load from other processes hits both alike:
+On the CDK this Python runs (``runtime.flavour``: cdktf with ``.venv``, or CDK Terrain with
+``.venv-cdktn`` under ``make bench CDK=cdktn``; the CLI is then ``cdktn``). Three pairs, each
+run ``--runs`` times after ``--warmup`` untimed runs, alternating fast and baseline so that
+load from other processes hits both alike:
 
-* ``python main.py`` (default stack) vs ``python bench/naive_main.py`` (same stack, plain
-  ``import cdktf_cdktf_provider_aws`` and the original jsii tarball);
-* ``cdktf synth`` with main.py vs with ``--app "python bench/naive_main.py"``;
+* ``python main.py`` (default stack) vs ``python bench/naive_main.py`` (same stack, the plain
+  import of the provider package and the original jsii tarball);
+* ``cdktf synth`` (or ``cdktn synth``) with main.py vs with ``--app "python bench/naive_main.py"``;
 * the whole test suite (``pytest``) vs the suite with ``PIPELINE_NAIVE_PROVIDER_IMPORT=1``
   (``--suite-runs``, default 3; ``--suite-runs 0`` skips it).
 
@@ -35,8 +37,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(Path(sys.executable))
-CDKTF = ROOT / "node_modules" / ".bin" / "cdktf"
-LOCAL_NODE = ROOT / "node_modules" / ".bin" / "node"
+sys.path.insert(0, str(ROOT))
+
+from constructs_lib.runtime.flavour import CDKTN, Flavour, FlavourError, select  # noqa: E402
+
+
+def npm_folder(flavour: Flavour) -> Path:
+    """Where the flavour's package.json installs the CLI and Node 22 (``make`` does)."""
+    return ROOT / ("cdktn" if flavour is CDKTN else ".") / "node_modules" / ".bin"
 
 
 # --- measuring one command ----------------------------------------------------------------
@@ -165,7 +173,7 @@ def _node_works(node: str) -> bool:
         return False
 
 
-def pick_node(choice: str) -> str | None:
+def pick_node(choice: str, flavour: Flavour) -> str | None:
     """The node binary for jsii and the CLI: auto = $JSII_NODE, else node_modules' Node 22."""
     if choice == "system":
         return None
@@ -173,10 +181,11 @@ def pick_node(choice: str) -> str | None:
         return choice
     if os.environ.get("JSII_NODE"):
         return os.environ["JSII_NODE"]
-    return str(LOCAL_NODE) if LOCAL_NODE.exists() and _node_works(str(LOCAL_NODE)) else None
+    local = npm_folder(flavour) / "node"
+    return str(local) if local.exists() and _node_works(str(local)) else None
 
 
-def base_env(node: str | None) -> dict[str, str]:
+def base_env(node: str | None, flavour: Flavour) -> dict[str, str]:
     """The Makefile's environment, with JSII_NODE set to ``node`` (or unset).
 
     NODE_COMPILE_CACHE is always removed: jsii extracts packages into a new temporary folder
@@ -184,7 +193,7 @@ def base_env(node: str | None) -> dict[str, str]:
     run and ~100 MB per naive run, for good.
     """
     env = dict(os.environ)
-    env.update(CHECKPOINT_DISABLE="1", CDKTF_DISABLE_PLUGIN_CACHE_ENV="1")
+    env.update(CHECKPOINT_DISABLE="1", CDKTF_DISABLE_PLUGIN_CACHE_ENV="1", PIPELINE_CDK=flavour.name)
     for key in ("PIPELINE_NAIVE_PROVIDER_IMPORT", "PIPELINE_EAGER_PROVIDER_JS", "CDKTF_OUTDIR", "NODE_COMPILE_CACHE"):
         env.pop(key, None)
     if node:
@@ -241,15 +250,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=["main", "cli", "suite"], action="append",
                         help="measure only these (repeatable); default all")
     parser.add_argument("--node", default="auto",
-                        help="node for jsii and the CLI: auto ($JSII_NODE, else node_modules/.bin/node), system, or a path")
+                        help="node for jsii and the CLI: auto ($JSII_NODE, else the flavour's node_modules/.bin/node), system, or a path")
     parser.add_argument("--keep", action="store_true", help="keep the temporary output folders")
     args, _unknown = parser.parse_known_args(argv)  # the rest may be for bench/handlers.py
     only = set(args.only or ["main", "cli", "suite"])
 
-    node = pick_node(args.node)
-    env = base_env(node)
+    try:
+        flavour = select()
+    except FlavourError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    node = pick_node(args.node, flavour)
+    env = base_env(node, flavour)
     naive_env = dict(env, PIPELINE_NAIVE_PROVIDER_IMPORT="1")
-    print(f"synth benchmark: {os.cpu_count()} cores, python {sys.version.split()[0]}, "
+    cli_path = npm_folder(flavour) / flavour.cli
+    print(f"synth benchmark on {flavour.name} ({flavour.provider}): {os.cpu_count()} cores, python {sys.version.split()[0]}, "
           f"jsii/CLI node {node_version(node)} ({node or 'node on PATH'}), runs {args.runs} + warm-up {args.warmup}")
 
     tmp = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
@@ -267,15 +282,16 @@ def main(argv: list[str] | None = None) -> int:
             pairs.append(("main", fast, base))
             print(f"  same output, fast vs naive: {identical(outs[-2], outs[-1])}")
         if "cli" in only:
-            if not CDKTF.exists():
-                print("  cdktf synth: skipped (no node_modules/.bin/cdktf; run make install)")
+            if not cli_path.exists():
+                print(f"  {flavour.cli} synth: skipped (no {cli_path.relative_to(ROOT)}; run make install CDK={flavour.name})")
             else:
-                cli = ([node] if node else []) + [str(CDKTF), "synth", "--output", "{outdir}"]
+                # --app with this Python, for the fast run too: the flavour's own environment
+                cli = ([node] if node else []) + [str(cli_path), "synth", "--output", "{outdir}"]
                 outs = []
                 fast, base = run_pair(
                     "cli",
-                    ("cdktf synth (what make synth runs)", cli, env),
-                    ("cdktf synth (naive app)", cli + ["--app", f"{PY} bench/naive_main.py"], env),
+                    (f"{flavour.cli} synth (what make synth runs)", cli + ["--app", f"{PY} main.py"], env),
+                    (f"{flavour.cli} synth (naive app)", cli + ["--app", f"{PY} bench/naive_main.py"], env),
                     args.runs, args.warmup, tmp, outs,
                 )
                 pairs.append(("cli", fast, base))

@@ -37,17 +37,24 @@ def load_environments(path: str | None = None, select: str | None = None) -> lis
 
 
 def use_supported_node() -> None:
-    """Run jsii on the project's Node.js 22 (package.json) when it is installed and none is chosen.
+    """Run jsii on the project's Node.js 22 when it is installed and none is chosen.
 
-    jsii prints a large end-of-life banner on Node 20; a supported Node is the fix.
+    jsii prints a large end-of-life banner on Node 20; a supported Node is the fix. It comes
+    from package.json (node_modules) or, for CDK Terrain, cdktn/package.json.
     """
-    node = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "node"
-    if "JSII_NODE" not in os.environ and os.access(node, os.X_OK):
-        os.environ["JSII_NODE"] = str(node)
+    root = Path(__file__).resolve().parent.parent
+    if "JSII_NODE" in os.environ:
+        return
+    first = "cdktn" if os.environ.get("PIPELINE_CDK") == "cdktn" else "."
+    for folder in dict.fromkeys((first, ".", "cdktn")):
+        node = root / folder / "node_modules" / ".bin" / "node"
+        if os.access(node, os.X_OK):
+            os.environ["JSII_NODE"] = str(node)
+            return
 
 
 def build_app(configs: list[PipelineConfig], outdir: str | None = None):
-    from cdktf import App
+    from .cdk import App
 
     from .stack import PipelineStack
 
@@ -84,10 +91,11 @@ def run(argv: list[str] | None = None) -> None:
         return
     use_supported_node()
     from .packaging import PackagingError
+    from .runtime.flavour import FlavourError
 
     try:
         # Read here, not by cdktf in the jsii kernel, which sees the environment of its start.
         app = build_app(configs, outdir=os.environ.get("CDKTF_OUTDIR") or None)
-    except PackagingError as error:
+    except (PackagingError, FlavourError) as error:
         fail(error)
     app.synth()

@@ -349,12 +349,15 @@ class StreamConfig(_Model):
 
 
 class S3BackendConfig(_Model):
-    """Remote state in S3 with DynamoDB state locking. Without it, state is local."""
+    """Remote state in S3, locked by S3 itself (use_lockfile) and/or DynamoDB. Without it, state is local."""
 
     bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
     key: Annotated[str, Field(min_length=1, max_length=1024)] = "event-driven-pipeline/terraform.tfstate"
     region: str | None = None
-    dynamodb_table: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")]
+    #: DynamoDB lock table: deprecated in Terraform 1.11 and OpenTofu 1.10 (use_lockfile replaces it).
+    dynamodb_table: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")] = None
+    #: S3 native state locking (a .tflock object next to the state; Terraform >= 1.10, OpenTofu >= 1.10).
+    use_lockfile: bool = False
     encrypt: bool = True
 
     @field_validator("key")
@@ -365,6 +368,15 @@ class S3BackendConfig(_Model):
         if "${" in value or "%{" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
             raise ValueError(f"{value!r}: no control characters and no Terraform template syntax ('${{', '%{{')")
         return value
+
+    @model_validator(mode="after")
+    def _locked(self) -> S3BackendConfig:
+        if not self.use_lockfile and self.dynamodb_table is None:
+            raise ValueError(
+                "use_lockfile: state must be locked: set use_lockfile = true (S3 native locking, "
+                "Terraform/OpenTofu >= 1.10) or dynamodb_table (deprecated since Terraform 1.11 / OpenTofu 1.10)"
+            )
+        return self
 
     @field_validator("region")
     @classmethod
@@ -686,7 +698,7 @@ def _describe(error: ValidationError, prefix: str = "") -> str:
 
 _FIELD_NAMES = {
     name
-    for model in (PipelineConfig, SubscriberConfig, StreamConfig, SecurityConfig, AlarmsConfig)
+    for model in (PipelineConfig, SubscriberConfig, StreamConfig, SecurityConfig, AlarmsConfig, S3BackendConfig)
     for name in model.model_fields
 }
 

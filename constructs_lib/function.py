@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cdktf import AssetType, TerraformAsset, TerraformHclModule
 from constructs import Construct
 
 from . import modules
+from .cdk import AssetType, TerraformAsset, TerraformHclModule
 from .contract import HANDLER
 from .packaging import build_package
 

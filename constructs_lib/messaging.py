@@ -6,11 +6,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdktf import TerraformHclModule
 from constructs import Construct
 
 from . import modules
 from .aws import SnsTopicSubscription
+from .cdk import TerraformHclModule
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
 from constructs import Construct
 
 from . import modules
 from .aws import AwsProvider, AwsProviderDefaultTags
+from .cdk import LocalBackend, TerraformOutput, TerraformStack, s3_backend
 from .config import PipelineConfig
 from .pipeline import EventPipeline
 
@@ -28,8 +28,11 @@ class PipelineStack(TerraformStack):
         self.add_override("terraform.required_providers.aws.version", modules.AWS_PROVIDER_VERSION)
         if config.backend is not None:
             b = config.backend
-            S3Backend(
+            # use_lockfile: S3 native locking; the DynamoDB lock is deprecated (Terraform 1.11,
+            # OpenTofu 1.10). Both may be set while moving from one to the other.
+            s3_backend(
                 self,
+                use_lockfile=b.use_lockfile,
                 bucket=b.bucket,
                 key=b.key,
                 region=b.region or config.region,

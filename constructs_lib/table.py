@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdktf import TerraformHclModule
 from constructs import Construct
 
 from . import modules
+from .cdk import TerraformHclModule
 from .contract import STREAM_VIEW_TYPE, TABLE_HASH_KEY
 
 

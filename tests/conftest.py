@@ -1,7 +1,7 @@
 """Shared fixtures for the infrastructure tests.
 
 Synthesizing is the slow part (jsii starts node and loads the provider assembly), so each
-configuration is synthesized once per test session. cdktf is imported lazily so that the
+configuration is synthesized once per test session. The CDK (cdktf or cdktn) is imported lazily so that the
 handler tests, which do not need it, do not pay for it.
 """
 
@@ -38,10 +38,10 @@ class Synth:
     @functools.cached_property
     def only_text(self) -> str:
         """``Testing.synth()`` of the only stack, for the cdktf matchers (made when first asked for)."""
-        import cdktf
+        from constructs_lib.cdk import Testing
 
         assert len(self.stacks) == 1, list(self.stacks)
-        return cdktf.Testing.synth(next(iter(self.stacks.values())))
+        return Testing.synth(next(iter(self.stacks.values())))
 
 
 def synthesize(configs, outdir: Path) -> Synth:

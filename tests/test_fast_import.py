@@ -1,15 +1,15 @@
 """The fast provider import synthesizes exactly what the ordinary import does.
 
-``constructs_lib/aws.py`` loads the prebuilt AWS provider two ways faster than
-``import cdktf_cdktf_provider_aws`` (see its docstring): Python submodules only, and a jsii
-tarball whose ``lib/index.js`` is lazy. Each run here is a separate process (jsii has one
+``constructs_lib/runtime/provider.py`` loads the prebuilt AWS provider (cdktf's or CDK
+Terrain's, whichever the suite runs on) two ways faster than the plain import of its package
+(see its docstring): Python submodules only, and a jsii tarball whose ``lib/index.js`` is lazy. Each run here is a separate process (jsii has one
 kernel per process, and the provider package can be imported only once), writing to its own
 output folder; every file they write must be byte-for-byte the same:
 
 * fast: the default path; must really be taken (Python fast path and lazy JS index);
 * python-layout: a simulated unexpected package layout (no package directory), so the whole
-  thing must fall back to the ordinary ``import cdktf_cdktf_provider_aws`` (the naive path:
-  all ~2,200 Python modules and the original jsii tarball).
+  thing must fall back to the ordinary import of the provider package (the naive path: the
+  package ``__init__`` and the original jsii tarball).
 
 The naive run takes 15-30 s, so both runs start in the background when this module is
 imported, at collection time, and overlap the tests that run before these; the fixture only
@@ -17,7 +17,8 @@ waits for them. If these tests are deselected, the runs are killed when the sess
 not started at all under --collect-only).
 
 The lazy tarball's own fallbacks (an unexpected ``_jsii/__init__.py`` or ``lib/index.js``
-keeps the original tarball) are checked in-process on small fake packages, without a kernel.
+keeps the original tarball, and that verdict is remembered) are checked in-process on small
+fake packages in both index forms (cdktf's and cdktn's), without a kernel.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ DRIVER = r"""
 import importlib.util, json, os, pathlib, sys, time
 start = time.perf_counter()
 simulate = os.environ.get("FAST_IMPORT_SIMULATE", "")
-PACKAGE = "cdktf_cdktf_provider_aws"
+sys.path.insert(0, os.getcwd())
+from constructs_lib.runtime.flavour import select
+PACKAGE = select().provider
 if simulate == "python-layout":
     real_find_spec = importlib.util.find_spec
     def find_spec(name, package=None):
@@ -50,7 +53,6 @@ if simulate == "python-layout":
         return spec
     importlib.util.find_spec = find_spec
 
-sys.path.insert(0, os.getcwd())
 from constructs_lib import aws
 from constructs_lib.app import build_app, load_environments
 build_app(load_environments(), sys.argv[1]).synth()
@@ -147,7 +149,7 @@ def test_output_is_byte_identical(runs):
 
 
 def test_lazy_index_rewrites_only_the_re_exports():
-    from constructs_lib.aws import LayoutError, lazy_index
+    from constructs_lib.runtime.provider import LayoutError, lazy_index
 
     exports = "".join(f'exports.mod{i} = require("./mod-{i}");\n' for i in range(12))
     source = '"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\n' + exports
@@ -194,7 +196,7 @@ def _members(path: Path) -> dict[str, bytes]:
 
 
 def test_lazy_tarball_differs_from_the_original_only_in_its_index(tmp_path):
-    from constructs_lib.aws import build_lazy_tarball, lazy_index
+    from constructs_lib.runtime.provider import build_lazy_tarball, lazy_index
 
     original = _tarball(tmp_path / "original.tgz")
     build_lazy_tarball(original, tmp_path / "a" / "lazy.tgz")
@@ -219,7 +221,7 @@ def test_lazy_tarball_differs_from_the_original_only_in_its_index(tmp_path):
 def test_unexpected_index_keeps_the_original_tarball(tmp_path, index, main):
     import shutil as _shutil
 
-    from constructs_lib.aws import LayoutError, build_lazy_tarball
+    from constructs_lib.runtime.provider import LayoutError, build_lazy_tarball
 
     if "broken" in index and _shutil.which(os.environ.get("JSII_NODE") or "node") is None:
         pytest.skip("no node to check the syntax with")
@@ -232,13 +234,15 @@ def test_unexpected_index_keeps_the_original_tarball(tmp_path, index, main):
 def test_jsii_loader_is_recognised_and_an_unexpected_one_is_not(tmp_path):
     import importlib.util
 
-    from constructs_lib.aws import PACKAGE, LayoutError, _assembly_call
+    from constructs_lib.runtime.flavour import select
+    from constructs_lib.runtime.provider import LayoutError, _assembly_call
 
-    spec = importlib.util.find_spec(PACKAGE)
+    flavour = select()
+    spec = importlib.util.find_spec(flavour.provider)
     name, version, tarball, dependencies = _assembly_call(list(spec.submodule_search_locations))
-    assert name == "@cdktf/provider-aws" and tarball.is_file()
+    assert name == flavour.provider_assembly and tarball.is_file()
     assert tarball.name == f"provider-aws@{version}.jsii.tgz"
-    assert set(dependencies) == {"cdktf", "constructs"}
+    assert set(dependencies) == {flavour.core, "constructs"}
 
     real = (tarball.parent / "__init__.py").read_text()
     fake = tmp_path / "pkg"
@@ -254,3 +258,118 @@ def test_jsii_loader_is_recognised_and_an_unexpected_one_is_not(tmp_path):
             _assembly_call([str(fake)])
     (fake / "_jsii" / "__init__.py").write_text(real)
     assert _assembly_call([str(fake)])[:2] == (name, version)
+
+
+# --- cdktn's index form, and a failed rewrite remembered ------------------------------------
+
+# What TypeScript emits for `export * as x from "./x"` (cdktn's lib/index.js), shortened.
+IMPORT_STAR_HELPER = """var __importStar = (this && this.__importStar) || function (mod) {
+    if (mod && mod.__esModule) return mod;
+    var result = {};
+    if (mod != null) for (var k in mod) if (k !== "default" && Object.prototype.hasOwnProperty.call(mod, k)) result[k] = mod[k];
+    result["default"] = mod;
+    return result;
+};"""
+INDEX_CDKTN = (
+    f'"use strict";\n{IMPORT_STAR_HELPER}\nObject.defineProperty(exports, "__esModule", {{ value: true }});\n'
+    + "exports.mod11 = " + " = ".join(f"exports.mod{i}" for i in range(11)) + " = void 0;\n"
+    + "".join(f'exports.mod{i} = __importStar(require("./mod-{i}/index"));\n' for i in range(12))
+    + "// generated by cdktn get\n"
+)
+
+
+def test_lazy_index_understands_the_cdktn_form():
+    from constructs_lib.runtime.provider import LayoutError, lazy_index
+
+    rewritten = lazy_index(INDEX_CDKTN)
+    assert "= __importStar(require" not in rewritten.replace("var m = __importStar(require", "")
+    (line,) = [line for line in rewritten.splitlines() if '"./mod-3/index"' in line]
+    assert line.startswith('Object.defineProperty(exports, "mod3", { enumerable: true, configurable: true, get: function () {')
+    assert 'var m = __importStar(require("./mod-3/index"));' in line
+    # the helper is kept as it was; without it the __importStar form is refused
+    assert IMPORT_STAR_HELPER in rewritten
+    with pytest.raises(LayoutError, match="__importStar without defining it"):
+        lazy_index(INDEX_CDKTN.replace(IMPORT_STAR_HELPER, ""))
+    # a mixed-up line (require outside the helper and the re-exports) is still refused
+    with pytest.raises(LayoutError):
+        lazy_index(INDEX_CDKTN + 'exports.x = __importStar(require("./x/index"), 1);\n')
+
+
+NODE_CHECK = r"""
+const path = require("path");
+const before = Object.keys(require.cache).length;
+const index = require(path.resolve(process.argv[1], "package/lib/index.js"));
+const loadedByIndex = Object.keys(require.cache).length - before;
+const names = Object.keys(index).sort();
+const thing = typeof index.mod3.Thing3;
+const same = index.mod3 === index.mod3;
+console.log(JSON.stringify({ names, loadedByIndex, thing, same }));
+"""
+
+
+@pytest.mark.parametrize("form", ["cdktf", "cdktn"])
+def test_lazy_index_exports_the_same_names_and_loads_nothing_up_front(tmp_path, form):
+    """Run original and lazy lib/index.js in node: same exports, but the lazy one requires none."""
+    import tarfile
+
+    from constructs_lib.runtime.provider import build_lazy_tarball
+
+    node = shutil.which(os.environ.get("JSII_NODE") or "node")
+    if node is None:
+        pytest.skip("no node to run the index with")
+    original = _tarball(tmp_path / "original.tgz", INDEX if form == "cdktf" else INDEX_CDKTN)
+    build_lazy_tarball(original, tmp_path / "lazy.tgz")
+    results = {}
+    for name in ("original", "lazy"):
+        with tarfile.open(tmp_path / f"{name}.tgz") as tar:
+            tar.extractall(tmp_path / name, filter="data")
+        out = subprocess.run([node, "-e", NODE_CHECK, str(tmp_path / name)], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        results[name] = json.loads(out.stdout)
+    assert results["lazy"]["names"] == results["original"]["names"] == sorted(f"mod{i}" for i in range(12))
+    assert results["original"]["loadedByIndex"] == 13  # the index and its 12 modules
+    assert results["lazy"]["loadedByIndex"] == 1  # the index alone
+    assert results["lazy"]["thing"] == results["original"]["thing"] == "function"
+    assert results["lazy"]["same"] is True
+
+
+def test_a_failed_rewrite_is_remembered_until_the_tarball_changes(tmp_path, monkeypatch):
+    from constructs_lib.runtime import provider
+
+    monkeypatch.setattr(provider, "CACHE_DIR", tmp_path / "cache")
+    tarball = _tarball(tmp_path / "provider-aws@1.0.0.jsii.tgz", INDEX_CDKTN + 'require("./eager");\n')
+    with pytest.raises(provider.LayoutError, match="unexpected require"):
+        provider.prepare_lazy_tarball("@fake/provider", "1.0.0", tarball)
+    lazy = provider.lazy_tarball_path("@fake/provider", "1.0.0", tarball)
+    marker = provider.failure_marker(lazy)
+    assert "unexpected require" in marker.read_text()
+    assert not lazy.exists()
+
+    def must_not_build(*_args):
+        raise AssertionError("the tarball was read again")
+
+    monkeypatch.setattr(provider, "build_lazy_tarball", must_not_build)
+    with pytest.raises(provider.LayoutError, match="remembered in .*delete it to retry"):
+        provider.prepare_lazy_tarball("@fake/provider", "1.0.0", tarball)
+
+    # a new tarball (here: a fixed one) gets a new key, so it is tried again and works
+    monkeypatch.undo()
+    monkeypatch.setattr(provider, "CACHE_DIR", tmp_path / "cache")
+    fixed = _tarball(tmp_path / "provider-aws@1.0.0.jsii.tgz", INDEX_CDKTN)
+    os.utime(fixed, ns=(1, 2))
+    assert provider.prepare_lazy_tarball("@fake/provider", "1.0.0", fixed).is_file()
+
+
+def test_a_transient_error_is_not_remembered(tmp_path, monkeypatch):
+    from constructs_lib.runtime import provider
+
+    monkeypatch.setattr(provider, "CACHE_DIR", tmp_path / "cache")
+    tarball = _tarball(tmp_path / "provider-aws@1.0.0.jsii.tgz", INDEX_CDKTN)
+
+    def disk_full(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(provider, "build_lazy_tarball", disk_full)
+    with pytest.raises(OSError):
+        provider.prepare_lazy_tarball("@fake/provider", "1.0.0", tarball)
+    assert not provider.failure_marker(provider.lazy_tarball_path("@fake/provider", "1.0.0", tarball)).exists()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-import cdktf
 import pytest
 
-from constructs_lib import aws
+from constructs_lib import aws, cdk
 
 TOPIC_ARN = "${module.topic.topic_arn}"
 
@@ -87,7 +86,7 @@ def test_queue_policy_lets_only_this_topic_send(tf):
 
 
 def test_subscription_topic_to_queue(default_synth):
-    assert cdktf.Testing.to_have_resource_with_properties(
+    assert cdk.Testing.to_have_resource_with_properties(
         default_synth.only_text,
         aws.SnsTopicSubscription.TF_RESOURCE_TYPE,
         {"topic_arn": TOPIC_ARN, "protocol": "sqs", "endpoint": "${module.queue_main.queue_arn}"},
@@ -134,7 +133,7 @@ def test_consumer(tf):
     ],
 )
 def test_managed_policy_attachments(default_synth, tf, attachment, role, policy):
-    assert cdktf.Testing.to_have_resource_with_properties(
+    assert cdk.Testing.to_have_resource_with_properties(
         default_synth.only_text, aws.IamRolePolicyAttachment.TF_RESOURCE_TYPE, {"role": role, "policy_arn": policy}
     )
     resource = tf["resource"]["aws_iam_role_policy_attachment"][attachment]
@@ -142,7 +141,7 @@ def test_managed_policy_attachments(default_synth, tf, attachment, role, policy)
 
 
 def test_stream_mapping(default_synth, tf):
-    assert cdktf.Testing.to_have_resource_with_properties(
+    assert cdk.Testing.to_have_resource_with_properties(
         default_synth.only_text,
         aws.LambdaEventSourceMapping.TF_RESOURCE_TYPE,
         {
@@ -156,7 +155,7 @@ def test_stream_mapping(default_synth, tf):
 
 
 def test_queue_mapping(default_synth, tf):
-    assert cdktf.Testing.to_have_resource_with_properties(
+    assert cdk.Testing.to_have_resource_with_properties(
         default_synth.only_text,
         aws.LambdaEventSourceMapping.TF_RESOURCE_TYPE,
         {

@@ -21,10 +21,10 @@ needs_terraform = pytest.mark.skipif(
 
 @needs_terraform
 def test_default_stack_is_valid_terraform(default_synth):
-    import cdktf
+    from constructs_lib.cdk import Testing
 
     stack = next(iter(default_synth.stacks.values()))
-    assert cdktf.Testing.to_be_valid_terraform(cdktf.Testing.full_synth(stack))
+    assert Testing.to_be_valid_terraform(Testing.full_synth(stack))
 
 
 @needs_terraform
