@@ -44,8 +44,9 @@ TEST_DEPS := $(SYNTH_DEPS) $(SCAN_VENV)/.installed
 
 # jsii and the CLI run on the Node.js 22 that package.json installs: a release jsii supports
 # (no end-of-life banner), and its kernel starts faster than on Node 20.
+# Chosen in each recipe's shell, after the install step may have added it ($JSII_NODE wins).
 NODE := $(CURDIR)/$(NODE_MODULES)/.bin/node
-export JSII_NODE = $(shell test -x $(NODE) && echo $(NODE) || echo node)
+WITH_NODE = JSII_NODE="$${JSII_NODE:-$$(test -x $(NODE) && echo $(NODE) || echo node)}"
 
 export CHECKPOINT_DISABLE := 1
 export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
@@ -66,7 +67,7 @@ endef
 # Install what is missing of $(1), in parallel (Python and npm at once).
 define install
 	$(preflight)
-	@$(MAKE) -s --no-print-directory -j3 _install DEPS="$(1)"
+	+@$(MAKE) -s --no-print-directory -j3 _install DEPS="$(1)"
 endef
 
 .PHONY: help install synth test plan validate-stacks terraform-on-path bench local replay scan clean clean-env _install
@@ -121,7 +122,7 @@ $(CLI): $(NPM_DIR)/package.json
 
 define synthesize
 	@test -d .build/jsii || echo "==> $(CDK) synth (the first run after install also prepares the provider's jsii files, about 15 s)"
-	@$(JSII_NODE) $(CLI) synth
+	@export $(WITH_NODE); "$$JSII_NODE" $(CLI) synth
 	@ls -1 cdktf.out/stacks/*/cdk.tf.json
 endef
 
@@ -131,7 +132,7 @@ synth:
 
 test:
 	$(call install,$(TEST_DEPS))
-	@$(PY) -m pytest $(ARGS)
+	@$(WITH_NODE) $(PY) -m pytest $(ARGS)
 
 # Checked before synth, so a missing binary fails at once.
 plan: terraform-on-path synth validate-stacks
@@ -146,22 +147,22 @@ validate-stacks:
 scan:
 	$(call install,$(TEST_DEPS))
 	$(synthesize)
-	@$(PY) scripts/security_scan.py
+	@$(WITH_NODE) $(PY) scripts/security_scan.py
 
 terraform-on-path:
 	@command -v $(TERRAFORM) >/dev/null 2>&1 || { echo "error: TERRAFORM: no '$(TERRAFORM)' binary on PATH; install Terraform >= 1.3 or OpenTofu (make plan TERRAFORM=tofu) to plan (make synth writes cdktf.out/stacks without it)"; exit 1; }
 
 bench:
 	$(call install,$(TEST_DEPS))
-	@$(PY) -m bench $(ARGS)
+	@$(WITH_NODE) $(PY) -m bench $(ARGS)
 
 local:
 	$(call install,$(VENV)/.installed)
-	@$(PY) -m local_pipeline $(ARGS)
+	@$(WITH_NODE) $(PY) -m local_pipeline $(ARGS)
 
 replay:
 	$(call install,$(VENV)/.installed)
-	@$(PY) -m tools.replay_stream_failures $(ARGS)
+	@$(WITH_NODE) $(PY) -m tools.replay_stream_failures $(ARGS)
 
 clean:
 	rm -rf cdktf.out .build .pytest_cache

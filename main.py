@@ -17,7 +17,7 @@ LIBRARIES = {
 COMMON = ("constructs", "jsii", "pydantic")
 
 
-def preflight(version_info=None, find_spec=None, which=None, environ=None, executable=None):
+def preflight(version_info=None, find_spec=None, which=None, environ=None, executable=None, root=ROOT):
     """The one-line reason main.py cannot run here, or None."""
     version_info = tuple((version_info or sys.version_info)[:2])
     environ = os.environ if environ is None else environ
@@ -49,7 +49,7 @@ def preflight(version_info=None, find_spec=None, which=None, environ=None, execu
         if not (os.access(node, os.X_OK) and os.path.isfile(node)) and not which(node):
             return "error: JSII_NODE: %s is not an executable node; unset it or point it at Node.js 20 or newer" % node
         return None
-    local = [os.path.join(ROOT, sub, "node_modules", ".bin", "node") for sub in ("", "cdktn")]
+    local = [os.path.join(root, sub, "node_modules", ".bin", "node") for sub in ("", "cdktn")]
     if not any(os.access(path, os.X_OK) for path in local) and not which("node"):
         return ("error: node: not found on PATH; jsii runs the %s library on Node.js: install Node.js 20 or newer "
                 "(`%s` then adds Node.js 22 to node_modules), or set JSII_NODE" % (cdk, install))
