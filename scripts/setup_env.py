@@ -120,11 +120,9 @@ def install_uv(tools: Path) -> int:
     if on_path:
         say(f"==> uv: using {on_path}")
         return 0
-    if (tools / "bin" / "uv").exists():
-        return 0
     say(f"==> uv: installing into {_rel(tools)} (a fast installer for the Python packages)")
     python = sys.executable
-    pip_args = ["install", "--quiet", "--disable-pip-version-check", "--no-warn-script-location",
+    pip_args = ["install", "--quiet", "--disable-pip-version-check", "--no-warn-script-location", "--upgrade",
                 "--target", str(tools), "-r", str(TOOLS_REQUIREMENTS)]
     if subprocess.call([python, "-m", "pip", "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
         commands = [[python, "-m", "pip", *pip_args]]
