@@ -204,6 +204,19 @@ def test_launcher_finds_pipenvs_venv(project):
     assert launch(project).stdout.startswith("pipenv-venv ")
 
 
+def test_launcher_runs_jsii_on_the_installed_node(project):
+    python = project / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text('#!/bin/sh\necho "node=$JSII_NODE"\n')
+    python.chmod(0o755)
+    for sub in ("node_modules", "cdktn/node_modules"):
+        fake_python(project / sub / ".bin", "node").rename(project / sub / ".bin" / "node")
+    assert launch(project).stdout == f"node={project}/node_modules/.bin/node\n"
+    assert launch(project, PIPELINE_CDK="cdktn", PIPELINE_PYTHON=str(python)).stdout == (
+        f"node={project}/cdktn/node_modules/.bin/node\n")
+    assert launch(project, JSII_NODE="/opt/node").stdout == "node=/opt/node\n"
+
+
 def test_launcher_says_how_to_install_when_nothing_is_found(project):
     result = launch(project)
     assert result.returncode == 2 and result.stdout == ""
