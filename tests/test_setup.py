@@ -97,7 +97,28 @@ def test_installer_pip_skips_uv(bare_checkout):
     assert "setup_env.py uv .venv-tools" in dry_run(bare_checkout, "synth")
 
 
+def test_make_refuses_an_old_or_missing_python_in_one_line(bare_checkout):
+    missing = subprocess.run(["make", "synth", "PYTHON=python3.0-nowhere"], cwd=bare_checkout, env=clean_env(),
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode != 0
+    assert missing.stdout.startswith("error: PYTHON: 'python3.0-nowhere' is not on PATH; install Python 3.11 or newer")
+    if not old_pythons():
+        pytest.skip("no Python older than 3.11 on this machine")
+    old = subprocess.run(["make", "synth", f"PYTHON={old_pythons()[0]}"], cwd=bare_checkout, env=clean_env(),
+                         capture_output=True, text=True, timeout=60)
+    assert old.returncode != 0 and "Traceback" not in old.stderr
+    assert re.search(r"^error: PYTHON: \S+ is Python [23]\.\d+; this project needs 3\.11 or newer", old.stderr, re.M)
+    assert not (bare_checkout / ".venv").exists()
+
+
 # --- the install steps ---------------------------------------------------------------------
+
+def test_npm_missing_is_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(setup_env.shutil, "which", lambda name: None)
+    assert setup_env.npm_install(ROOT) == 2
+    assert capsys.readouterr().out == (
+        "error: npm: not found on PATH; install Node.js 20 or newer with npm (it installs the CLI from package.json)\n")
+
 
 def test_step_prints_start_progress_and_duration(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(setup_env, "LOG_DIR", tmp_path)
