@@ -56,6 +56,7 @@ def run_step(label: str, commands: list[list[str]], log_name: str, env: dict[str
 
     ticker = threading.Thread(target=heartbeat, daemon=True)
     ticker.start()
+    failure = None
     try:
         with open(log_path, "wb") as log:
             for argv in commands:
@@ -64,16 +65,19 @@ def run_step(label: str, commands: list[list[str]], log_name: str, env: dict[str
                 code = subprocess.call(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL)
                 if code != 0:
-                    raise StepFailed(f"`{' '.join(argv)}` exited with status {code}")
-    except (OSError, StepFailed) as error:
+                    failure = f"`{' '.join(argv)}` exited with status {code}"
+                    break
+    except OSError as error:
+        failure = str(error)
+    finally:
         done.set()
+        ticker.join()
+    if failure:
         tail = log_path.read_text(errors="replace").splitlines()[-25:] if log_path.exists() else []
         for line in tail:
             say(f"    | {line}")
-        say(f"==> {label}: FAILED after {time.monotonic() - start:.1f} s: {error} (full log: {_rel(log_path)})")
-        raise StepFailed(str(error)) from None
-    finally:
-        done.set()
+        say(f"==> {label}: FAILED after {time.monotonic() - start:.1f} s: {failure} (full log: {_rel(log_path)})")
+        raise StepFailed(failure)
     elapsed = time.monotonic() - start
     say(f"==> {label}: done in {elapsed:.1f} s")
     return elapsed
@@ -147,18 +151,28 @@ def requirements_from_pipfile(pipfile: Path) -> list[str]:
 
 
 def make_venv(venv: Path, requirements: list[str], source: str) -> int:
-    """(Re)build ``venv`` with ``requirements`` installed; uv when available, else pip."""
+    """(Re)build ``venv`` with ``requirements`` installed; uv when available, else (or when uv fails) pip."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    req_file = LOG_DIR / f"{venv.name.lstrip('.') or 'venv'}-requirements.txt"
+    req_file.write_text("\n".join(requirements) + "\n")
     uv = find_uv()
-    tool = "uv" if uv else "pip"
-    label = f"python packages ({_rel(venv)}, {tool})"
-    say(f"==> {label}: installing {len(requirements)} pinned packages from {source}")
+    if uv:
+        try:
+            return _install(venv, req_file, len(requirements), source, uv)
+        except StepFailed:
+            say("==> uv could not install them; trying pip (uv reads its own index settings, not pip's)")
+    return _install(venv, req_file, len(requirements), source, None)
+
+
+def _install(venv: Path, req_file: Path, count: int, source: str, uv: str | None) -> int:
+    label = f"python packages ({_rel(venv)}, {'uv' if uv else 'pip'})"
+    say(f"==> {label}: installing {count} pinned packages from {source}")
     python = venv / "bin" / "python"
     commands: list[list[str]] = []
-    if not python.exists():
-        commands.append([sys.executable, "-m", "venv", *(["--without-pip"] if uv else []), str(venv)])
-    venv.mkdir(parents=True, exist_ok=True)
-    req_file = venv / "requirements.txt"
-    req_file.write_text("\n".join(requirements) + "\n")
+    has_pip = python.exists() and subprocess.call([str(python), "-m", "pip", "--version"], stdout=subprocess.DEVNULL,
+                                                  stderr=subprocess.DEVNULL) == 0
+    if not python.exists() or (not uv and not has_pip):
+        commands.append([sys.executable, "-m", "venv", "--clear", *(["--without-pip"] if uv else []), str(venv)])
     env = dict(os.environ)
     if uv:
         env.setdefault("UV_PYTHON_DOWNLOADS", "never")

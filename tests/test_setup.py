@@ -153,6 +153,29 @@ def test_installer_choice(monkeypatch, tmp_path):
     assert setup_env.find_uv() is None
 
 
+def test_uv_failure_falls_back_to_pip(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(setup_env, "LOG_DIR", tmp_path / "logs")
+    monkeypatch.setattr(setup_env, "find_uv", lambda: "/opt/uv")
+    steps = []
+
+    def fake_step(label, commands, log_name, env=None, cwd=ROOT):
+        steps.append((label, commands))
+        if any(argv[0] == "/opt/uv" for argv in commands):
+            raise setup_env.StepFailed("index unreachable")
+        return 0.0
+
+    monkeypatch.setattr(setup_env, "run_step", fake_step)
+    venv = tmp_path / ".venv"
+    assert setup_env.make_venv(venv, ["six==1.17.0"], "Pipfile") == 0
+    (uv_label, uv_commands), (pip_label, pip_commands) = steps
+    assert uv_label.endswith(", uv)") and pip_label.endswith(", pip)")
+    assert uv_commands[0][-2:] == ["--without-pip", str(venv)]
+    assert pip_commands[0][1:] == ["-m", "venv", "--clear", str(venv)]  # a venv with pip this time
+    assert pip_commands[1][:4] == [str(venv / "bin" / "python"), "-m", "pip", "install"]
+    assert (tmp_path / "logs" / "venv-requirements.txt").read_text() == "six==1.17.0\n"
+    assert "uv could not install them; trying pip" in capsys.readouterr().out
+
+
 def test_pipfile_requirements_are_the_pipfiles_pins():
     import tomllib
 
