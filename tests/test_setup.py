@@ -57,6 +57,22 @@ def test_make_refuses_an_unknown_cdk():
     assert "error: CDK: must be cdktf or cdktn, not 'cdk8s'" in result.stderr
 
 
+def test_terraform_names_the_binary_make_plan_runs(tmp_path):
+    tofu = tmp_path / "tofu"
+    tofu.write_text("#!/bin/sh\n")
+    tofu.chmod(0o755)
+    env = clean_env(PATH=f"{tmp_path}:{os.environ['PATH']}")
+    assert subprocess.run(["make", "-s", "terraform-on-path", "TERRAFORM=tofu"], cwd=ROOT, env=env,
+                          capture_output=True, timeout=60).returncode == 0
+    missing = subprocess.run(["make", "-s", "terraform-on-path", "TERRAFORM=tofu-nowhere"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode != 0
+    assert missing.stdout.startswith("error: TERRAFORM: no 'tofu-nowhere' binary on PATH;")
+    plan = subprocess.run(["make", "-n", "plan", "TERRAFORM=tofu"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60).stdout
+    assert "tofu init -input=false && tofu plan -input=false" in plan and "scripts/check_stacks.py" in plan
+
+
 # --- what each target installs (make -n in a copy with nothing installed) -------------------
 
 @pytest.fixture(scope="module")
