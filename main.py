@@ -22,7 +22,8 @@ def preflight(version_info=None, find_spec=None, which=None, environ=None, execu
     version_info = tuple((version_info or sys.version_info)[:2])
     environ = os.environ if environ is None else environ
     executable = executable or sys.executable
-    cdk = environ.get("PIPELINE_CDK") or "cdktf"
+    chosen = environ.get("PIPELINE_CDK")
+    cdk = chosen or "cdktf"
     install = "make synth" if cdk == "cdktf" else "make synth CDK=cdktn"
     if version_info < (3, 11):
         return ("error: python: %s is Python %d.%d; this project needs 3.11 or newer: run main.py with a newer "
@@ -34,7 +35,10 @@ def preflight(version_info=None, find_spec=None, which=None, environ=None, execu
         import importlib.util
 
         find_spec = importlib.util.find_spec
+    # Without PIPELINE_CDK either library will do (the code takes whichever is installed, cdktf first).
     missing = [name for name in LIBRARIES[cdk] + COMMON if find_spec(name) is None]
+    if missing and not chosen and all(find_spec(name) is not None for name in LIBRARIES["cdktn"] + COMMON):
+        cdk, missing = "cdktn", []
     if missing:
         pipenv = "pipenv install --dev" if cdk == "cdktf" else "PIPENV_PIPFILE=cdktn/Pipfile pipenv install --dev"
         return ("error: python: %s lacks this project's packages (no %s): run `%s` and use its .venv, or `%s` and "

@@ -344,6 +344,12 @@ def test_preflight_messages(tmp_path):
     missing = main.preflight(version_info=(3, 12), find_spec=lambda n: None if n.startswith("cdktn") else object(),
                              which=lambda n: "node", environ={"PIPELINE_CDK": "cdktn"}, executable="py")
     assert "(no cdktn, cdktn_provider_aws)" in missing and "make synth CDK=cdktn" in missing
+    only_cdktn = lambda name: None if name.startswith("cdktf") else object()  # noqa: E731
+    assert main.preflight(version_info=(3, 12), find_spec=only_cdktn, which=lambda n: "node", environ={},
+                          executable="py") is None  # unset PIPELINE_CDK: whichever library is installed
+    assert "(no cdktf, cdktf_cdktf_provider_aws)" in main.preflight(
+        version_info=(3, 12), find_spec=only_cdktn, which=lambda n: "node", environ={"PIPELINE_CDK": "cdktf"},
+        executable="py")
 
 
 # --- cdk.tf beside cdk.tf.json ---------------------------------------------------------------
