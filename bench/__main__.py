@@ -2,7 +2,8 @@
 
 Runs the synth benchmark (bench/synth.py: ``python main.py``, ``cdktf synth`` and the test
 suite against the naive-import baseline) and then, when bench/handlers.py exists, the
-handler benchmark, both with the same arguments.
+handler benchmark, both with the same arguments. ``--setup`` runs only the fresh set-up
+benchmark (bench/setup.py: a clean clone's first ``make synth`` with cold caches, uv against pip).
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--setup" in argv:
+        from . import setup
+
+        return setup.main(argv)
     from . import synth
 
     status = synth.main(argv) or 0

@@ -171,8 +171,8 @@ def test_make_plan_without_terraform_says_so_in_one_line(tmp_path):
     assert result.returncode != 0
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip() and "***" not in line]
     assert lines == [
-        "make plan: no terraform binary on PATH; install Terraform >= 1.3 to plan "
-        "(make synth writes cdktf.out/stacks without it)"
+        "error: TERRAFORM: no 'terraform' binary on PATH; install Terraform >= 1.3 or OpenTofu "
+        "(make plan TERRAFORM=tofu) to plan (make synth writes cdktf.out/stacks without it)"
     ]
 
 
