@@ -45,7 +45,7 @@ def select(environ: Mapping[str, str] = os.environ, find_spec: Callable = import
     if requested:
         flavour = FLAVOURS.get(requested)
         if flavour is None:
-            raise FlavourError(f"{ENV}: must be one of {', '.join(FLAVOURS)}, not {requested!r}")
+            raise FlavourError(f"{ENV}: must be {' or '.join(FLAVOURS)}, not {requested!r}")
         if not _installed(flavour, find_spec):
             raise FlavourError(
                 f"{ENV}: {requested} is selected but {flavour.core} and {flavour.provider} are not both "
