@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -105,6 +107,35 @@ def test_every_function_zip_carries_the_message_format_at_its_root():
         with zipfile.ZipFile(build_package(name)) as archive:
             for module in SHARED:
                 assert archive.read(module) == (SHARED_CODE_DIR / module).read_bytes(), (name, module)
+
+
+# Run in a fresh interpreter whose import path holds the unpacked zip and the installed libraries, nothing of
+# this repository: the handler must import the shared modules from the zip alone.
+_IMPORT_FROM_ZIP = """
+import pathlib, sys
+task = pathlib.Path(sys.argv[1]).resolve()
+sys.path = [str(task)] + [p for p in sys.path[1:] if "site-packages" in p or "lib/python" in p]
+import app
+assert callable(app.handler)
+for name in ("pipeline_message", "lambda_deadline"):
+    module = sys.modules[name]
+    assert pathlib.Path(module.__file__).resolve().parent == task, (name, module.__file__)
+print(app.pipeline_message.__name__ if hasattr(app, "pipeline_message") else app.parse_body.__module__)
+"""
+
+
+@pytest.mark.parametrize("name", ["producer", "consumer"])
+def test_a_handler_imports_the_message_format_from_its_zip_alone(name, tmp_path):
+    task = tmp_path / "task"  # what Lambda does with the zip: unpack it into /var/task
+    with zipfile.ZipFile(build_package(name)) as archive:
+        archive.extractall(task)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
+    result = subprocess.run([sys.executable, "-c", _IMPORT_FROM_ZIP, str(task)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "pipeline_message"
 
 
 def test_the_functions_own_module_wins_over_a_shared_one(tmp_path):
