@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from constructs_lib.packaging import SHARED_CODE_DIR, PackagingError, build_package
+from tools.lambda_harness import apply_offline_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: What every zip carries besides the function's own files.
@@ -130,8 +131,7 @@ def test_a_handler_imports_the_message_format_from_its_zip_alone(name, tmp_path)
     with zipfile.ZipFile(build_package(name)) as archive:
         archive.extractall(task)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
+    apply_offline_environment(environ=env)
     result = subprocess.run([sys.executable, "-c", _IMPORT_FROM_ZIP, str(task)], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
