@@ -7,10 +7,6 @@ from one place. It imports nothing heavier than the configuration.
 
 from __future__ import annotations
 
-import base64
-import datetime as _dt
-from typing import Any
-
 from .config import PipelineConfig, SubscriberConfig
 
 #: The application table's partition key (name, DynamoDB type).
@@ -47,18 +43,3 @@ def consumer_environment(sub: SubscriberConfig, idempotency_table: str) -> dict[
         "IDEMPOTENCY_TTL_SECONDS": str(sub.idempotency_ttl_seconds),
         "POWERTOOLS_SERVICE_NAME": sub.function_name,
     }
-
-
-def as_lambda_event_value(value: Any) -> Any:
-    """A DynamoDB Streams API value (boto3 gives datetimes and bytes) as Lambda's event carries it:
-    epoch seconds and base64 text. Used wherever records are replayed to the producer."""
-    if isinstance(value, dict):
-        return {k: as_lambda_event_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [as_lambda_event_value(v) for v in value]
-    if isinstance(value, _dt.datetime):
-        timestamp = value.timestamp()
-        return int(timestamp) if float(timestamp).is_integer() else timestamp
-    if isinstance(value, (bytes, bytearray)):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    return value

@@ -8,8 +8,11 @@ directory as a ``TerraformAsset``; the JSON then refers to it by a path relative
 
 Only code goes in: dotfiles and dot-folders (``.env``, ``.git``), other VCS folders, caches,
 tests and editor backups stay out, and a symlink that leads out of the function folder is
-refused rather than followed. With ``powertools_layer = "none"`` the zip also carries
-Powertools for AWS Lambda, installed once per release into ``.build/powertools/``.
+refused rather than followed. Every zip also carries the shared function code
+(``SHARED_CODE_DIR``: the message format ``pipeline_message.py``, the deadline helper
+``lambda_deadline.py``) at its root. With
+``powertools_layer = "none"`` it also carries Powertools for AWS Lambda, installed once per
+release into ``.build/powertools/``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = PROJECT_ROOT / "functions"
 BUILD_DIR = PROJECT_ROOT / ".build"
+#: Modules every function zip carries at its root, beside the function's own files (which win
+#: on a name clash), so ``import pipeline_message`` works in every function.
+SHARED_CODE_DIR = FUNCTIONS_DIR / "shared"
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 #: Folders never packaged (besides every folder whose name starts with a dot).
@@ -91,8 +97,9 @@ def build_package(name: str, source: Path | None = None, build_dir: Path | None 
                   extra: Path | None = None) -> Path:
     """Zip ``functions/<name>`` reproducibly and return the zip's path.
 
-    ``extra``: a folder whose files are added at the root of the zip too (the Powertools
-    bundle); the function's own files win on a name clash.
+    The files of :data:`SHARED_CODE_DIR` are added at the root of the zip. ``extra``: a folder
+    whose files are added at the root of the zip too (the Powertools bundle). The function's own
+    files win on a name clash.
     """
     source = source or FUNCTIONS_DIR / name
     if not source.is_dir():
@@ -100,9 +107,10 @@ def build_package(name: str, source: Path | None = None, build_dir: Path | None 
     files = package_files(source)
     if not any(arc == "app.py" for arc, _ in files):
         raise PackagingError(f"function code folder {source} has no app.py with a handler")
-    if extra is not None:
-        own = {arc for arc, _ in files}
-        files = sorted(files + [(arc, path) for arc, path in package_files(extra) if arc not in own])
+    for folder in (SHARED_CODE_DIR, extra):
+        if folder is not None:
+            own = {arc for arc, _ in files}
+            files = sorted(files + [(arc, path) for arc, path in package_files(folder) if arc not in own])
     build_dir = build_dir or BUILD_DIR
     build_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()

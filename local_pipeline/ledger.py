@@ -15,56 +15,30 @@ change that ran out of receives or retries while something was down, and needs a
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 Identity = tuple[str, str, int]  # (item key, eventName, version)
 
-_local = threading.local()
 
+class InvocationLog:
+    """The eventIDs one function instance's business logic processed during its current invocation.
 
-def find_key(obj: Any, key: str, depth: int = 0) -> Any:
-    """First value of ``key`` in a nested dict/list structure (breadth-first at each level)."""
-    if depth > 6:
-        return None
-    if isinstance(obj, dict):
-        if key in obj:
-            return obj[key]
-        children = obj.values()
-    elif isinstance(obj, list):
-        children = obj
-    else:
-        return None
-    for child in children:
-        if isinstance(child, (dict, list)):
-            found = find_key(child, key, depth + 1)
-            if found is not None:
-                return found
-    return None
+    A local function instance runs one invocation at a time (as a Lambda execution environment does), so its
+    poller starts the log before invoking and reads it afterwards."""
 
+    def __init__(self) -> None:
+        self.event_ids: set[str] = set()
 
-def payload_of_body(body: str) -> Any:
-    """The producer's message from an SQS body: an SNS envelope or the raw message."""
-    try:
-        data = json.loads(body, parse_float=Decimal)
-    except (TypeError, ValueError):
-        return None
-    if isinstance(data, dict) and data.get("Type") == "Notification" and isinstance(data.get("Message"), str):
-        try:
-            return json.loads(data["Message"], parse_float=Decimal)
-        except ValueError:
-            return data["Message"]
-    return data
+    def begin(self) -> set[str]:
+        self.event_ids = set()
+        return self.event_ids
 
-
-def event_id_of(message: Any) -> str | None:
-    value = find_key(message, "eventID")
-    return str(value) if value is not None else None
+    def add(self, event_id: str) -> None:
+        self.event_ids.add(event_id)
 
 
 def _percentile(sorted_values: list[float], q: float) -> float | None:
@@ -128,24 +102,18 @@ class Ledger:
         return self.stream.get(event_id) if event_id else None
 
     # --- consumer side -------------------------------------------------------------------------
-    @staticmethod
-    def begin_invocation() -> set[str]:
-        _local.processed = set()
-        return _local.processed
-
     def processed(self, sub: str, event_id: str) -> None:
         now = time.monotonic()
         with self.lock:
             self.subs[sub].processed[event_id].append(now)
-        current = getattr(_local, "processed", None)
-        if current is not None:
-            current.add(event_id)
 
     def is_poison(self, event_id: str | None, message: Any) -> bool:
+        """Whether the change is one of a poison item: by its stream identity, else by the message's keys."""
         identity = self.identity(event_id)
         if identity is not None:
             return identity[0] in self.poison
-        key = find_key(message, "id")
+        keys = message.get("keys") if isinstance(message, dict) else None
+        key = keys.get("id") if isinstance(keys, dict) else None
         return isinstance(key, str) and key in self.poison
 
     # --- results -------------------------------------------------------------------------------

@@ -27,18 +27,26 @@ Queue -> consumer (like Lambda's SQS mapping with ReportBatchItemFailures):
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from typing import Callable
 
-from constructs_lib import contract
+from tools.lambda_harness import (
+    InvalidBatchResponse,
+    batch_item_failures,
+    shared_module,
+    sqs_event,
+    stream_event,
+    stream_failure_message,
+)
 
 from .functions import LambdaFunction
-from .ledger import Ledger, event_id_of, payload_of_body
+from .ledger import InvocationLog, Ledger
+
+pipeline_message = shared_module("pipeline_message")
 
 
 class _Poller(threading.Thread):
@@ -64,7 +72,7 @@ class _Poller(threading.Thread):
 
 
 class StreamPoller(_Poller):
-    def __init__(self, *, config, res, function: LambdaFunction, clients, ledger: Ledger, timing, stop, on_error, region: str) -> None:
+    def __init__(self, *, config, res, function: LambdaFunction, clients, ledger: Ledger, timing, stop, on_error) -> None:
         super().__init__("stream-poller", stop, on_error)
         self.cfg = config.stream
         self.bisect = config.stream.bisect_batch_on_function_error
@@ -74,7 +82,6 @@ class StreamPoller(_Poller):
         self.sqs = clients.sqs
         self.ledger = ledger
         self.timing = timing
-        self.region = region
         self.last_empty_read = 0.0
         self.records_read = 0
         shard = self.streams.describe_stream(StreamArn=res.stream_arn)["StreamDescription"]["Shards"][0]
@@ -87,13 +94,7 @@ class StreamPoller(_Poller):
     def _read(self, limit: int) -> list[dict]:
         response = self.streams.get_records(ShardIterator=self.iterator, Limit=limit)
         self.iterator = response["NextShardIterator"]
-        records = []
-        for raw in response.get("Records", []):
-            record = contract.as_lambda_event_value(raw)
-            record["eventSourceARN"] = self.res.stream_arn
-            record.setdefault("awsRegion", self.region)
-            records.append(record)
-        return records
+        return stream_event(response.get("Records", []), self.res.stream_arn)["Records"]
 
     def loop(self) -> None:
         while not self.stop_event.is_set():
@@ -126,23 +127,12 @@ class StreamPoller(_Poller):
         except Exception:
             self.ledger.producer_errors += 1
             return 0
-        if response is None:
-            return None
-        if not isinstance(response, dict):
-            return 0  # invalid response: Lambda fails the whole batch
-        failures = response.get("batchItemFailures")
-        if not failures:
-            return None
-        if not isinstance(failures, list):
-            return 0
         sequence = {r["dynamodb"]["SequenceNumber"]: i for i, r in enumerate(records)}
-        indexes = []
-        for failure in failures:
-            ident = failure.get("itemIdentifier") if isinstance(failure, dict) else None
-            if ident not in sequence:
-                return 0  # invalid response: Lambda fails the whole batch
-            indexes.append(sequence[ident])
-        return min(indexes)
+        try:
+            failed = batch_item_failures(response, sequence)
+        except InvalidBatchResponse:
+            return 0  # Lambda fails the whole batch
+        return min((sequence[ident] for ident in failed), default=None)
 
     def deliver(self, records: list[dict], retries: int) -> None:
         while records and not self.stop_event.is_set():
@@ -180,42 +170,23 @@ class StreamPoller(_Poller):
         return count
 
     def to_failure_queue(self, records: list[dict], condition: str, retries: int) -> None:
-        first, last = records[0], records[-1]
-        body = {
-            "requestContext": {
-                "requestId": hashlib.sha1(first["eventID"].encode()).hexdigest(),
-                "functionArn": self.function.arn,
-                "condition": condition,
-                "approximateInvokeCount": retries + 1,
-            },
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-            "version": "1.0",
-            "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(),
-            "DDBStreamBatchInfo": {
-                "shardId": self.shard_id,
-                "startSequenceNumber": first["dynamodb"]["SequenceNumber"],
-                "endSequenceNumber": last["dynamodb"]["SequenceNumber"],
-                "approximateArrivalOfFirstRecord": first["dynamodb"].get("ApproximateCreationDateTime"),
-                "approximateArrivalOfLastRecord": last["dynamodb"].get("ApproximateCreationDateTime"),
-                "batchSize": len(records),
-                "streamArn": self.res.stream_arn,
-            },
-        }
+        body = stream_failure_message(records, shard_id=self.shard_id, stream_arn=self.res.stream_arn,
+                                      function_arn=self.function.arn, condition=condition, invocations=retries + 1)
         self.sqs.send_message(QueueUrl=self.res.failure_queue_url, MessageBody=json.dumps(body))
 
 
 class QueuePoller(_Poller):
-    def __init__(self, *, sub_res, function: LambdaFunction, clients, ledger: Ledger, timing, stop, on_error,
-                 region: str, duplicate_share: float, index: int = 0) -> None:
+    def __init__(self, *, sub_res, function: LambdaFunction, invocation_log: InvocationLog, clients, ledger: Ledger,
+                 timing, stop, on_error, duplicate_share: float, index: int = 0) -> None:
         super().__init__(f"queue-poller-{sub_res.config.name}-{index}", stop, on_error)
         self.sub = sub_res.config
         self.res = sub_res
         self.function = function
+        self.invocation_log = invocation_log
         self.sqs = clients.sqs
         self.ledger = ledger
         self.tally = ledger.subs[self.sub.name]
         self.timing = timing
-        self.region = region
         self.duplicate_share = duplicate_share
 
     def _receive(self) -> list[dict]:
@@ -238,29 +209,6 @@ class QueuePoller(_Poller):
                 self.sleep(0.05)
         return batch
 
-    def _record(self, message: dict) -> dict:
-        attributes = message.get("MessageAttributes") or {}
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": dict(message.get("Attributes") or {}),
-            "messageAttributes": {
-                name: {
-                    "stringValue": a.get("StringValue"),
-                    "binaryValue": a.get("BinaryValue"),
-                    "stringListValues": [],
-                    "binaryListValues": [],
-                    "dataType": a.get("DataType"),
-                }
-                for name, a in attributes.items()
-            },
-            "md5OfBody": message.get("MD5OfBody"),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.res.queue_arn,
-            "awsRegion": self.region,
-        }
-
     def loop(self) -> None:
         while not self.stop_event.is_set():
             messages = self._receive()  # received messages are invisible in the queue until deleted
@@ -273,12 +221,12 @@ class QueuePoller(_Poller):
                 self.busy = False
 
     def handle(self, messages: list[dict]) -> None:
-        event = {"Records": [contract.as_lambda_event_value(self._record(m)) for m in messages]}
+        event = sqs_event(messages, self.res.queue_arn)
         with self.ledger.lock:
             self.tally.receives += len(messages)
             self.tally.delivered.update(m["MessageId"] for m in messages)
             self.tally.invocations += 1
-        processed_now = self.ledger.begin_invocation()
+        processed_now = self.invocation_log.begin()
         try:
             response = self.function.invoke(event)
             failed = self._failed_ids(response, messages)
@@ -290,7 +238,7 @@ class QueuePoller(_Poller):
         if not succeeded:
             return
         for message in succeeded:
-            event_id = event_id_of(payload_of_body(message["Body"]))
+            event_id = pipeline_message.event_id_of_body(message["Body"])
             if event_id in processed_now:
                 continue
             with self.ledger.lock:
@@ -309,31 +257,19 @@ class QueuePoller(_Poller):
                 self.tally.deleted += len(result.get("Successful", []))
 
     @staticmethod
-    def _failed_ids(response: Any, messages: list[dict]) -> set[str]:
+    def _failed_ids(response, messages: list[dict]) -> set[str]:
         ids = {m["MessageId"] for m in messages}
-        if response is None:
-            return set()
-        if not isinstance(response, dict):
-            return ids
-        failures = response.get("batchItemFailures")
-        if failures is None:
-            return set()
-        if not isinstance(failures, list):
-            return ids
-        failed: set[str] = set()
-        for failure in failures:
-            ident = failure.get("itemIdentifier") if isinstance(failure, dict) else None
-            if ident not in ids:
-                return ids  # invalid response: Lambda treats the whole batch as failed
-            failed.add(ident)
-        return failed
+        try:
+            return set(batch_item_failures(response, ids))
+        except InvalidBatchResponse:
+            return ids  # Lambda treats the whole batch as failed
 
     def _inject_duplicates(self, succeeded: list[dict]) -> None:
         """Redeliver a share of successfully processed messages once (at-least-once delivery)."""
         if self.duplicate_share <= 0:
             return
         for message in succeeded:
-            event_id = event_id_of(payload_of_body(message["Body"])) or message["MessageId"]
+            event_id = pipeline_message.event_id_of_body(message["Body"]) or message["MessageId"]
             bucket = int(hashlib.sha1(event_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
             if bucket >= self.duplicate_share:
                 continue

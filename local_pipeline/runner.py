@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import signal
 import threading
 import time
@@ -15,10 +14,11 @@ from typing import Any, Callable, TextIO
 
 from constructs_lib import contract
 from constructs_lib.config import PipelineConfig
+from tools.lambda_harness import parse_batch_info, shared_module
 
 from .emulator import ACCOUNT_ID, Emulator
 from .functions import FUNCTIONS_DIR, EnvironmentGate, LambdaFunction
-from .ledger import Identity, Ledger, event_id_of, payload_of_body
+from .ledger import Identity, InvocationLog, Ledger
 from .pollers import QueuePoller, StreamPoller
 from .resources import Resources, provision
 from .safety import apply_local_environment, bypass_proxies_for_loopback, check_client, isolated_environment, loopback_guard
@@ -108,8 +108,12 @@ class _Faults:
             self.options.fault(sub, message)
 
 
-def _instrument(function: LambdaFunction, sub: str, ledger: Ledger, faults: _Faults) -> Callable[[], None]:
-    """Wrap the consumer's business.process: count, reject poison, inject faults."""
+pipeline_message = shared_module("pipeline_message")
+
+
+def _instrument(function: LambdaFunction, sub: str, ledger: Ledger, faults: _Faults,
+                log: InvocationLog) -> Callable[[], None]:
+    """Wrap the consumer's business.process: count, reject poison, inject faults, log what it processed."""
     business = function.modules.get("business") or getattr(function.module, "business", None)
     if business is None or not callable(getattr(business, "process", None)):
         raise RuntimeError(f"{function.name}: functions/{function.code} has no business.process to drive")
@@ -117,7 +121,7 @@ def _instrument(function: LambdaFunction, sub: str, ledger: Ledger, faults: _Fau
     tally = ledger.subs[sub]
 
     def process(message, *args, **kwargs):
-        event_id = event_id_of(message)
+        event_id = message.get("eventID") if isinstance(message, dict) else None
         with ledger.lock:
             tally.attempts += 1
         try:
@@ -131,6 +135,7 @@ def _instrument(function: LambdaFunction, sub: str, ledger: Ledger, faults: _Fau
             raise
         if event_id:
             ledger.processed(sub, event_id)
+            log.add(event_id)
         return result
 
     business.process = process
@@ -149,6 +154,8 @@ class LocalPipeline:
         self.stop = threading.Event()
         self.errors: list[str] = []
         self.functions: dict[str, LambdaFunction] = {}
+        #: Per consumer function instance: what its business logic processed in the current invocation.
+        self.invocation_logs: dict[str, InvocationLog] = {}
         self.resources: Resources | None = None
         self.clients: Any = None
         self.emulator: Emulator | None = None
@@ -181,7 +188,8 @@ class LocalPipeline:
                 faults = _Faults(self.options)
                 for key, function in self.functions.items():
                     if key != "__producer__":
-                        restores.append(_instrument(function, key.split("#")[0], self.ledger, faults))
+                        log = self.invocation_logs.setdefault(key, InvocationLog())
+                        restores.append(_instrument(function, key.split("#")[0], self.ledger, faults, log))
                 self._start()
                 timed_out = self._wait(started)
                 if self.options.after_drain is not None and not timed_out and not self.errors:
@@ -305,13 +313,14 @@ class LocalPipeline:
         res = self.resources
         assert res is not None
         common = dict(clients=self.clients, ledger=self.ledger, timing=self.options.timing, stop=self.stop,
-                      on_error=self._on_error, region=self.config.region)
+                      on_error=self._on_error)
         self.stream_poller = StreamPoller(config=self.config, res=res, function=self.functions["__producer__"], **common)
         self._pollers = [self.stream_poller]
         for sub in self.config.subscribers:
             for index in range(max(1, self.options.pollers_per_queue)):
                 self._pollers.append(
                     QueuePoller(sub_res=res.subscribers[sub.name], function=self.functions[f"{sub.name}#{index}"],
+                                invocation_log=self.invocation_logs[f"{sub.name}#{index}"],
                                 duplicate_share=self.options.duplicates, index=index, **common)
                 )
         for poller in self._pollers:
@@ -411,11 +420,11 @@ class LocalPipeline:
             dead[name] = self._drain(sr.dlq_url)
             tally = self.ledger.subs[name]
             for message in dead[name]:
-                event_id = event_id_of(payload_of_body(message["Body"]))
+                event_id = pipeline_message.event_id_of_body(message["Body"])
                 tally.dead_letters[event_id or message["MessageId"]] = message
         failures = self._drain(res.failure_queue_url)
         for message in failures:
-            info = json.loads(message["Body"]).get("DDBStreamBatchInfo", {})
+            info = parse_batch_info(message["Body"])
             for seq in range(int(info["startSequenceNumber"]), int(info["endSequenceNumber"]) + 1):
                 event_id = self.ledger.sequence.get(seq)
                 if event_id:
@@ -445,7 +454,7 @@ class LocalPipeline:
             matcher = FilterPolicyMatcher(sub.filter_policy, sub.filter_policy_scope)
             matched: dict[Identity, bool] = {}
             for _mid, message, _subject, attributes, _group in notes:
-                ident = self.ledger.identity(event_id_of(payload_of_body(json.dumps({"Type": "Notification", "Message": message}))))
+                ident = self.ledger.identity(pipeline_message.event_id_of_body(message))
                 if ident is not None:
                     matched[ident] = matched.get(ident, False) or matcher.matches(attributes, message)
             expected[sub.name] = {i for i in self.ledger.write_order if matched.get(i, True)}

@@ -2,10 +2,11 @@
 
 Four layers, all undone when the run ends (the process environment is restored):
 
-1. ``os.environ`` is set *before any client exists*: dummy credentials, the region, and
-   ``AWS_ENDPOINT_URL`` (honoured by every boto3/botocore client, including the ones the
-   handlers and Powertools create). Anything that could redirect a client elsewhere is
-   removed: profiles, config/credentials files, per-service ``AWS_ENDPOINT_URL_*`` overrides.
+1. ``os.environ`` is set *before any client exists*: the offline settings every local run
+   shares (``tools.lambda_harness.offline_environment``: dummy credentials, the region, no
+   config/credentials files) and ``AWS_ENDPOINT_URL`` (honoured by every boto3/botocore
+   client, including the ones the handlers and Powertools create). Anything that could
+   redirect a client elsewhere is removed: profiles, per-service ``AWS_ENDPOINT_URL_*`` overrides.
 2. The endpoint must be a loopback address, otherwise the run is refused.
 3. A guard on botocore's HTTP layer refuses to send any request whose host is not loopback,
    so a client created with an explicit ``endpoint_url`` still cannot reach real AWS.
@@ -22,29 +23,7 @@ from contextlib import contextmanager
 from typing import Iterator
 from urllib.parse import urlsplit
 
-#: Dummy credentials: moto accepts anything, real AWS would reject these.
-DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
-
-#: Variables that could point a client at real AWS or at other credentials.
-_REMOVED = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_ARN",
-    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-    "AWS_USE_FIPS_ENDPOINT",
-    "AWS_USE_DUALSTACK_ENDPOINT",
-    # Would silently switch idempotency off and make "exactly once" untestable.
-    "POWERTOOLS_IDEMPOTENCY_DISABLED",
-)
-
+from tools.lambda_harness import apply_offline_environment, offline_environment
 
 class UnsafeEndpoint(RuntimeError):
     """A request or endpoint that is not on this machine's loopback interface."""
@@ -91,16 +70,12 @@ def bypass_proxies_for_loopback() -> None:
 def local_environment(endpoint_url: str, region: str) -> dict[str, str]:
     """The variables a local run sets (see module docstring)."""
     require_loopback(endpoint_url, "AWS_ENDPOINT_URL")
+    return offline_environment(region, **_local_settings(endpoint_url))
+
+
+def _local_settings(endpoint_url: str) -> dict[str, str]:
     return {
-        **DUMMY_CREDENTIALS,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_REGION": region,
         "AWS_ENDPOINT_URL": endpoint_url,
-        # boto3 >= 1.35 would otherwise build account-id based DynamoDB endpoints (moto pitfall).
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_RETRY_MODE": "standard",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "LocalPipeline",
@@ -120,10 +95,8 @@ def isolated_environment() -> Iterator[None]:
 
 
 def apply_local_environment(endpoint_url: str, region: str) -> None:
-    for name in list(os.environ):
-        if name.startswith("AWS_ENDPOINT_URL_") or name in _REMOVED:
-            del os.environ[name]
-    os.environ.update(local_environment(endpoint_url, region))
+    require_loopback(endpoint_url, "AWS_ENDPOINT_URL")
+    apply_offline_environment(region, **_local_settings(endpoint_url))
     require_loopback(os.environ["AWS_ENDPOINT_URL"], "AWS_ENDPOINT_URL")
 
 

@@ -5,14 +5,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from constructs_lib.packaging import PackagingError, build_package
+from constructs_lib.packaging import SHARED_CODE_DIR, PackagingError, build_package
+from tools.lambda_harness import apply_offline_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: What every zip carries besides the function's own files.
+SHARED = sorted(p.name for p in SHARED_CODE_DIR.glob("*.py"))
+
+
+def _with_shared(*names: str) -> list[str]:
+    return sorted([*names, *SHARED])
 
 
 def _code_paths(doc: dict) -> list[str]:
@@ -62,7 +71,7 @@ def test_package_bytes_do_not_depend_on_checkout(tmp_path):
     assert first.read_bytes() == second.read_bytes()
     assert first.name == second.name
     with zipfile.ZipFile(first) as archive:
-        assert archive.namelist() == ["app.py", "lib.py"]
+        assert archive.namelist() == _with_shared("app.py", "lib.py")
 
 
 def test_package_changes_with_code(tmp_path):
@@ -89,6 +98,52 @@ def test_real_function_packages_hold_their_handlers():
             names = archive.namelist()
         assert "app.py" in names
         assert not any("__pycache__" in n or n.endswith(".pyc") or n.startswith("tests/") for n in names)
+
+
+# --- the shared function code: the message format in every zip ----------------------------------
+
+def test_every_function_zip_carries_the_message_format_at_its_root():
+    assert "pipeline_message.py" in SHARED
+    for name in ("producer", "consumer"):
+        with zipfile.ZipFile(build_package(name)) as archive:
+            for module in SHARED:
+                assert archive.read(module) == (SHARED_CODE_DIR / module).read_bytes(), (name, module)
+
+
+# Run in a fresh interpreter whose import path holds the unpacked zip and the installed libraries, nothing of
+# this repository: the handler must import the shared modules from the zip alone.
+_IMPORT_FROM_ZIP = """
+import pathlib, sys
+task = pathlib.Path(sys.argv[1]).resolve()
+sys.path = [str(task)] + [p for p in sys.path[1:] if "site-packages" in p or "lib/python" in p]
+import app
+assert callable(app.handler)
+for name in ("pipeline_message", "lambda_deadline"):
+    module = sys.modules[name]
+    assert pathlib.Path(module.__file__).resolve().parent == task, (name, module.__file__)
+print(app.pipeline_message.__name__ if hasattr(app, "pipeline_message") else app.parse_body.__module__)
+"""
+
+
+@pytest.mark.parametrize("name", ["producer", "consumer"])
+def test_a_handler_imports_the_message_format_from_its_zip_alone(name, tmp_path):
+    task = tmp_path / "task"  # what Lambda does with the zip: unpack it into /var/task
+    with zipfile.ZipFile(build_package(name)) as archive:
+        archive.extractall(task)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    apply_offline_environment(environ=env)
+    result = subprocess.run([sys.executable, "-c", _IMPORT_FROM_ZIP, str(task)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "pipeline_message"
+
+
+def test_the_functions_own_module_wins_over_a_shared_one(tmp_path):
+    source = tmp_path / "demo"
+    _tree(source, {"app.py": "A = 1\n", "pipeline_message.py": "OWN = True\n"})
+    with zipfile.ZipFile(build_package("demo", source, tmp_path / "out")) as archive:
+        assert archive.read("pipeline_message.py") == b"OWN = True\n"
+        assert archive.namelist() == _with_shared("app.py")
 
 
 # --- hygiene: only code goes in (issue 10, item 9) ----------------------------------------------
@@ -125,7 +180,7 @@ def test_zips_leave_out_dotfiles_vcs_caches_and_editor_backups(tmp_path):
         "tests/test_app.py": "x",
     })
     with zipfile.ZipFile(build_package("demo", source, tmp_path / "out")) as archive:
-        assert archive.namelist() == ["app.py", "lib/data.json", "lib/util.py"]
+        assert archive.namelist() == _with_shared("app.py", "lib/data.json", "lib/util.py")
 
 
 def test_a_symlink_out_of_the_function_folder_is_refused(tmp_path):
@@ -150,7 +205,7 @@ def test_a_symlink_inside_the_function_folder_is_packaged_as_the_file(tmp_path):
     with zipfile.ZipFile(build_package("demo", source, tmp_path / "out")) as archive:
         names = archive.namelist()
         assert archive.read("settings.py") == b"B = 2\n"
-    assert names == ["app.py", "real/settings.py", "settings.py"]
+    assert names == _with_shared("app.py", "real/settings.py", "settings.py")
     (source / "dangling").symlink_to(source / "gone.py")
     with pytest.raises(PackagingError, match="dangling is a symlink to .*gone.py, which does not exist"):
         build_package("demo", source, tmp_path / "out2")

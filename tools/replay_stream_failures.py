@@ -25,23 +25,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
-import itertools
-import json
-import os
 import re
 import sys
-import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, Callable, TextIO
 
-from constructs_lib import contract
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS_DIR = PROJECT_ROOT / "functions"
+from tools.lambda_harness import (
+    FUNCTIONS_DIR,
+    InvalidBatchResponse,
+    LambdaContext,
+    batch_item_failures,
+    load_handler,
+    parse_batch_info,
+    stream_event,
+    temporary_environment,
+)
 
 #: publish(event) -> the producer's response ({"batchItemFailures": [...]}).
 Publish = Callable[[dict], Any]
@@ -214,54 +213,17 @@ def read_batch(streams_client: Any, info: dict) -> list[dict]:
     return records
 
 
-def build_event(records: list[dict], stream_arn: str) -> dict:
-    """The event Lambda would pass the producer for these stream records."""
-    region = stream_arn.split(":")[3] if stream_arn.count(":") >= 5 else None
-    event_records = []
-    for raw in records:
-        record = contract.as_lambda_event_value(raw)
-        record.setdefault("eventSourceARN", stream_arn)
-        if region:
-            record.setdefault("awsRegion", region)
-        event_records.append(record)
-    return {"Records": event_records}
-
-
 # ---------------------------------------------------------------------------------------------- replay
-
-
-_INFO_FIELDS = ("shardId", "startSequenceNumber", "endSequenceNumber", "streamArn")
-
-
-def parse_batch_info(body: str) -> dict:
-    """DDBStreamBatchInfo of an on-failure message; ValueError if it is not one."""
-    try:
-        data = json.loads(body)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"message body is not JSON ({error})") from None
-    info = data.get("DDBStreamBatchInfo") if isinstance(data, dict) else None
-    if not isinstance(info, dict):
-        raise ValueError("message has no DDBStreamBatchInfo (not a DynamoDB stream on-failure record)")
-    missing = [name for name in _INFO_FIELDS if not info.get(name)]
-    if missing:
-        raise ValueError(f"DDBStreamBatchInfo lacks {', '.join(missing)}")
-    try:
-        int(info["startSequenceNumber"]), int(info["endSequenceNumber"])
-    except (TypeError, ValueError):
-        raise ValueError("DDBStreamBatchInfo sequence numbers are not integers") from None
-    return info
 
 
 def _failures_of(response: Any, records: list[dict]) -> str | None:
     """None if the producer accepted every record, else why not."""
-    if not isinstance(response, dict):
-        return f"invalid producer response {response!r:.80}"
-    failures = response.get("batchItemFailures")
-    if not failures:
+    try:
+        ids = batch_item_failures(response, {r["dynamodb"]["SequenceNumber"] for r in records})
+    except InvalidBatchResponse as error:
+        return f"invalid producer response: {error}"
+    if not ids:
         return None
-    if not isinstance(failures, list):
-        return f"invalid batchItemFailures {failures!r:.80}"
-    ids = [f.get("itemIdentifier") if isinstance(f, dict) else f for f in failures]
     return f"producer reported {len(ids)} of {len(records)} record(s) failed (first {ids[0]})"
 
 
@@ -302,7 +264,7 @@ def replay_message(message: dict, sqs_client: Any, streams_client: Any, queue_ur
         return outcome
     assert publish is not None, "publish is required unless dry_run"
 
-    event = build_event(records, info["streamArn"])
+    event = stream_event(records, info["streamArn"])
     try:
         response = publish(event)
     except Exception as error:
@@ -366,68 +328,19 @@ def replay(sqs_client: Any, streams_client: Any, queue_url: str, publish: Publis
 # ---------------------------------------------------------------------------------------------- producer
 
 
-class _Context:
-    """The Lambda context attributes a handler may read."""
-
-    def __init__(self, name: str, timeout_s: int = 900) -> None:
-        self.function_name = name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{name}"
-        self.memory_limit_in_mb = 1024
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{name}"
-        self.log_stream_name = f"replay/{self.aws_request_id}"
-        self._deadline = time.monotonic() + timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-@contextlib.contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-_loads = itertools.count()
-
-
 def load_producer(topic_arn: str, *, functions_dir: Path = FUNCTIONS_DIR, code: str = "producer",
                   log_stream: TextIO | None = None) -> Publish:
     """publish(event) calling the real producer handler (functions/<code>/app.py) with SNS_TOPIC_ARN=topic_arn.
 
-    The module is imported afresh (its own SNS client, created on first use from the current
-    environment). Its logs (Powertools, bound to stdout at import) go to ``log_stream``
-    (default: stderr), so they do not mix with the summary.
+    The module is imported afresh (its own SNS client, created from the current environment). Its logs
+    (Powertools, bound to stdout at import) go to ``log_stream`` (default: stderr), so they do not mix with
+    the summary.
     """
-    folder = Path(functions_dir) / code
-    path = folder / "app.py"
-    if not path.is_file():
-        raise FileNotFoundError(f"producer handler {path} not found")
-    name = f"_replay_producer_app_{next(_loads)}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    sys.path.insert(0, str(folder))
-    try:
-        with contextlib.redirect_stdout(log_stream if log_stream is not None else sys.stderr):
-            spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(folder))
-        sys.modules.pop(name, None)
+    producer = load_handler(Path(functions_dir) / code, stdout=log_stream if log_stream is not None else sys.stderr)
 
     def publish(event: dict) -> Any:
-        with _environment(SNS_TOPIC_ARN=topic_arn):
-            return module.handler(event, _Context(f"{code}-replay"))
+        with temporary_environment({"SNS_TOPIC_ARN": topic_arn}):
+            return producer(event, LambdaContext(f"{code}-replay", timeout_s=900))
 
     return publish
 

@@ -1,7 +1,8 @@
 """Consumer: SQS (fed by the SNS topic) -> business.process(message), once per stream record.
 
 * Body: either the SNS envelope (``{"Type": "Notification", "Message": "<payload JSON>", ...}``) or, with raw
-  message delivery, the payload itself; both are detected per message. Numbers are parsed exactly
+  message delivery, the payload itself; both are detected per message, by ``pipeline_message.parse_body`` (the
+  module that builds the producer's messages, carried by every function zip). Numbers are parsed exactly
   (``parse_float=Decimal``; ints are exact).
 * Each payload goes to ``business.process(message)``, looked up at call time so it can be monkeypatched.
 * Partial batch response (Powertools BatchProcessor): only failed messages are reported (by SQS messageId);
@@ -38,23 +39,25 @@ can run again in a second invocation. So:
   Business logic slower than about 50 ms per message needs a larger timeout or a smaller batch.
   Without a context (or without ``get_remaining_time_in_millis``) there is no deadline check.
 
-Environment: ``IDEMPOTENCY_TABLE`` (optional, strongly recommended), ``SUBSCRIBER_NAME`` (optional),
+Environment, read once at init (a Lambda function's environment does not change between invocations):
+``IDEMPOTENCY_TABLE`` (optional, strongly recommended), ``SUBSCRIBER_NAME`` (optional),
 ``IDEMPOTENCY_TTL_SECONDS`` (optional, default 432000 = 5 days; must cover the longest gap between two
 deliveries of one record: queue retention + stream maximum record age). A value that is not a positive whole
-number of seconds fails the function at init, with a message naming the variable.
+number of seconds fails the function at init, with a message naming the variable. The idempotency client is
+created once, at init, and only when ``IDEMPOTENCY_TABLE`` is set.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from decimal import Decimal
 from typing import Any
 
 import business
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from lambda_deadline import DeadlineReached, remaining_ms
+from pipeline_message import MalformedMessage, parse_body
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "consumer"))
 
@@ -88,23 +91,9 @@ def idempotency_ttl_seconds(environ=os.environ) -> int:
     return int(raw)
 
 
-idempotency_ttl_seconds()  # a bad value fails the function at init, not every invocation
-
-
-class DeadlineReached(Exception):
-    """Raised instead of starting a message, or a DynamoDB attempt, that could outlive the function."""
-
-
-def remaining_ms(context: Any) -> int | None:
-    """Milliseconds left in the invocation, or None when unknown (no context, or a context without the method)."""
-    get = getattr(context, "get_remaining_time_in_millis", None)
-    if not callable(get):
-        return None
-    try:
-        return int(get())
-    except Exception:  # a broken context must not break processing
-        return None
-
+IDEMPOTENCY_TABLE = os.environ.get("IDEMPOTENCY_TABLE") or None
+SUBSCRIBER_NAME = os.environ.get("SUBSCRIBER_NAME", "")
+IDEMPOTENCY_TTL_SECONDS = idempotency_ttl_seconds()  # a bad value fails the function at init
 
 # The Lambda context of the invocation in progress (one at a time per container), for the attempt guard.
 _context: Any = None
@@ -117,11 +106,12 @@ def _guard_attempt(request: Any = None, **kwargs: Any) -> None:
         raise DeadlineReached(f"{left} ms left (< {ATTEMPT_MARGIN_MS} ms): not starting a DynamoDB request")
 
 
-def idempotency_client(session: Any) -> Any:
+def idempotency_client() -> Any:
     """The bounded, deadline-guarded DynamoDB client of the idempotency store."""
+    import boto3
     from botocore.config import Config
 
-    client = session.client(
+    client = boto3.client(
         "dynamodb",
         config=Config(
             retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
@@ -136,87 +126,42 @@ def idempotency_client(session: Any) -> Any:
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-class MalformedMessage(ValueError):
-    """The SQS body is not a producer payload (nor an SNS envelope around one)."""
-
-
-def parse_body(body: str | None) -> dict:
-    """The producer payload from an SQS body, SNS envelope or raw delivery."""
-    try:
-        doc = json.loads(body or "", parse_float=Decimal)
-        if isinstance(doc, dict) and doc.get("Type") == "Notification" and "Message" in doc:
-            inner = doc["Message"]
-            if not isinstance(inner, str):
-                raise MalformedMessage("SNS envelope Message is not a string")
-            doc = json.loads(inner, parse_float=Decimal)
-    except ValueError as exc:  # json.JSONDecodeError is a ValueError
-        if isinstance(exc, MalformedMessage):
-            raise
-        raise MalformedMessage(f"body is not JSON: {exc}") from exc
-    except RecursionError as exc:  # json.loads of a deeply nested document
-        raise MalformedMessage("body is nested too deeply to parse") from exc
-    if not isinstance(doc, dict):
-        raise MalformedMessage("payload is not a JSON object")
-    event_id = doc.get("eventID")
-    if not isinstance(event_id, str) or not event_id:
-        raise MalformedMessage("payload has no eventID")
-    return doc
-
-
 # ---------------------------------------------------------------------------------------------- idempotency
-
-_idempotency: dict[str, Any] = {
-    "settings": None, "runner": None, "config": None, "warned": False, "session": None, "client": None,
-}
 
 
 def _run(message: dict) -> None:
     business.process(message)  # looked up at call time: business.process may be replaced
 
 
-def _runner():
-    """(callable(message), IdempotencyConfig | None), built once per container and per settings."""
-    table = os.environ.get("IDEMPOTENCY_TABLE") or None
-    subscriber = os.environ.get("SUBSCRIBER_NAME", "")
-    ttl = idempotency_ttl_seconds()
-    settings = (table, subscriber, ttl)
-    state = _idempotency
-    if state["settings"] == settings:
-        return state["runner"], state["config"]
-    if table is None:
-        if not state["warned"]:
-            logger.warning("IDEMPOTENCY_TABLE is not set: running WITHOUT idempotency (duplicates are processed again)")
-            state["warned"] = True
-        runner, config = (lambda message: _run(message)), None
-    else:
-        # Imported here so containers without idempotency (and the cold import) do not pay for it.
-        from aws_lambda_powertools.utilities.idempotency import (
-            DynamoDBPersistenceLayer,
-            IdempotencyConfig,
-            idempotent_function,
-        )
-        import boto3
+if IDEMPOTENCY_TABLE is None:
+    logger.warning("IDEMPOTENCY_TABLE is not set: running WITHOUT idempotency (duplicates are processed again)")
+    #: The idempotency client (None without IDEMPOTENCY_TABLE) and the Powertools configuration.
+    dynamodb = None
+    idempotency_config = None
+    run_once = _run
+else:
+    # Imported only here, so containers without idempotency (and their cold import) do not pay for it.
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
 
-        if state["client"] is None:  # one session and client per container (service models are parsed once)
-            state["session"] = state["session"] or boto3.session.Session()
-            state["client"] = idempotency_client(state["session"])
-        persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=state["client"])
-        config = IdempotencyConfig(expires_after_seconds=ttl, raise_on_no_idempotency_key=True)
+    dynamodb = idempotency_client()
+    idempotency_config = IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_TTL_SECONDS, raise_on_no_idempotency_key=True)
 
-        @idempotent_function(
-            data_keyword_argument="key",
-            persistence_store=persistence,
-            config=config,
-            key_prefix=f"consumer:{subscriber or 'default'}",
-        )
-        def process_once(*, key: dict, message: dict) -> None:
-            _run(message)
+    @idempotent_function(
+        data_keyword_argument="key",
+        persistence_store=DynamoDBPersistenceLayer(table_name=IDEMPOTENCY_TABLE, boto3_client=dynamodb),
+        config=idempotency_config,
+        key_prefix=f"consumer:{SUBSCRIBER_NAME or 'default'}",
+    )
+    def _process_once(*, key: dict, message: dict) -> None:
+        _run(message)
 
-        def runner(message: dict) -> None:
-            process_once(key={"eventID": message["eventID"], "subscriber": subscriber}, message=message)
-
-    state.update(settings=settings, runner=runner, config=config)
-    return runner, config
+    def run_once(message: dict) -> None:
+        """The business logic, once per eventID and subscriber."""
+        _process_once(key={"eventID": message["eventID"], "subscriber": SUBSCRIBER_NAME}, message=message)
 
 
 # ---------------------------------------------------------------------------------------------- handler
@@ -230,10 +175,9 @@ def _describe(exc: BaseException) -> str:
 
 
 def handler(event: dict, context: Any) -> dict:
-    runner, config = _runner()
-    if config is not None and context is not None and hasattr(context, "get_remaining_time_in_millis"):
+    if idempotency_config is not None and context is not None and hasattr(context, "get_remaining_time_in_millis"):
         # In-progress records expire when this invocation would time out, so a crash does not block retries.
-        config.register_lambda_context(context)
+        idempotency_config.register_lambda_context(context)
     started = 0
     not_started: list[str] = []
 
@@ -253,7 +197,7 @@ def handler(event: dict, context: Any) -> dict:
             logger.error("message failed", extra={"messageId": record.message_id, "error": _describe(exc)})
             raise
         try:
-            runner(message)
+            run_once(message)
         except Exception as exc:
             logger.warning(
                 "message failed",

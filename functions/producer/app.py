@@ -1,57 +1,17 @@
 """Producer: DynamoDB stream records -> SNS messages (PublishBatch).
 
-Message format (one SNS message per stream record, a JSON object, UTF-8 text)
------------------------------------------------------------------------------
-    {
-      "version": 1,
-      "eventID": "...",                 # stream record id; unique per record (consumers dedupe on it)
-      "eventName": "INSERT" | "MODIFY" | "REMOVE",
-      "tableName": "...",               # parsed from eventSourceARN (arn:...:table/<name>/stream/...)
-      "eventSourceARN": "...",
-      "awsRegion": "...",
-      "sequenceNumber": "...",          # string, as in the stream
-      "approximateCreationDateTime": 1700000000,   # epoch seconds, JSON number (null if absent)
-      "sizeBytes": 123,                 # stream record size (null if absent)
-      "streamViewType": "NEW_AND_OLD_IMAGES",
-      "keys": {...},                    # plain JSON (see conversion below)
-      "newImage": {...} | null,         # null for REMOVE
-      "oldImage": {...} | null,         # null for INSERT
-      "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
-                                        # ONLY present when the stream record has it (TTL deletions)
-      "truncated": false                # true => keys-only message, see "Oversize records"
-      "truncatedReason": "..."          # only present when truncated is true
-    }
-
-SNS message attributes on every message (DataType String), for subscription filter policies:
-``eventName`` and ``tableName``.
-
-Attribute conversion (DynamoDB JSON -> plain JSON), lossless for values
------------------------------------------------------------------------
-* S -> string; BOOL -> true/false; NULL -> null; M -> object; L -> array.
-* N -> a JSON *number* whose text is exactly the digits DynamoDB sent (e.g. ``12345678901234567890123``
-  and ``0.1`` appear verbatim in the JSON text; a non-canonical spelling such as ``+5`` is rewritten
-  to the same value via ``decimal.Decimal``). The JSON text never goes through a binary float, so it is
-  exact. Readers must parse numbers losslessly to keep that exactness: in Python
-  ``json.loads(text, parse_float=decimal.Decimal)`` (ints are exact by default) -- the consumer does this;
-  JavaScript readers need a lossless parser for integers above 2**53.
-* B -> base64 string (standard alphabet, padded), i.e. the stream's own encoding.
-* SS -> array of strings; NS -> array of numbers (as above); BS -> array of base64 strings.
-Type tags are not kept (plain JSON cannot distinguish S from B, or SS from L), values are.
-
-Text: non-ASCII characters are sent as themselves (UTF-8), not as ``\\uXXXX`` escapes, which would triple an
-emoji and double a CJK character; sizes are counted in UTF-8 bytes, as SNS counts them. The only characters
-escaped are JSON's own (quote, backslash, control characters) and the few SNS refuses in a message (lone
-surrogates, U+FFFE, U+FFFF, escaped as ``\\uXXXX``), so any string value reaches the consumer unchanged.
+Message format: ``pipeline_message.py`` (functions/shared/, carried at the root of every function zip) builds
+the message of each record (plain JSON, numbers exact, UTF-8, the ``eventName``/``tableName`` attributes for filter
+policies, keys-only ``truncated`` messages for records over SNS's 256 KiB) and the consumers parse it with the same
+module.
 
 Batching: SNS PublishBatch with at most 10 entries and at most 256 KiB (body + attributes) per request,
 so 1,000 small records => 100 calls.
 
-Oversize records: a message whose body + attributes exceed 256 KiB cannot be published. It is neither
-dropped nor retried forever (which would block the shard): the producer publishes a keys-only message
-(``newImage``/``oldImage`` null, ``truncated: true``, ``truncatedReason``) and logs a warning with the
-eventID, keys and size. Subscribers that need the full item re-read it from the table by ``keys``.
-A record that cannot be converted at all (not producible by DynamoDB) gets the same treatment; if even its
-keys cannot be converted, the record is reported as failed (see below).
+Oversize records: a record whose message would exceed 256 KiB is published keys-only (``truncated: true``, see
+pipeline_message.py) and logged as a warning with its eventID, keys and reason, neither dropped nor retried forever.
+A record that cannot be converted at all gets the same treatment; if even its keys cannot be converted, the record
+is reported as failed (see below).
 
 Malformed records: a record that is not an object, has no ``dynamodb`` object, or no ``SequenceNumber`` string
 (Lambda never sends one; a hand-made or corrupted event might) is not published and never raises. It is logged
@@ -93,32 +53,27 @@ error, so EVERY record of the batch is retried and republished and a retry attem
   because retries are deadline-checked too. Without a context (or without ``get_remaining_time_in_millis``)
   there is no deadline check.
 
+The SNS client is created once per container, when the module is imported (at init), with the bounds above.
+
 Environment: ``SNS_TOPIC_ARN`` (required).
 Requires the event source mapping to have ``function_response_types = ["ReportBatchItemFailures"]``.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import re
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import boto3
+import pipeline_message
 from aws_lambda_powertools import Logger
 from botocore.config import Config
+from lambda_deadline import DeadlineReached, remaining_ms
+from pipeline_message import MAX_MESSAGE_BYTES
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "producer"))
 
 MAX_BATCH_ENTRIES = 10
-# SNS limit for one message and for a whole PublishBatch request (body + message attributes).
-MAX_REQUEST_BYTES = 256 * 1024
-# Headroom for any accounting difference between our size estimate and SNS's.
-SIZE_HEADROOM_BYTES = 1024
-MAX_MESSAGE_BYTES = MAX_REQUEST_BYTES - SIZE_HEADROOM_BYTES
 
 # Client bounds and deadline margin: see "Deadline" in the module docstring.
 CONNECT_TIMEOUT_S = 1
@@ -132,24 +87,8 @@ BOTO_CONFIG = Config(
     read_timeout=READ_TIMEOUT_S,
 )
 
-_sns = None
 # The Lambda context of the invocation in progress (one at a time per container), for the retry guard.
 _context: Any = None
-
-
-class DeadlineReached(Exception):
-    """Raised instead of starting a PublishBatch (retry) attempt that could outlive the function."""
-
-
-def remaining_ms(context: Any) -> int | None:
-    """Milliseconds left in the invocation, or None when unknown (no context, or a context without the method)."""
-    get = getattr(context, "get_remaining_time_in_millis", None)
-    if not callable(get):
-        return None
-    try:
-        return int(get())
-    except Exception:  # a broken context must not break publishing
-        return None
 
 
 def _guard_retry(request: Any = None, **kwargs: Any) -> None:
@@ -164,128 +103,13 @@ def _guard_retry(request: Any = None, **kwargs: Any) -> None:
 
 
 def configure_client(client: Any) -> Any:
-    """Install the deadline guard on an SNS client (done once, when the client is created)."""
+    """Install the deadline guard on an SNS client."""
     client.meta.events.register("request-created.sns.PublishBatch", _guard_retry, unique_id="producer-deadline")
     return client
 
 
-def sns_client():
-    """The SNS client, created once per container (lazily, so importing stays cheap for tests)."""
-    global _sns
-    if _sns is None:
-        _sns = configure_client(boto3.client("sns", config=BOTO_CONFIG))
-    return _sns
-
-
-# ---------------------------------------------------------------------------------------------- conversion
-
-_quote = json.encoder.encode_basestring  # C-accelerated: str -> quoted JSON string, non-ASCII kept as is
-# Characters SNS refuses in a message (it accepts #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF; JSON
-# already escapes the control characters): escaped as \uXXXX, which JSON readers turn back into the same string.
-_SNS_REFUSED = re.compile("[\ud800-\udfff\ufffe\uffff]")
-
-
-def _sns_safe(body: str) -> str:
-    if _SNS_REFUSED.search(body) is None:
-        return body
-    return _SNS_REFUSED.sub(lambda m: "\\u%04x" % ord(m.group()), body)
-_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
-_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
-
-
-class ConversionError(ValueError):
-    """A stream attribute value that cannot be represented (never produced by DynamoDB itself)."""
-
-
-def _number(value: Any) -> str:
-    text = value if isinstance(value, str) else str(value)
-    if _JSON_NUMBER.fullmatch(text):
-        return text
-    try:
-        dec = Decimal(text.strip())
-    except (InvalidOperation, ValueError) as exc:
-        raise ConversionError(f"invalid N value {text!r}") from exc
-    if not dec.is_finite():
-        raise ConversionError(f"non-finite N value {text!r}")
-    text = str(dec)
-    if not _JSON_NUMBER.fullmatch(text):  # pragma: no cover - str(Decimal) of a finite value always matches
-        raise ConversionError(f"unrepresentable N value {value!r}")
-    return text
-
-
-def _binary(value: Any) -> str:
-    if isinstance(value, (bytes, bytearray, memoryview)):  # boto3-deserialised records carry bytes
-        return '"' + base64.b64encode(bytes(value)).decode("ascii") + '"'
-    if isinstance(value, str) and _BASE64.fullmatch(value):  # Lambda events carry base64 text
-        return '"' + value + '"'
-    raise ConversionError("invalid B value (expected base64 text or bytes)")
-
-
-def attribute_json(av: dict) -> str:
-    """JSON text of one DynamoDB AttributeValue (``{"S": "x"}``, ``{"M": {...}}``, ...)."""
-    if not isinstance(av, dict) or len(av) != 1:
-        raise ConversionError(f"malformed attribute value {av!r:.100}")
-    ((tag, value),) = av.items()
-    if tag == "S":
-        return _quote(value)
-    if tag == "N":
-        return _number(value)
-    if tag == "M":
-        return image_json(value)
-    if tag == "L":
-        return "[" + ",".join([attribute_json(item) for item in value]) + "]"
-    if tag == "BOOL":
-        if not isinstance(value, bool):
-            raise ConversionError(f"invalid BOOL value {value!r}")
-        return "true" if value else "false"
-    if tag == "NULL":
-        return "null"
-    if tag == "B":
-        return _binary(value)
-    if tag == "SS":
-        return "[" + ",".join([_quote(item) for item in value]) + "]"
-    if tag == "NS":
-        return "[" + ",".join([_number(item) for item in value]) + "]"
-    if tag == "BS":
-        return "[" + ",".join([_binary(item) for item in value]) + "]"
-    raise ConversionError(f"unknown attribute type {tag!r}")
-
-
-def image_json(image: dict | None) -> str:
-    """JSON text of an item/keys map (``{"name": AttributeValue}``); ``null`` when absent."""
-    if image is None:
-        return "null"
-    if not isinstance(image, dict):
-        raise ConversionError("malformed image")
-    return "{" + ",".join([_quote(name) + ":" + attribute_json(av) for name, av in image.items()]) + "}"
-
-
-def to_plain(av: dict) -> Any:
-    """Convenience: one AttributeValue as a Python value (numbers as int/Decimal, exact)."""
-    return json.loads(attribute_json(av), parse_float=Decimal)
-
-
-# ---------------------------------------------------------------------------------------------- messages
-
-
-def table_name_from_arn(arn: str | None) -> str:
-    # arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>
-    if arn:
-        resource = arn.split(":", 5)[-1]
-        parts = resource.split("/")
-        if len(parts) >= 2 and parts[0] == "table" and parts[1]:
-            return parts[1]
-    return "unknown"
-
-
-def _epoch(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, datetime):
-        value = value.timestamp()
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return json.dumps(value)
+#: The SNS client, created once per container (at init).
+sns = configure_client(boto3.client("sns", config=BOTO_CONFIG))
 
 
 class Prepared:
@@ -298,31 +122,6 @@ class Prepared:
         self.entry = entry
         self.size = size
         self.truncated = truncated
-
-
-def _message_text(record: dict, ddb: dict, table: str, keys: str, new: str, old: str, reason: str | None) -> str:
-    parts = [
-        '{"version":1,"eventID":', _quote(str(record.get("eventID", ""))),
-        ',"eventName":', _quote(str(record.get("eventName", ""))),
-        ',"tableName":', _quote(table),
-        ',"eventSourceARN":', _quote(str(record.get("eventSourceARN", ""))),
-        ',"awsRegion":', _quote(str(record.get("awsRegion", ""))),
-        ',"sequenceNumber":', _quote(str(ddb.get("SequenceNumber", ""))),
-        ',"approximateCreationDateTime":', _epoch(ddb.get("ApproximateCreationDateTime")),
-        ',"sizeBytes":', json.dumps(ddb.get("SizeBytes")),
-        ',"streamViewType":', json.dumps(ddb.get("StreamViewType")),
-        ',"keys":', keys,
-        ',"newImage":', new,
-        ',"oldImage":', old,
-    ]
-    identity = record.get("userIdentity")
-    if identity is not None:
-        parts += [',"userIdentity":', json.dumps(identity, separators=(",", ":"), sort_keys=True)]
-    if reason is None:
-        parts.append(',"truncated":false}')
-    else:
-        parts += [',"truncated":true,"truncatedReason":', _quote(reason), "}"]
-    return "".join(parts)
 
 
 def sequence_number_of(record: Any) -> str | None:
@@ -352,37 +151,16 @@ def prepare(record: dict, index: int) -> Prepared:
     """Build the PublishBatch entry for one stream record (keys-only if the full message is too big).
 
     ``record`` must have a sequence number (see :func:`sequence_number_of`)."""
-    ddb = record["dynamodb"]
-    sequence_number = ddb["SequenceNumber"]
-    table = table_name_from_arn(record.get("eventSourceARN"))
-    event_name = str(record.get("eventName") or "UNKNOWN")
-    attributes = {
-        "eventName": {"DataType": "String", "StringValue": event_name},
-        "tableName": {"DataType": "String", "StringValue": table},
-    }
-    attributes_size = sum(
-        len(name) + len(a["DataType"]) + len(a["StringValue"].encode("utf-8")) for name, a in attributes.items()
-    )
-    keys = image_json(ddb.get("Keys"))  # a record whose keys cannot be converted fails (raises)
-    reason = None
-    try:
-        body = _sns_safe(
-            _message_text(record, ddb, table, keys, image_json(ddb.get("NewImage")), image_json(ddb.get("OldImage")), None)
-        )
-        size = len(body.encode("utf-8")) + attributes_size  # SNS counts UTF-8 bytes
-        if size > MAX_MESSAGE_BYTES:
-            reason = f"message of {size} bytes exceeds the SNS limit of {MAX_MESSAGE_BYTES} bytes (incl. attributes)"
-    except ConversionError as exc:
-        reason = f"record could not be converted: {exc}"
-    if reason is not None:
-        body = _sns_safe(_message_text(record, ddb, table, keys, "null", "null", reason))
-        size = len(body.encode("utf-8")) + attributes_size
+    message = pipeline_message.build(record)  # a record whose keys cannot be converted fails (raises)
+    sequence_number = record["dynamodb"]["SequenceNumber"]
+    if message.truncated:
         logger.warning(
             "publishing keys-only (truncated) message",
-            extra={"eventID": record.get("eventID"), "keys": keys, "reason": reason, "sequenceNumber": sequence_number},
+            extra={"eventID": record.get("eventID"), "keys": message.keys, "reason": message.truncated_reason,
+                   "sequenceNumber": sequence_number},
         )
-    entry = {"Id": f"r{index}", "Message": body, "MessageAttributes": attributes}
-    return Prepared(sequence_number, entry, size, reason is not None)
+    entry = {"Id": f"r{index}", "Message": message.body, "MessageAttributes": message.attributes}
+    return Prepared(sequence_number, entry, message.size, message.truncated)
 
 
 def batches(prepared: list[Prepared]):
@@ -446,7 +224,6 @@ def publish(records: list[dict], topic_arn: str, context: Any = None) -> int | N
             logger.exception("stream record could not be converted", extra={"index": i, "eventID": record.get("eventID")})
             first_failed = i
             break
-    client = sns_client()
     for calls, (start, group) in enumerate(batches(prepared)):
         left = remaining_ms(context) if calls else None  # the first call always goes: progress guarantee
         if left is not None and left < DEADLINE_MARGIN_MS:
@@ -461,7 +238,7 @@ def publish(records: list[dict], topic_arn: str, context: Any = None) -> int | N
             )
             return start
         try:
-            response = client.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=[p.entry for p in group])
+            response = sns.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=[p.entry for p in group])
         except DeadlineReached as exc:
             logger.warning("deadline reached during PublishBatch retries", extra={"first_record": start, "reason": str(exc)})
             return start

@@ -26,7 +26,6 @@ def test_a_foreign_module_of_the_same_name_does_not_shadow_the_functions_own(mon
 def test_the_invocation_deadline_is_scaled_only_in_fast_mode():
     """The emulator is far slower than AWS: fast runs give an invocation 10x its timeout before the deadline, so the
     consumer's deadline margin does not stop batches AWS would finish; --no-fast keeps the configured timeout."""
-    from local_pipeline.functions import LambdaContext
     from local_pipeline.timing import Timing
 
     for timing, expected_ms in ((Timing(), 30_000), (Timing(fast=False), 3_000)):
@@ -34,5 +33,5 @@ def test_the_invocation_deadline_is_scaled_only_in_fast_mode():
             name="f", code="consumer", arn="arn", environment={}, timeout_s=3, memory_mb=128,
             gate=EnvironmentGate(), deadline_scale=timing.deadline_scale,
         )
-        left = LambdaContext(function).get_remaining_time_in_millis()
+        left = function.new_context().get_remaining_time_in_millis()
         assert expected_ms - 100 < left <= expected_ms

@@ -9,7 +9,9 @@ import pytest
 
 from constructs_lib.config import build_config
 from local_pipeline import Workload, exit_status
-from local_pipeline.ledger import payload_of_body
+from tools.lambda_harness import shared_module
+
+pipeline_message = shared_module("pipeline_message")
 
 ITEMS, POISON = 30, 3
 
@@ -50,7 +52,7 @@ def test_poison_messages_are_in_the_dlq_with_their_payload(fan_out):
     assert len(dead) == POISON
     for message in dead:
         payload = json.loads(message["Body"], parse_float=Decimal)  # raw delivery: the producer's payload itself
-        assert payload == payload_of_body(message["Body"])
+        assert payload == pipeline_message.parse_body(message["Body"])
         assert payload["eventName"] == "INSERT"
         assert payload["keys"]["id"] in pipeline.ledger.poison
         assert payload["newImage"]["poison"] is True and payload["newImage"]["version"] == 1

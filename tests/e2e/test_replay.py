@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from constructs_lib.config import build_config
 from local_pipeline import LocalPipeline, Options, Workload
 from tools import replay_stream_failures as rsf
+from tools.lambda_harness import apply_offline_environment
 
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2024-01-01T00:00:00.000"
 SHARD = "shardId-00000001541626099285-f35f62ef"
@@ -126,11 +127,12 @@ def sqs(monkeypatch):
     """An in-process moto SQS (no network) holding one failure message for records 3..7."""
     from moto import mock_aws
 
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    offline = dict(os.environ)
+    apply_offline_environment("us-east-1", environ=offline)
+    for name in set(os.environ) - set(offline):
+        monkeypatch.delenv(name)
+    for name, value in offline.items():
+        monkeypatch.setenv(name, value)
     with mock_aws():
         import boto3
 

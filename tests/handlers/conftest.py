@@ -1,9 +1,12 @@
-"""Fixtures for the Lambda handler tests (moto, offline). Helpers live in handlers_support.py."""
+"""Fixtures for the Lambda handler tests (moto, offline). Helpers live in handlers_support.py.
+
+``producer`` and ``consumer`` are fresh handler modules for each test (a new Lambda container each), loaded with
+the local Lambda harness."""
 
 from __future__ import annotations
 
 import pytest
-from handlers_support import FakeContext, Pipeline, Recorder, business, consumer_app, producer_app
+from handlers_support import Pipeline, Recorder, load, load_consumer, still_context
 from moto import mock_aws
 
 
@@ -19,17 +22,17 @@ def one_sns_signing_key():
 
 @pytest.fixture
 def context():
-    return FakeContext()
+    return still_context()
 
 
 @pytest.fixture
 def producer():
-    return producer_app
+    return load("producer")
 
 
 @pytest.fixture
 def consumer():
-    return consumer_app
+    return load_consumer()
 
 
 @pytest.fixture
@@ -44,8 +47,8 @@ def pipeline(aws, monkeypatch):
 
 
 @pytest.fixture
-def recorder(monkeypatch):
-    """business.process replaced by a recorder (the consumer must look it up at call time)."""
+def recorder(consumer, monkeypatch):
+    """The consumer's business.process replaced by a recorder (the consumer must look it up at call time)."""
     rec = Recorder()
-    monkeypatch.setattr(business, "process", rec)
+    monkeypatch.setattr(consumer.business, "process", rec)
     return rec

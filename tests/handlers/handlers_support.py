@@ -1,32 +1,32 @@
-"""Shared helpers for the handler tests: offline AWS env, both app.py modules loaded under distinct names,
-stream/SQS event builders and a moto SNS->SQS pipeline. (A uniquely named module, so `import` cannot pick up
-another directory's conftest.)"""
+"""Shared helpers for the handler tests: offline AWS env, fresh handler modules, stream/SQS event builders and a
+moto SNS->SQS pipeline. (A uniquely named module, so `import` cannot pick up another directory's conftest.)
+
+Handlers are loaded with the local Lambda harness (tools/lambda_harness.py), afresh for each test (a new
+"container"): their module-level clients and settings come from the environment given to :func:`load`.
+"""
 
 from __future__ import annotations
 
-import importlib.util
+import contextlib
 import json
-import os
-import sys
-from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
+
+from tools.lambda_harness import (
+    FUNCTIONS_DIR,
+    LambdaContext,
+    apply_offline_environment,
+    load_handler,
+    shared_module,
+    sqs_event as lambda_sqs_event,
+    temporary_environment,
+)
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
 
 # Offline, dummy AWS settings -- set before boto3/moto/handlers are imported.
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        # moto 5.2.5 + boto3 1.44: DynamoDB Streams calls fail without this.
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-        "POWERTOOLS_SERVICE_NAME": "handlers-test",
-        "AWS_LAMBDA_FUNCTION_NAME": "handlers-test",
-    }
-)
-os.environ.pop("AWS_PROFILE", None)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+apply_offline_environment(REGION, POWERTOOLS_SERVICE_NAME="handlers-test", AWS_LAMBDA_FUNCTION_NAME="handlers-test")
 
 import boto3  # noqa: E402
 # Imported for its side effect: moto registers its request handler in botocore when imported,
@@ -34,36 +34,46 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402,F401
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ROOT / "functions"
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
+FUNCTIONS = FUNCTIONS_DIR
+IDEMPOTENCY_TABLE = "consumer-idempotency"
+
+#: The message format module (functions/shared/pipeline_message.py), as the tests read messages.
+pipeline_message = shared_module("pipeline_message")
+
+# One session for all tests: moto resets boto3's default session on every mock start, and re-parsing the
+# service models for each new session costs ~0.5 s per test. Handlers create their clients from it.
+SESSION = boto3.session.Session(region_name=REGION)
 
 
-def load_module(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+@contextlib.contextmanager
+def _default_session():
+    saved = boto3.DEFAULT_SESSION
+    boto3.DEFAULT_SESSION = SESSION
+    try:
+        yield
+    finally:
+        boto3.DEFAULT_SESSION = saved
+
+
+def load(code: str, **environment: str | None) -> ModuleType:
+    """A freshly imported ``functions/<code>/app.py`` (a new container), with ``environment`` set (None: unset)
+    while it initialises."""
+    with temporary_environment(environment), _default_session():
+        return load_handler(FUNCTIONS_DIR / code).module
+
+
+def load_consumer(recorder=None, **environment: str | None) -> ModuleType:
+    """A fresh consumer (idempotency table ``IDEMPOTENCY_TABLE``, no subscriber name unless given) whose
+    business.process is ``recorder`` when one is given."""
+    module = load("consumer", **{"IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE, "SUBSCRIBER_NAME": None, **environment})
+    if recorder is not None:
+        module.business.process = recorder
     return module
 
 
-# The consumer does `import business`: register the package's own business.py under that name first.
-business = load_module("business", FUNCTIONS / "consumer" / "business.py")
-consumer_app = load_module("consumer_app", FUNCTIONS / "consumer" / "app.py")
-producer_app = load_module("producer_app", FUNCTIONS / "producer" / "app.py")
-
-
-class FakeContext:
-    function_name = "handlers-test"
-    function_version = "$LATEST"
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:handlers-test"
-    memory_limit_in_mb = 128
-    aws_request_id = "req-1"
-    log_group_name = "/aws/lambda/handlers-test"
-    log_stream_name = "stream"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+def still_context(remaining_ms: int = 30_000) -> LambdaContext:
+    """A Lambda context whose remaining time stays at ``remaining_ms`` (its clock stands still)."""
+    return LambdaContext("handlers-test", timeout_s=remaining_ms / 1000, clock=lambda: 0.0)
 
 
 # ---------------------------------------------------------------------------------------------- stream events
@@ -110,11 +120,6 @@ def stream_event(records: list[dict]) -> dict:
 # ---------------------------------------------------------------------------------------------- moto pipeline
 
 
-# One session for all tests: moto resets boto3's default session on every mock start, and re-parsing the
-# service models for each new session costs ~0.5 s per test.
-SESSION = boto3.session.Session(region_name=REGION)
-
-
 class Pipeline:
     """A moto topic with two subscribed queues (SNS envelope and raw delivery) and an idempotency table."""
 
@@ -125,7 +130,7 @@ class Pipeline:
         self.topic_arn = self.sns.create_topic(Name="changes")["TopicArn"]
         self.queue_url = self.add_queue("envelope")
         self.raw_queue_url = self.add_queue("raw", raw=True)
-        self.idempotency_table = "consumer-idempotency"
+        self.idempotency_table = IDEMPOTENCY_TABLE
         self.ddb.create_table(
             TableName=self.idempotency_table,
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -133,8 +138,6 @@ class Pipeline:
             BillingMode="PAY_PER_REQUEST",
         )
         monkeypatch.setenv("SNS_TOPIC_ARN", self.topic_arn)
-        monkeypatch.setenv("IDEMPOTENCY_TABLE", self.idempotency_table)
-        monkeypatch.delenv("SUBSCRIBER_NAME", raising=False)
 
     def add_queue(self, name: str, *, raw: bool = False, filter_policy: dict | None = None) -> str:
         url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
@@ -166,32 +169,15 @@ class Pipeline:
         """Producer payloads in a queue, decoded exactly (an SNS envelope is unwrapped when present)."""
         out = []
         for m in self.drain(url):
-            doc = json.loads(m["Body"], parse_float=Decimal)
-            if doc.get("Type") == "Notification":
-                assert url != self.raw_queue_url, "raw delivery queue received an envelope"
-                doc = json.loads(doc["Message"], parse_float=Decimal)
-            out.append(doc)
+            payload, enveloped = pipeline_message.decode_body(m["Body"])
+            assert not (enveloped and url == self.raw_queue_url), "raw delivery queue received an envelope"
+            out.append(payload)
         return out
 
 
 def sqs_event(messages: list[dict]) -> dict:
     """A Lambda SQS event from messages as returned by ReceiveMessage (or {"MessageId", "Body"} dicts)."""
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m.get("ReceiptHandle", "rh"),
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:queue",
-                "awsRegion": REGION,
-            }
-            for m in messages
-        ]
-    }
+    return lambda_sqs_event(messages, f"arn:aws:sqs:{REGION}:{ACCOUNT}:queue")
 
 
 class Recorder:

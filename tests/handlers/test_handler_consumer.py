@@ -7,13 +7,12 @@ import logging
 from decimal import Decimal
 
 import pytest
-from handlers_support import FakeContext, sqs_event, stream_event, stream_record
+from handlers_support import load_consumer, sqs_event, still_context, stream_event, stream_record
 
-CTX = FakeContext()
+from tools.lambda_harness import LambdaContext
+from tools.lambda_harness import batch_item_failures as failed_ids
 
-
-def failed_ids(response: dict) -> list[str]:
-    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
+CTX = still_context()
 
 
 def payload(i: int, **extra) -> dict:
@@ -43,13 +42,8 @@ def test_envelope_and_raw_delivery_give_the_same_payload(producer, consumer, pip
 
     assert consumer.handler(sqs_event(envelope_msgs), CTX) == {"batchItemFailures": []}
     # second subscriber (raw delivery) has its own idempotency scope
-    import os
-
-    os.environ["SUBSCRIBER_NAME"] = "raw"
-    try:
-        assert consumer.handler(sqs_event(raw_msgs), CTX) == {"batchItemFailures": []}
-    finally:
-        del os.environ["SUBSCRIBER_NAME"]
+    raw_consumer = load_consumer(recorder, SUBSCRIBER_NAME="raw")
+    assert raw_consumer.handler(sqs_event(raw_msgs), CTX) == {"batchItemFailures": []}
 
     assert len(recorder.calls) == 2
     from_envelope, from_raw = recorder.calls
@@ -106,21 +100,19 @@ def test_duplicate_deliveries_run_the_business_logic_once(consumer, pipeline, re
     assert all("expiration" in i for i in items)
 
 
-def test_idempotency_key_includes_subscriber_name(consumer, pipeline, recorder, monkeypatch):
+def test_idempotency_key_includes_subscriber_name(pipeline, recorder):
     message = [raw_message("a", payload(1))]
-    monkeypatch.setenv("SUBSCRIBER_NAME", "billing")
-    consumer.handler(sqs_event(message), CTX)
-    consumer.handler(sqs_event(message), CTX)
-    monkeypatch.setenv("SUBSCRIBER_NAME", "audit")
-    consumer.handler(sqs_event(message), CTX)
+    billing = load_consumer(recorder, SUBSCRIBER_NAME="billing")
+    billing.handler(sqs_event(message), CTX)
+    billing.handler(sqs_event(message), CTX)
+    load_consumer(recorder, SUBSCRIBER_NAME="audit").handler(sqs_event(message), CTX)
     assert recorder.ids == ["ev-1", "ev-1"]  # once per subscriber
 
 
-def test_without_idempotency_table_runs_and_warns_once(consumer, pipeline, recorder, monkeypatch, caplog):
-    monkeypatch.delenv("IDEMPOTENCY_TABLE")
-    monkeypatch.setitem(consumer._idempotency, "warned", False)
+def test_without_idempotency_table_runs_and_warns_once(pipeline, recorder, caplog):
     message = [raw_message("a", payload(1))]
     with caplog.at_level(logging.WARNING):
+        consumer = load_consumer(recorder, IDEMPOTENCY_TABLE=None)
         consumer.handler(sqs_event(message), CTX)
         consumer.handler(sqs_event(message), CTX)
     assert recorder.ids == ["ev-1", "ev-1"]  # no deduplication without the table (documented)
@@ -135,10 +127,8 @@ def test_all_messages_failing_still_returns_a_partial_response(consumer, pipelin
 
 
 def test_business_process_is_looked_up_at_call_time(consumer, pipeline, monkeypatch):
-    import business
-
     seen = []
-    monkeypatch.setattr(business, "process", lambda message: seen.append(message["eventID"]))
+    monkeypatch.setattr(consumer.business, "process", lambda message: seen.append(message["eventID"]))
     consumer.handler(sqs_event([raw_message("a", payload(7))]), CTX)
     assert seen == ["ev-7"]
 
@@ -161,23 +151,13 @@ import socket  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 
-from handlers_support import FUNCTIONS, load_module  # noqa: E402
 
 
-class RealDeadline(FakeContext):
-    """A Lambda context whose deadline is `timeout_ms` from its creation (real clock)."""
-
-    def __init__(self, timeout_ms: int):
-        self.deadline = time.monotonic() + timeout_ms / 1000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
-
-
-class ShrinkingDeadline(FakeContext):
+class ShrinkingDeadline(LambdaContext):
     """`start_ms` left, minus `per_call_ms` for every call of the business logic so far (a deterministic clock)."""
 
     def __init__(self, recorder, start_ms: int, per_call_ms: int):
+        super().__init__("handlers-test")
         self.recorder, self.start_ms, self.per_call_ms = recorder, start_ms, per_call_ms
 
     def get_remaining_time_in_millis(self) -> int:
@@ -185,21 +165,14 @@ class ShrinkingDeadline(FakeContext):
 
 
 @pytest.fixture
-def fresh_idempotency(consumer, monkeypatch):
-    """A new idempotency client for this test (the container-wide one was made for another endpoint)."""
-    for key in ("settings", "runner", "config", "session", "client"):
-        monkeypatch.setitem(consumer._idempotency, key, None)
-
-
-@pytest.fixture
-def hung_dynamodb(monkeypatch, fresh_idempotency):
-    """A DynamoDB endpoint that accepts connections (the kernel completes the handshake) and never answers."""
+def hung_dynamodb(recorder):
+    """A consumer whose DynamoDB endpoint accepts connections (the kernel completes the handshake) and never
+    answers."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(64)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{server.getsockname()[1]}")
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", "idempotency")
-    yield
+    yield load_consumer(recorder, AWS_ENDPOINT_URL_DYNAMODB=f"http://127.0.0.1:{server.getsockname()[1]}",
+                        IDEMPOTENCY_TABLE="idempotency")
     server.close()
 
 
@@ -219,9 +192,8 @@ def run_with_deadline(consumer, event, context, limit_s):
     return out["response"], out["seconds"]
 
 
-def test_client_is_bounded_and_the_margins_fit_a_3_s_function(consumer, fresh_idempotency, pipeline):
-    consumer._runner()
-    config = consumer._idempotency["client"].meta.config
+def test_client_is_bounded_and_the_margins_fit_a_3_s_function(consumer):
+    config = consumer.dynamodb.meta.config
     assert (config.connect_timeout, config.read_timeout) == (0.5, 0.5)
     assert config.retries == {"mode": "standard", "total_max_attempts": 2}
     assert consumer.ATTEMPT_BOUND_MS == (config.connect_timeout + config.read_timeout) * 1000
@@ -230,12 +202,14 @@ def test_client_is_bounded_and_the_margins_fit_a_3_s_function(consumer, fresh_id
     assert 10 * consumer.MESSAGE_BUDGET_MS + consumer.DEADLINE_MARGIN_MS <= 3000
 
 
-def test_hung_dynamodb_returns_before_the_deadline_and_reports_every_message(consumer, recorder, hung_dynamodb, caplog):
+def test_hung_dynamodb_returns_before_the_deadline_and_reports_every_message(recorder, hung_dynamodb, caplog):
     """A 3 s function and an idempotency table that never answers: the handler returns in time, reporting the
     whole batch in order (on a timeout Lambda would count the batch failed and in-flight messages could run twice)."""
+    consumer = hung_dynamodb
     messages = [raw_message(f"m{i}", payload(i)) for i in range(10)]
     with caplog.at_level(logging.WARNING):
-        response, seconds = run_with_deadline(consumer, sqs_event(messages), RealDeadline(3000), limit_s=3.0)
+        context = LambdaContext("handlers-test", timeout_s=3.0)  # a real deadline, 3 s from now
+        response, seconds = run_with_deadline(consumer, sqs_event(messages), context, limit_s=3.0)
     assert failed_ids(response) == [f"m{i}" for i in range(10)]
     assert seconds < 3.0 - consumer.RETURN_SLACK_MS / 1000
     assert recorder.calls == []  # "in progress" was never recorded, so the business logic never ran
@@ -299,11 +273,11 @@ def test_every_failed_message_is_logged_by_message_id(consumer, pipeline, record
 def test_bad_idempotency_ttl_fails_at_init_naming_the_variable(monkeypatch, value):
     monkeypatch.setenv("IDEMPOTENCY_TTL_SECONDS", value)
     with pytest.raises(ValueError, match=r"IDEMPOTENCY_TTL_SECONDS=.*positive whole number of seconds"):
-        load_module("consumer_app_bad_ttl", FUNCTIONS / "consumer" / "app.py")
+        load_consumer()
 
 
 @pytest.mark.parametrize("value, seconds", [("", 432000), ("600", 600), (" 86400 ", 86400)])
 def test_good_idempotency_ttl_loads(monkeypatch, value, seconds):
     monkeypatch.setenv("IDEMPOTENCY_TTL_SECONDS", value)
-    module = load_module("consumer_app_good_ttl", FUNCTIONS / "consumer" / "app.py")
-    assert module.idempotency_ttl_seconds() == seconds
+    module = load_consumer()
+    assert module.idempotency_ttl_seconds() == module.IDEMPOTENCY_TTL_SECONDS == seconds

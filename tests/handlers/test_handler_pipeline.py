@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from handlers_support import SESSION, FakeContext, seq, sqs_event, stream_event, stream_record
+from handlers_support import SESSION, seq, sqs_event, still_context, stream_event, stream_record
 from test_handler_producer import fail_entries
 
-CTX = FakeContext()
+from tools.lambda_harness import batch_item_failures
+from tools.lambda_harness import stream_event as lambda_stream_event
+
+CTX = still_context()
 
 
-def lambda_stream_event(streams, table_name: str) -> dict:
+def read_stream(streams, table_name: str) -> dict:
     """Read the table's stream like the event source mapping does and build the Lambda event."""
     stream_arn = SESSION.client("dynamodb").describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
     shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
     iterator = streams.get_shard_iterator(
         StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
     )["ShardIterator"]
-    records = streams.get_records(ShardIterator=iterator)["Records"]
-    for r in records:
-        r["eventSourceARN"] = stream_arn
-    return {"Records": records}
+    return lambda_stream_event(streams.get_records(ShardIterator=iterator)["Records"], stream_arn)
 
 
 def test_table_writes_reach_the_business_logic_exactly_once(producer, consumer, pipeline, recorder):
@@ -39,7 +39,7 @@ def test_table_writes_reach_the_business_logic_exactly_once(producer, consumer, 
     )
     ddb.delete_item(TableName="orders", Key={"pk": {"S": "a"}})
 
-    event = lambda_stream_event(SESSION.client("dynamodbstreams"), "orders")
+    event = read_stream(SESSION.client("dynamodbstreams"), "orders")
     assert [r["eventName"] for r in event["Records"]] == ["INSERT", "MODIFY", "REMOVE"]
     assert producer.handler(event, CTX) == {"batchItemFailures": []}
 
@@ -62,20 +62,16 @@ def test_table_writes_reach_the_business_logic_exactly_once(producer, consumer, 
 def test_producer_retry_after_partial_failure_loses_nothing_and_duplicates_nothing(
     producer, consumer, pipeline, recorder, monkeypatch
 ):
-    producer._sns = SESSION.client("sns", config=producer.BOTO_CONFIG)
     records = [stream_record(i) for i in range(25)]
-    fail_entries(monkeypatch, producer.sns_client(), {"r13"})
+    fail_entries(monkeypatch, producer.sns, {"r13"})
     response = producer.handler(stream_event(records), CTX)
-    reported = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    reported = batch_item_failures(response)
     assert reported == [seq(i) for i in range(13, 25)]
 
     # Lambda retries from the lowest reported sequence number (SNS healthy again)
     monkeypatch.undo()
     monkeypatch.setenv("SNS_TOPIC_ARN", pipeline.topic_arn)
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", pipeline.idempotency_table)
-    import business
-
-    monkeypatch.setattr(business, "process", recorder)
+    monkeypatch.setattr(consumer.business, "process", recorder)
     retry = [r for r in records if r["dynamodb"]["SequenceNumber"] >= reported[0]]
     assert producer.handler(stream_event(retry), CTX) == {"batchItemFailures": []}
 
@@ -84,4 +80,3 @@ def test_producer_retry_after_partial_failure_loses_nothing_and_duplicates_nothi
     for start in range(0, len(messages), 10):
         assert consumer.handler(sqs_event(messages[start:start + 10]), CTX) == {"batchItemFailures": []}
     assert sorted(recorder.ids) == sorted(f"ev-{i}" for i in range(25))
-    producer._sns = None

@@ -10,14 +10,13 @@ from decimal import Decimal
 import botocore.awsrequest
 import pytest
 from botocore.exceptions import ClientError
-from handlers_support import SESSION, FakeContext, seq, stream_event, stream_record
+from handlers_support import SESSION, pipeline_message, seq, still_context, stream_event, stream_record
 
-CTX = FakeContext()
+from tools.lambda_harness import LambdaContext
+from tools.lambda_harness import batch_item_failures as failures
+
+CTX = still_context()
 BIG_INT = "12345678901234567890123"
-
-
-def failures(response: dict) -> list[str]:
-    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
 
 
 def count_calls(client, operation: str = "PublishBatch") -> list[dict]:
@@ -30,14 +29,6 @@ def count_calls(client, operation: str = "PublishBatch") -> list[dict]:
     event = f"provide-client-params.sns.{operation}"
     client.meta.events.register(event, hook)
     return calls
-
-
-@pytest.fixture(autouse=True)
-def _clean_hooks(producer):
-    """Each test registers its own hooks: give each a fresh client (same config) so nothing leaks."""
-    producer._sns = producer.configure_client(SESSION.client("sns", config=producer.BOTO_CONFIG))
-    yield
-    producer._sns = None
 
 
 # ---------------------------------------------------------------------------------------------- conversion
@@ -98,7 +89,7 @@ def test_every_attribute_type_round_trips_exactly(producer, pipeline):
 
 
 def test_number_text_is_verbatim_in_the_json(producer):
-    text = producer.attribute_json({"M": {"a": {"N": BIG_INT}, "b": {"N": "0.1"}}})
+    text = pipeline_message.attribute_json({"M": {"a": {"N": BIG_INT}, "b": {"N": "0.1"}}})
     assert text == '{"a":' + BIG_INT + ',"b":0.1}'
 
 
@@ -107,19 +98,19 @@ def test_number_text_is_verbatim_in_the_json(producer):
     ["0", "-0", "+5", ".5", "5.", "1E+3", "1e-130", "9.9999999999999999999999999999999999999E+125", "00012", " 7 "],
 )
 def test_numbers_in_any_spelling_keep_their_value(producer, spelling):
-    text = producer.attribute_json({"N": spelling})
+    text = pipeline_message.attribute_json({"N": spelling})
     assert json.loads(text, parse_float=Decimal) == Decimal(spelling.strip())
 
 
 def test_binary_from_boto3_bytes_is_base64(producer):
-    assert producer.to_plain({"B": b"\x00\xfe"}) == base64.b64encode(b"\x00\xfe").decode()
-    assert producer.to_plain({"BS": [b"a", b"b"]}) == ["YQ==", "Yg=="]
+    assert pipeline_message.to_plain({"B": b"\x00\xfe"}) == base64.b64encode(b"\x00\xfe").decode()
+    assert pipeline_message.to_plain({"BS": [b"a", b"b"]}) == ["YQ==", "Yg=="]
 
 
 @pytest.mark.parametrize("bad", [{"N": "NaN"}, {"N": "Infinity"}, {"N": "abc"}, {"B": "not base64!"}, {"X": 1}, {}])
 def test_invalid_attribute_values_raise(producer, bad):
-    with pytest.raises(producer.ConversionError):
-        producer.attribute_json(bad)
+    with pytest.raises(pipeline_message.ConversionError):
+        pipeline_message.attribute_json(bad)
 
 
 # ---------------------------------------------------------------------------------------------- message contract
@@ -172,9 +163,9 @@ def test_message_attributes_drive_filter_policies(producer, pipeline):
     assert [m["eventID"] for m in pipeline.payloads(removes)] == ["ev-2"]
 
 
-def test_table_name_from_arn(producer):
-    assert producer.table_name_from_arn("arn:aws:dynamodb:eu-west-1:1:table/my.tbl-1/stream/2024") == "my.tbl-1"
-    assert producer.table_name_from_arn(None) == "unknown"
+def test_table_name_from_arn():
+    assert pipeline_message.table_name_from_arn("arn:aws:dynamodb:eu-west-1:1:table/my.tbl-1/stream/2024") == "my.tbl-1"
+    assert pipeline_message.table_name_from_arn(None) == "unknown"
 
 
 # ---------------------------------------------------------------------------------------------- batching
@@ -184,7 +175,7 @@ def test_1000_records_make_100_publish_batch_calls(producer, aws, monkeypatch):
     # Topic without subscribers: moto's SQS delivery is quadratic in queue depth (delivery is covered elsewhere).
     topic_arn = SESSION.client("sns").create_topic(Name="changes")["TopicArn"]
     monkeypatch.setenv("SNS_TOPIC_ARN", topic_arn)
-    calls = count_calls(producer.sns_client())
+    calls = count_calls(producer.sns)
     records = [stream_record(i) for i in range(1000)]
     assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
     assert len(calls) == 100
@@ -199,7 +190,7 @@ def entry_bytes(entry: dict) -> int:
 
 
 def test_requests_stay_under_256_kib(producer, pipeline):
-    calls = count_calls(producer.sns_client())
+    calls = count_calls(producer.sns)
     blob = "x" * 100_000
     records = [stream_record(i, new={"pk": {"S": f"item-{i}"}, "blob": {"S": blob}}) for i in range(5)]
     assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
@@ -291,7 +282,7 @@ def fail_entries(monkeypatch, client, failing_ids: set[str], *, fail_call: int |
 
 def test_partial_failure_reports_first_failed_and_every_later_record(producer, pipeline, monkeypatch):
     records = [stream_record(i) for i in range(25)]
-    calls = fail_entries(monkeypatch, producer.sns_client(), {"r13"})
+    calls = fail_entries(monkeypatch, producer.sns, {"r13"})
     response = producer.handler(stream_event(records), CTX)
 
     assert failures(response) == [seq(i) for i in range(13, 25)]
@@ -302,14 +293,14 @@ def test_partial_failure_reports_first_failed_and_every_later_record(producer, p
 
 def test_several_failed_entries_report_from_the_lowest(producer, pipeline, monkeypatch):
     records = [stream_record(i) for i in range(10)]
-    fail_entries(monkeypatch, producer.sns_client(), {"r7", "r3"})
+    fail_entries(monkeypatch, producer.sns, {"r7", "r3"})
     response = producer.handler(stream_event(records), CTX)
     assert failures(response) == [seq(i) for i in range(3, 10)]
 
 
 def test_whole_call_failure_reports_that_request_and_the_rest(producer, pipeline, monkeypatch):
     records = [stream_record(i) for i in range(25)]
-    calls = fail_entries(monkeypatch, producer.sns_client(), set(), fail_call=2)
+    calls = fail_entries(monkeypatch, producer.sns, set(), fail_call=2)
     response = producer.handler(stream_event(records), CTX)
     assert failures(response) == [seq(i) for i in range(10, 25)]
     assert len(calls) == 2
@@ -387,20 +378,22 @@ def test_empty_event(producer):
     assert producer.handler({"Records": []}, CTX) == {"batchItemFailures": []}
 
 
-def test_client_is_created_once_with_standard_retries(producer, aws):
-    producer._sns = None
-    client = producer.sns_client()
-    assert producer.sns_client() is client
-    assert client.meta.config.retries["mode"] == "standard"
+def test_client_is_created_once_with_standard_retries(producer, pipeline):
+    calls = count_calls(producer.sns)  # the client made when the module was imported (at init)
+    for i in range(2):
+        assert producer.handler(stream_event([stream_record(i)]), CTX) == {"batchItemFailures": []}
+    assert len(calls) == 2  # every invocation publishes through that one client
+    assert producer.sns.meta.config.retries["mode"] == "standard"
 
 
 # ---------------------------------------------------------------------------------------------- deadline
 
 
-class DeadlineContext(FakeContext):
+class DeadlineContext(LambdaContext):
     """Plenty of time until `after` PublishBatch calls were made, then `low` ms left (below the margin)."""
 
     def __init__(self, calls: list, after: int, low: int):
+        super().__init__("handlers-test")
         self.calls, self.after, self.low = calls, after, low
         self.asked = 0
 
@@ -413,9 +406,8 @@ def published_ids(pipeline) -> list[int]:
     return sorted(int(m["eventID"][3:]) for m in pipeline.payloads())
 
 
-def test_client_is_bounded_for_a_short_function(producer, aws):
-    producer._sns = None
-    config = producer.sns_client().meta.config
+def test_client_is_bounded_for_a_short_function(producer):
+    config = producer.sns.meta.config
     assert config.connect_timeout == 1
     assert config.read_timeout == 1
     assert config.retries == {"mode": "standard", "total_max_attempts": 3}
@@ -427,7 +419,7 @@ def test_client_is_bounded_for_a_short_function(producer, aws):
 @pytest.mark.parametrize("after", [1, 2, 4])
 def test_deadline_reports_exactly_the_unpublished_records(producer, pipeline, monkeypatch, caplog, after):
     records = [stream_record(i) for i in range(45)]  # 5 PublishBatch calls: 4 x 10 + 5
-    calls = fail_entries(monkeypatch, producer.sns_client(), set())
+    calls = fail_entries(monkeypatch, producer.sns, set())
     context = DeadlineContext(calls, after, low=producer.DEADLINE_MARGIN_MS - 1)
     response = producer.handler(stream_event(records), context)
 
@@ -440,17 +432,17 @@ def test_deadline_reports_exactly_the_unpublished_records(producer, pipeline, mo
 
 def test_deadline_with_exactly_the_margin_left_keeps_publishing(producer, pipeline, monkeypatch):
     records = [stream_record(i) for i in range(25)]
-    calls = fail_entries(monkeypatch, producer.sns_client(), set())
+    calls = fail_entries(monkeypatch, producer.sns, set())
     context = DeadlineContext(calls, after=1, low=producer.DEADLINE_MARGIN_MS)
     assert producer.handler(stream_event(records), context) == {"batchItemFailures": []}
     assert len(calls) == 3 and context.asked >= 2
     assert published_ids(pipeline) == list(range(25))
 
 
-@pytest.mark.parametrize("context", [None, object(), FakeContext()], ids=["none", "no-method", "plenty"])
+@pytest.mark.parametrize("context", [None, object(), still_context()], ids=["none", "no-method", "plenty"])
 def test_without_a_deadline_behaviour_is_unchanged(producer, pipeline, monkeypatch, context):
     records = [stream_record(i) for i in range(35)]
-    calls = fail_entries(monkeypatch, producer.sns_client(), set())
+    calls = fail_entries(monkeypatch, producer.sns, set())
     assert producer.handler(stream_event(records), context) == {"batchItemFailures": []}
     assert [len(c) for c in calls] == [10] * 3 + [5]
     assert published_ids(pipeline) == list(range(35))
@@ -459,7 +451,7 @@ def test_without_a_deadline_behaviour_is_unchanged(producer, pipeline, monkeypat
 def test_first_call_is_always_attempted(producer, pipeline, monkeypatch):
     """Even with no time left at the start the invocation makes progress (a tiny timeout cannot stall the shard)."""
     records = [stream_record(i) for i in range(25)]
-    calls = fail_entries(monkeypatch, producer.sns_client(), set())
+    calls = fail_entries(monkeypatch, producer.sns, set())
     response = producer.handler(stream_event(records), DeadlineContext(calls, after=0, low=0))
     assert failures(response) == [seq(i) for i in range(10, 25)]
     assert len(calls) == 1
@@ -468,7 +460,7 @@ def test_first_call_is_always_attempted(producer, pipeline, monkeypatch):
 
 def test_deadline_failure_after_a_partial_failure_keeps_the_lowest(producer, pipeline, monkeypatch):
     records = [stream_record(i) for i in range(25)]
-    calls = fail_entries(monkeypatch, producer.sns_client(), {"r4"})
+    calls = fail_entries(monkeypatch, producer.sns, {"r4"})
     response = producer.handler(stream_event(records), DeadlineContext(calls, after=1, low=0))
     assert failures(response) == [seq(i) for i in range(4, 25)]
     assert len(calls) == 1
@@ -520,7 +512,7 @@ def test_non_ascii_is_sized_in_utf8_bytes_and_never_truncated_under_the_limit(pr
 
 
 def test_batches_are_sized_in_utf8_bytes(producer, pipeline):
-    calls = count_calls(producer.sns_client())
+    calls = count_calls(producer.sns)
     records = [stream_record(i, new={"pk": {"S": f"item-{i}"}, "t": {"S": CJK * 30_000}}) for i in range(4)]
     assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
     for c in calls:

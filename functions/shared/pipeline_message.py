@@ -1,0 +1,306 @@
+"""The pipeline's message format, built by the producer and parsed by every reader: one module, in every zip.
+
+Every function zip carries this file at its root (constructs_lib/packaging.py, ``SHARED_CODE_DIR``), so a handler
+does ``import pipeline_message``; ``make local``, the replay tool, the bench and the tests load the same file
+(tools/lambda_harness.py). Nothing else builds or parses a message.
+
+Message format (one SNS message per stream record, a JSON object, UTF-8 text)
+-----------------------------------------------------------------------------
+    {
+      "version": 1,
+      "eventID": "...",                 # stream record id; unique per record (consumers dedupe on it)
+      "eventName": "INSERT" | "MODIFY" | "REMOVE",
+      "tableName": "...",               # parsed from eventSourceARN (arn:...:table/<name>/stream/...)
+      "eventSourceARN": "...",
+      "awsRegion": "...",
+      "sequenceNumber": "...",          # string, as in the stream
+      "approximateCreationDateTime": 1700000000,   # epoch seconds, JSON number (null if absent)
+      "sizeBytes": 123,                 # stream record size (null if absent)
+      "streamViewType": "NEW_AND_OLD_IMAGES",
+      "keys": {...},                    # plain JSON (see conversion below)
+      "newImage": {...} | null,         # null for REMOVE
+      "oldImage": {...} | null,         # null for INSERT
+      "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+                                        # ONLY present when the stream record has it (TTL deletions)
+      "truncated": false,               # true => keys-only message, see "Oversize records"
+      "truncatedReason": "..."          # only present when truncated is true
+    }
+
+SNS message attributes on every message (DataType String), for subscription filter policies:
+``eventName`` and ``tableName``.
+
+Attribute conversion (DynamoDB JSON -> plain JSON), lossless for values
+-----------------------------------------------------------------------
+* S -> string; BOOL -> true/false; NULL -> null; M -> object; L -> array.
+* N -> a JSON *number* whose text is exactly the digits DynamoDB sent (e.g. ``12345678901234567890123``
+  and ``0.1`` appear verbatim in the JSON text; a non-canonical spelling such as ``+5`` is rewritten
+  to the same value via ``decimal.Decimal``). The JSON text never goes through a binary float, so it is
+  exact. Readers must parse numbers losslessly to keep that exactness: in Python
+  ``json.loads(text, parse_float=decimal.Decimal)`` (ints are exact by default) -- the consumer does this;
+  JavaScript readers need a lossless parser for integers above 2**53.
+* B -> base64 string (standard alphabet, padded), i.e. the stream's own encoding.
+* SS -> array of strings; NS -> array of numbers (as above); BS -> array of base64 strings.
+Type tags are not kept (plain JSON cannot distinguish S from B, or SS from L), values are.
+
+Text: non-ASCII characters are sent as themselves (UTF-8), not as ``\\uXXXX`` escapes, which would triple an
+emoji and double a CJK character; sizes are counted in UTF-8 bytes, as SNS counts them. The only characters
+escaped are JSON's own (quote, backslash, control characters) and the few SNS refuses in a message (lone
+surrogates, U+FFFE, U+FFFF, escaped as ``\\uXXXX``), so any string value reaches the consumer unchanged.
+
+Oversize records: a message whose body + attributes exceed 256 KiB cannot be published. It is neither
+dropped nor retried forever (which would block the shard): it is published as a keys-only message
+(``newImage``/``oldImage`` null, ``truncated: true``, ``truncatedReason``) and the producer logs a warning with the
+eventID, keys and size. Subscribers that need the full item re-read it from the table by ``keys``.
+A record that cannot be converted at all (not producible by DynamoDB) gets the same treatment; if even its
+keys cannot be converted, :func:`build` raises :class:`ConversionError` (the producer reports the record as failed).
+
+Reading a message (:func:`parse_body`): an SQS body is either the SNS envelope
+(``{"Type": "Notification", "Message": "<payload JSON>", ...}``) or, with raw message delivery, the payload itself;
+both are detected per message. Numbers are parsed exactly (``parse_float=Decimal``; ints are exact). A body that is
+not a payload (nor an envelope around one), or a payload without an ``eventID``, raises :class:`MalformedMessage`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+VERSION = 1
+# SNS limit for one message and for a whole PublishBatch request (body + message attributes).
+MAX_REQUEST_BYTES = 256 * 1024
+# Headroom for any accounting difference between our size estimate and SNS's.
+SIZE_HEADROOM_BYTES = 1024
+MAX_MESSAGE_BYTES = MAX_REQUEST_BYTES - SIZE_HEADROOM_BYTES
+
+# ---------------------------------------------------------------------------------------------- conversion
+
+_quote = json.encoder.encode_basestring  # C-accelerated: str -> quoted JSON string, non-ASCII kept as is
+# Characters SNS refuses in a message (it accepts #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF; JSON
+# already escapes the control characters): escaped as \uXXXX, which JSON readers turn back into the same string.
+_SNS_REFUSED = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def _sns_safe(body: str) -> str:
+    if _SNS_REFUSED.search(body) is None:
+        return body
+    return _SNS_REFUSED.sub(lambda m: "\\u%04x" % ord(m.group()), body)
+
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+class ConversionError(ValueError):
+    """A stream attribute value that cannot be represented (never produced by DynamoDB itself)."""
+
+
+def _number(value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if _JSON_NUMBER.fullmatch(text):
+        return text
+    try:
+        dec = Decimal(text.strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise ConversionError(f"invalid N value {text!r}") from exc
+    if not dec.is_finite():
+        raise ConversionError(f"non-finite N value {text!r}")
+    text = str(dec)
+    if not _JSON_NUMBER.fullmatch(text):  # pragma: no cover - str(Decimal) of a finite value always matches
+        raise ConversionError(f"unrepresentable N value {value!r}")
+    return text
+
+
+def _binary(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview)):  # boto3-deserialised records carry bytes
+        return '"' + base64.b64encode(bytes(value)).decode("ascii") + '"'
+    if isinstance(value, str) and _BASE64.fullmatch(value):  # Lambda events carry base64 text
+        return '"' + value + '"'
+    raise ConversionError("invalid B value (expected base64 text or bytes)")
+
+
+def attribute_json(av: dict) -> str:
+    """JSON text of one DynamoDB AttributeValue (``{"S": "x"}``, ``{"M": {...}}``, ...)."""
+    if not isinstance(av, dict) or len(av) != 1:
+        raise ConversionError(f"malformed attribute value {av!r:.100}")
+    ((tag, value),) = av.items()
+    if tag == "S":
+        return _quote(value)
+    if tag == "N":
+        return _number(value)
+    if tag == "M":
+        return image_json(value)
+    if tag == "L":
+        return "[" + ",".join([attribute_json(item) for item in value]) + "]"
+    if tag == "BOOL":
+        if not isinstance(value, bool):
+            raise ConversionError(f"invalid BOOL value {value!r}")
+        return "true" if value else "false"
+    if tag == "NULL":
+        return "null"
+    if tag == "B":
+        return _binary(value)
+    if tag == "SS":
+        return "[" + ",".join([_quote(item) for item in value]) + "]"
+    if tag == "NS":
+        return "[" + ",".join([_number(item) for item in value]) + "]"
+    if tag == "BS":
+        return "[" + ",".join([_binary(item) for item in value]) + "]"
+    raise ConversionError(f"unknown attribute type {tag!r}")
+
+
+def image_json(image: dict | None) -> str:
+    """JSON text of an item/keys map (``{"name": AttributeValue}``); ``null`` when absent."""
+    if image is None:
+        return "null"
+    if not isinstance(image, dict):
+        raise ConversionError("malformed image")
+    return "{" + ",".join([_quote(name) + ":" + attribute_json(av) for name, av in image.items()]) + "}"
+
+
+def to_plain(av: dict) -> Any:
+    """Convenience: one AttributeValue as a Python value (numbers as int/Decimal, exact)."""
+    return json.loads(attribute_json(av), parse_float=Decimal)
+
+
+# ---------------------------------------------------------------------------------------------- building
+
+
+def table_name_from_arn(arn: str | None) -> str:
+    # arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>
+    if arn:
+        resource = arn.split(":", 5)[-1]
+        parts = resource.split("/")
+        if len(parts) >= 2 and parts[0] == "table" and parts[1]:
+            return parts[1]
+    return "unknown"
+
+
+def _epoch(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, datetime):
+        value = value.timestamp()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return json.dumps(value)
+
+
+def _text(record: dict, ddb: dict, table: str, keys: str, new: str, old: str, reason: str | None) -> str:
+    parts = [
+        '{"version":' + str(VERSION) + ',"eventID":', _quote(str(record.get("eventID", ""))),
+        ',"eventName":', _quote(str(record.get("eventName", ""))),
+        ',"tableName":', _quote(table),
+        ',"eventSourceARN":', _quote(str(record.get("eventSourceARN", ""))),
+        ',"awsRegion":', _quote(str(record.get("awsRegion", ""))),
+        ',"sequenceNumber":', _quote(str(ddb.get("SequenceNumber", ""))),
+        ',"approximateCreationDateTime":', _epoch(ddb.get("ApproximateCreationDateTime")),
+        ',"sizeBytes":', json.dumps(ddb.get("SizeBytes")),
+        ',"streamViewType":', json.dumps(ddb.get("StreamViewType")),
+        ',"keys":', keys,
+        ',"newImage":', new,
+        ',"oldImage":', old,
+    ]
+    identity = record.get("userIdentity")
+    if identity is not None:
+        parts += [',"userIdentity":', json.dumps(identity, separators=(",", ":"), sort_keys=True)]
+    if reason is None:
+        parts.append(',"truncated":false}')
+    else:
+        parts += [',"truncated":true,"truncatedReason":', _quote(reason), "}"]
+    return "".join(parts)
+
+
+class Message:
+    """One stream record as an SNS message: ``body`` (text), ``attributes`` (MessageAttributes), ``size`` (bytes SNS
+    counts: UTF-8 body + attributes), ``keys`` (JSON text) and ``truncated_reason`` (None unless keys-only)."""
+
+    __slots__ = ("body", "attributes", "size", "keys", "truncated_reason")
+
+    def __init__(self, body: str, attributes: dict, size: int, keys: str, truncated_reason: str | None) -> None:
+        self.body = body
+        self.attributes = attributes
+        self.size = size
+        self.keys = keys
+        self.truncated_reason = truncated_reason
+
+    @property
+    def truncated(self) -> bool:
+        return self.truncated_reason is not None
+
+
+def build(record: dict) -> Message:
+    """The message for one stream record (a dict with a ``dynamodb`` object); keys-only when the full message would
+    exceed :data:`MAX_MESSAGE_BYTES` or an image cannot be converted. Raises :class:`ConversionError` when the keys
+    themselves cannot be converted."""
+    ddb = record["dynamodb"]
+    table = table_name_from_arn(record.get("eventSourceARN"))
+    event_name = str(record.get("eventName") or "UNKNOWN")
+    attributes = {
+        "eventName": {"DataType": "String", "StringValue": event_name},
+        "tableName": {"DataType": "String", "StringValue": table},
+    }
+    attributes_size = sum(
+        len(name) + len(a["DataType"]) + len(a["StringValue"].encode("utf-8")) for name, a in attributes.items()
+    )
+    keys = image_json(ddb.get("Keys"))  # a record whose keys cannot be converted fails (raises)
+    reason = None
+    try:
+        body = _sns_safe(_text(record, ddb, table, keys, image_json(ddb.get("NewImage")), image_json(ddb.get("OldImage")), None))
+        size = len(body.encode("utf-8")) + attributes_size  # SNS counts UTF-8 bytes
+        if size > MAX_MESSAGE_BYTES:
+            reason = f"message of {size} bytes exceeds the SNS limit of {MAX_MESSAGE_BYTES} bytes (incl. attributes)"
+    except ConversionError as exc:
+        reason = f"record could not be converted: {exc}"
+    if reason is not None:
+        body = _sns_safe(_text(record, ddb, table, keys, "null", "null", reason))
+        size = len(body.encode("utf-8")) + attributes_size
+    return Message(body, attributes, size, keys, reason)
+
+
+# ---------------------------------------------------------------------------------------------- parsing
+
+
+class MalformedMessage(ValueError):
+    """The SQS body is not a producer payload (nor an SNS envelope around one)."""
+
+
+def decode_body(body: str | None) -> tuple[dict, bool]:
+    """(payload, enveloped): the producer payload of an SQS body, and whether it came in an SNS envelope."""
+    enveloped = False
+    try:
+        doc = json.loads(body or "", parse_float=Decimal)
+        if isinstance(doc, dict) and doc.get("Type") == "Notification" and "Message" in doc:
+            inner = doc["Message"]
+            if not isinstance(inner, str):
+                raise MalformedMessage("SNS envelope Message is not a string")
+            doc = json.loads(inner, parse_float=Decimal)
+            enveloped = True
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        if isinstance(exc, MalformedMessage):
+            raise
+        raise MalformedMessage(f"body is not JSON: {exc}") from exc
+    except RecursionError as exc:  # json.loads of a deeply nested document
+        raise MalformedMessage("body is nested too deeply to parse") from exc
+    if not isinstance(doc, dict):
+        raise MalformedMessage("payload is not a JSON object")
+    event_id = doc.get("eventID")
+    if not isinstance(event_id, str) or not event_id:
+        raise MalformedMessage("payload has no eventID")
+    return doc, enveloped
+
+
+def parse_body(body: str | None) -> dict:
+    """The producer payload from an SQS body, SNS envelope or raw delivery."""
+    return decode_body(body)[0]
+
+
+def event_id_of_body(body: str | None) -> str | None:
+    """The ``eventID`` of an SQS body (or of an SNS message), or None when it is not a pipeline message."""
+    try:
+        return parse_body(body)["eventID"]
+    except (MalformedMessage, TypeError):
+        return None
