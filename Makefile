@@ -58,6 +58,16 @@ export PIPELINE_PYTHON := $(CURDIR)/$(PY)
 export PIPELINE_INSTALLER := $(INSTALLER)
 export TERRAFORM
 
+# TF_CLI_CONFIG_FILE naming a file that does not exist makes terraform, and the cdktf CLI that
+# runs it, print a warning block on every call ("Unable to open CLI configuration file"). It
+# configures nothing, so it is dropped for make's commands; terraform then reads ~/.terraformrc
+# if there is one, as without the variable.
+ifneq ($(TF_CLI_CONFIG_FILE),)
+ifeq ($(wildcard $(TF_CLI_CONFIG_FILE)),)
+unexport TF_CLI_CONFIG_FILE
+endif
+endif
+
 # One line instead of a traceback when the interpreter that builds the environments is too old.
 define preflight
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: PYTHON: '$(PYTHON)' is not on PATH; install Python 3.11 or newer, or run make with PYTHON=/path/to/python3.11"; exit 2; }

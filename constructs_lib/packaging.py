@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -162,6 +163,42 @@ def _dependency_pins(version: str) -> list[str]:
     return pins
 
 
+def _has_pip() -> bool:
+    return importlib.util.find_spec("pip") is not None
+
+
+def _uv() -> str | None:
+    """The uv that `make` installs with (``$PIPELINE_UV``, on PATH, or the project's ``.venv-tools``)."""
+    for candidate in (os.environ.get("PIPELINE_UV"), shutil.which("uv"), str(PROJECT_ROOT / ".venv-tools" / "bin" / "uv")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _target_install_command(target: Path, python: str, architecture: str,
+                            packages: list[str]) -> tuple[str, list[str]]:
+    """pip of this interpreter, or uv where the environment has no pip (`make` builds ``.venv``
+    with uv, without pip). Both install the same wheels; their records are removed afterwards."""
+    if _has_pip():
+        return "pip", [
+            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+            "--target", str(target), "--only-binary=:all:", "--implementation", "cp",
+            "--python-version", python, "--platform", _RUNTIME_PLATFORMS[architecture], *packages,
+        ]
+    uv = _uv()
+    if uv is None:
+        raise PackagingError(
+            "powertools_layer = 'none': installing Powertools into the zip needs pip in this Python "
+            f"({sys.executable}) or uv (on PATH, $PIPELINE_UV or .venv-tools/bin/uv, which `make synth` installs)"
+        )
+    return "uv", [
+        uv, "pip", "install", "--quiet", "--python", sys.executable, "--target", str(target),
+        "--only-binary", ":all:", "--python-version", python,
+        "--python-platform", _RUNTIME_PLATFORMS[architecture].replace("manylinux2014_", "") + "-manylinux2014",
+        *packages,
+    ]
+
+
 def powertools_bundle(version: str, runtime: str = "python3.12", architecture: str = "x86_64",
                       cache_dir: Path | None = None) -> Path:
     """A folder holding ``aws-lambda-powertools==version`` and what it requires, installed for
@@ -179,23 +216,21 @@ def powertools_bundle(version: str, runtime: str = "python3.12", architecture: s
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = cache_dir / f".{target.name}.{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-        "--target", str(partial), "--only-binary=:all:", "--implementation", "cp",
-        "--python-version", python, "--platform", _RUNTIME_PLATFORMS[architecture],
-        f"aws-lambda-powertools=={version}", *_dependency_pins(version),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    packages = [f"aws-lambda-powertools=={version}", *_dependency_pins(version)]
+    installer, command = _target_install_command(partial, python, architecture, packages)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"})
     if result.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)
         detail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise PackagingError(
-            f"powertools_layer = 'none': pip could not install aws-lambda-powertools=={version} "
+            f"powertools_layer = 'none': {installer} could not install aws-lambda-powertools=={version} "
             f"for {runtime}/{architecture}: {detail}"
         )
     for record in partial.glob("*.dist-info/*"):
         if record.name in _PIP_RECORDS:
             record.unlink()
+    (partial / ".lock").unlink(missing_ok=True)  # uv's lock on the target folder
     shutil.rmtree(partial / "bin", ignore_errors=True)  # console scripts: nothing Lambda runs
     (partial / ".complete").write_text(f"aws-lambda-powertools=={version}\n")
     try:

@@ -101,3 +101,39 @@ def test_bundle_is_cached_per_release(bundle):
     before = marker.stat().st_mtime_ns
     assert powertools_bundle(POWERTOOLS_VERSION) == bundle
     assert marker.stat().st_mtime_ns == before, "a second synth reuses the install"
+
+
+def _tree(folder):
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != ".complete"
+    }
+
+
+def test_uv_installs_the_same_bundle_where_the_environment_has_no_pip(bundle, tmp_path, monkeypatch):
+    """`make` builds .venv with uv and without pip: the bundle then comes from uv, file for file
+    what pip installs (records dropped, no uv lock file left in the zip)."""
+    import constructs_lib.packaging as packaging
+
+    if packaging._uv() is None:
+        pytest.skip("no uv here ($PIPELINE_UV, PATH or .venv-tools/bin/uv)")
+    monkeypatch.setattr(packaging, "_has_pip", lambda: False)
+    try:
+        by_uv = powertools_bundle(POWERTOOLS_VERSION, cache_dir=tmp_path)
+    except PackagingError as error:
+        pytest.skip(f"uv could not reach the package index: {error}")
+    files = _tree(by_uv)
+    assert "aws_lambda_powertools/__init__.py" in files
+    assert not [name for name in files if name.endswith(("RECORD", "INSTALLER", "REQUESTED", ".lock"))]
+    assert files == _tree(bundle)
+
+
+def test_without_pip_or_uv_the_error_names_both(tmp_path, monkeypatch):
+    import constructs_lib.packaging as packaging
+
+    monkeypatch.setattr(packaging, "_has_pip", lambda: False)
+    monkeypatch.setattr(packaging, "_uv", lambda: None)
+    with pytest.raises(PackagingError) as caught:
+        powertools_bundle(POWERTOOLS_VERSION, cache_dir=tmp_path)
+    assert "needs pip in this Python" in str(caught.value) and "uv" in str(caught.value)
