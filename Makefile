@@ -137,7 +137,8 @@ $(CLI): $(NPM_DIR)/package.json
 define synthesize
 	@$(PY) main.py --check
 	@test -d .build/jsii || echo "==> $(CDK) synth (the first run after install also prepares the provider's jsii files, about 15 s)"
-	@export $(WITH_NODE); "$$JSII_NODE" $(CLI) synth
+	@# The installed Node.js first on PATH too: cdktn-cli checks `node --version` (>= 22) itself.
+	@export $(WITH_NODE); PATH="$(CURDIR)/$(NODE_MODULES)/.bin:$$PATH" "$$JSII_NODE" $(CLI) synth
 	@ls -1 cdktf.out/stacks/*/cdk.tf.json
 endef
 
