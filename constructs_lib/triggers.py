@@ -8,7 +8,9 @@ from typing import Any
 from constructs import Construct
 
 from .aws import IamRolePolicyAttachment, LambdaEventSourceMapping
+from .cdk import add_dependency
 from .function import PythonFunction
+from .ids import set_logical_id
 
 DYNAMODB_EXECUTION_ROLE = "AWSLambdaDynamoDBExecutionRole"
 SQS_EXECUTION_ROLE = "AWSLambdaSQSQueueExecutionRole"
@@ -42,7 +44,7 @@ class EventSourceTrigger(Construct):
         self.attachment = IamRolePolicyAttachment(
             self, "attachment", role=function.role_name, policy_arn=props.managed_policy_arn
         )
-        self.attachment.override_logical_id(f"{function.module_id}_execution_policy")
+        set_logical_id(self.attachment, f"{function.logical_id}_execution_policy")
         self.mapping = LambdaEventSourceMapping(
             self,
             "mapping",
@@ -51,4 +53,8 @@ class EventSourceTrigger(Construct):
             depends_on=[self.attachment, *props.depends_on],
             **props.mapping,
         )
-        self.mapping.override_logical_id(f"{function.module_id}_event_source")
+        set_logical_id(self.mapping, f"{function.logical_id}_event_source")
+
+    def wait_for(self, element: Any) -> None:
+        """Create the mapping only after ``element`` (e.g. a subscription added later) exists."""
+        add_dependency(self.mapping, element)
