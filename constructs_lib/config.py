@@ -37,6 +37,27 @@ _REGION = re.compile(
 # space only: \s would also let tabs, newlines and other control characters through.
 _TAG_TEXT = re.compile(r"^[\w .:/=+\-@]*$")
 _FUNCTION_DIR = re.compile(r"^[a-z][a-z0-9_]*$")
+# The last folder of a code path names the function's zip in the synthesized JSON.
+_CODE_FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+
+
+def check_code(value: str) -> str:
+    """A function's code: the bare name of a handler shipped with the package (producer,
+    consumer) or a folder path, absolute or relative to the app's working directory."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{value!r}: no control characters")
+    if "/" not in value and "\\" not in value:
+        if not _FUNCTION_DIR.fullmatch(value):
+            raise ValueError(
+                f"{value!r} must be a handler shipped with the package (lower case, digits, _) or a folder "
+                "path such as './handlers/mine'"
+            )
+        return value
+    folder = re.split(r"[\\/]", value.rstrip("/\\"))[-1]
+    if not _CODE_FOLDER.fullmatch(folder):
+        raise ValueError(f"{value!r}: the folder's name {folder!r} must be 1-100 characters of A-Z a-z 0-9 _ . - "
+                         "(it names the function's package)")
+    return value
 _STACK = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 
 
@@ -246,6 +267,8 @@ class SubscriberConfig(_Model):
     queue_name: str = ""
     #: Default: "sqs-message-consumer" for the subscriber named "main", else "<name>-consumer".
     function_name: str = ""
+    #: The consumer's code: a handler shipped with the package ("consumer") or a folder path
+    #: holding app.py, absolute or relative to the app's working directory.
     code: str = "consumer"
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 10
     maximum_batching_window_seconds: Annotated[int, Field(ge=0, le=300)] = 0
@@ -265,12 +288,7 @@ class SubscriberConfig(_Model):
     _queue = field_validator("queue_name")(lambda v: _check_name("sqs queue", v))
     _function = field_validator("function_name")(lambda v: _check_name("lambda function", v))
 
-    @field_validator("code")
-    @classmethod
-    def _code_dir(cls, value: str) -> str:
-        if not _FUNCTION_DIR.fullmatch(value):
-            raise ValueError(f"{value!r} must be a folder name under functions/ (lower case, digits, _)")
-        return value
+    _code = field_validator("code")(lambda v: check_code(v))
 
     @model_validator(mode="before")
     @classmethod
@@ -457,8 +475,9 @@ class PipelineConfig(_Model):
     table_name: str = "application-data-table"
     topic_name: str = "data-processing-topic"
     producer_function_name: str = "dynamodb-stream-producer"
-    #: Folder under functions/ with the producer's app.py.
-    producer_code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] = "producer"
+    #: The producer's code: a handler shipped with the package ("producer") or a folder path
+    #: holding app.py, absolute or relative to the app's working directory.
+    producer_code: str = "producer"
     #: Stream records that still fail after the retries land here (on-failure destination).
     stream_failure_queue_name: str = "dynamodb-stream-producer-failures"
     runtime: Literal["python3.12"] = "python3.12"
@@ -517,6 +536,7 @@ class PipelineConfig(_Model):
     _producer = field_validator("producer_function_name")(lambda v: _check_name("lambda function", v))
     _alarm_topic = field_validator("alarm_topic_name")(lambda v: _check_name("sns topic", v))
     _failures = field_validator("stream_failure_queue_name")(lambda v: _check_name("sqs queue", v))
+    _producer_code = field_validator("producer_code")(lambda v: check_code(v))
 
     @field_validator("stack_name")
     @classmethod
