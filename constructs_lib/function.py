@@ -84,9 +84,10 @@ class PythonFunction(Construct):
     """
 
     def __init__(self, scope: Construct, id: str, *, props: PythonFunctionProps, logical_id: str | None = None) -> None:
-        super().__init__(scope, id)
+        # Packaged first: bad code fails before anything is added to the construct tree.
         source = code_folder(props.code)
-        package = build_package(source.name, source, build_dir(self), extra=props.bundle)
+        package = build_package(source.name, source, build_dir(scope), extra=props.bundle)
+        super().__init__(scope, id)
         self.asset = TerraformAsset(self, "package", path=str(package), type=AssetType.FILE)
         defaults: dict[str, Any] = {
             "handler": props.handler,
