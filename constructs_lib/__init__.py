@@ -14,6 +14,8 @@ from .config import ConfigError, PipelineConfig, SubscriberConfig, build_config
 
 #: Public name -> the module defining it (imported on first access).
 _LAZY = {
+    "App": "cdk",
+    "TerraformStack": "cdk",
     "EventPipeline": "pipeline",
     "Subscriber": "subscriber",
     "PipelineStack": "stack",
@@ -43,6 +45,7 @@ __all__ = ["ConfigError", "PipelineConfig", "SubscriberConfig", "build_config", 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ loads them
     from .app import build_app
+    from .cdk import App, TerraformStack
     from .function import PythonFunction, PythonFunctionProps
     from .ids import DuplicateLogicalIdError
     from .messaging import Queue, QueueProps, SubscribedQueue, SubscribedQueueProps, Topic, TopicProps
