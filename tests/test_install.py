@@ -92,3 +92,11 @@ def test_an_app_elsewhere_builds_two_pipelines_and_an_extra_subscriber(installed
     # Build artefacts beside the app's output folder, none in the installed package.
     assert list((app / ".build").glob("audit-*.zip"))
     assert not list(installed.rglob("*.zip"))
+
+
+def test_the_readme_shows_the_example_this_test_runs():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    start = readme.index("<!-- example: examples/two_pipelines_app.py -->")
+    block = readme[start:readme.index("<!-- /example -->", start)]
+    code = block.split("```python\n", 1)[1].rsplit("```", 1)[0]
+    assert code == EXAMPLE.read_text()
