@@ -1,88 +1,32 @@
-"""The pipeline's configuration: one typed, validated object.
-
-Every value has the original design's setting as its default, so
-``PipelineConfig()`` describes exactly the tutorial's stack. Invalid values are
-rejected when the object is built, before any cdktf or jsii code runs, with a
-:class:`ConfigError` that names the field and the rule it broke.
-"""
+"""The typed configuration models. Every default is the original design's setting, so
+``PipelineConfig()`` describes exactly the tutorial's stack; invalid values are rejected when
+the object is built."""
 
 from __future__ import annotations
 
-import json
-import math
-import os
 import re
-import sys
-import tomllib
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# --- naming rules AWS enforces (documented service quotas) --------------------------------
-_NAME_RULES: dict[str, tuple[re.Pattern[str], int, str]] = {
-    "dynamodb table": (re.compile(r"^[A-Za-z0-9_.-]{3,255}$"), 255, "3-255 characters of A-Z a-z 0-9 _ . -"),
-    "sns topic": (re.compile(r"^[A-Za-z0-9_-]{1,256}$"), 256, "1-256 characters of A-Z a-z 0-9 _ -"),
-    # The sqs module names the dead-letter queue "<name>-dlq", so 4 characters are reserved.
-    "sqs queue": (re.compile(r"^[A-Za-z0-9_-]{1,76}$"), 76, "1-76 characters of A-Z a-z 0-9 _ - (80 minus the '-dlq' suffix)"),
-    "lambda function": (re.compile(r"^[A-Za-z0-9_-]{1,64}$"), 64, "1-64 characters of A-Z a-z 0-9 _ -"),
-}
-
-# Commercial, China and GovCloud regions (the partitions this project's ARNs and URLs know).
-_REGION = re.compile(
-    r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov)?-"
-    r"(north|south|east|west|central|northeast|southeast|northwest|southwest)-[1-9]$"
+from .filter_policy import check_filter_policy
+from .naming import (
+    _EMAIL,
+    _LAYER_ARN,
+    _REGION,
+    _ROLE_ARN,
+    _STACK,
+    _TAG_TEXT,
+    _check_name,
+    _unique_or_raise,
+    check_code,
+    default_subscriber_names,
 )
-# Tag keys and values: letters, digits, spaces and _ . : / = + - @ (AWS tagging rules). A plain
-# space only: \s would also let tabs, newlines and other control characters through.
-_TAG_TEXT = re.compile(r"^[\w .:/=+\-@]*$")
-_FUNCTION_DIR = re.compile(r"^[a-z][a-z0-9_]*$")
-# The last folder of a code path names the function's zip in the synthesized JSON.
-_CODE_FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
-
-
-def check_code(value: str) -> str:
-    """A function's code: the bare name of a handler shipped with the package (producer,
-    consumer) or a folder path, absolute or relative to the app's working directory."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValueError(f"{value!r}: no control characters")
-    if "/" not in value and "\\" not in value:
-        if not _FUNCTION_DIR.fullmatch(value):
-            raise ValueError(
-                f"{value!r} must be a handler shipped with the package (lower case, digits, _) or a folder "
-                "path such as './handlers/mine'"
-            )
-        return value
-    folder = re.split(r"[\\/]", value.rstrip("/\\"))[-1]
-    if not _CODE_FOLDER.fullmatch(folder):
-        raise ValueError(f"{value!r}: the folder's name {folder!r} must be 1-100 characters of A-Z a-z 0-9 _ . - "
-                         "(it names the function's package)")
-    return value
-_STACK = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 
 
 #: Powertools for AWS Lambda (Python) release the handlers are written and tested against
 #: (the Pipfile pins the same version; a test keeps the two equal).
 POWERTOOLS_VERSION = "3.37.0"
-
-
-# ARNs a configuration may name: role ARNs (security.key_users), layer version ARNs (powertools_layer).
-_PARTITION = r"(aws|aws-cn|aws-us-gov)"
-_ROLE_ARN = re.compile(rf"^arn:{_PARTITION}:iam::\d{{12}}:role/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{{1,64}}$")
-_LAYER_ARN = re.compile(
-    rf"^arn:{_PARTITION}:lambda:(?P<region>[a-z0-9-]+):\d{{12}}:layer:[A-Za-z0-9_-]{{1,140}}:[1-9][0-9]{{0,8}}$"
-)
-
-
-class ConfigError(ValueError):
-    """Invalid pipeline configuration. The message names each field and the rule it broke."""
-
-
-def _check_name(kind: str, value: str) -> str:
-    pattern, _limit, rule = _NAME_RULES[kind]
-    if not pattern.fullmatch(value):
-        raise ValueError(f"{value!r} is not a valid {kind} name: use {rule}")
-    return value
 
 
 class _Model(BaseModel):
@@ -113,150 +57,6 @@ class FunctionConfig(_Model):
         if value not in LOG_RETENTION_DAYS:
             raise ValueError(f"{value} is not a CloudWatch Logs retention; use one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
         return value
-
-
-# SNS subscription filter policy limits (Amazon SNS quotas).
-FILTER_POLICY_MAX_KEYS = 5
-FILTER_POLICY_MAX_COMBINATIONS = 150
-FILTER_POLICY_MAX_BYTES = 256 * 1024
-_FILTER_OPERATORS = {"prefix", "suffix", "anything-but", "numeric", "exists", "equals-ignore-case", "cidr"}
-
-
-_NUMERIC_OPERATORS = {"=", "<", "<=", ">", ">="}
-#: SNS numeric matching covers -1e9..1e9 (Amazon SNS message filtering).
-NUMERIC_LIMIT = 1_000_000_000
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_operator(where: str, item: dict[str, Any]) -> None:
-    """One ``{operator: operand}`` object of a filter policy, checked as SNS checks it."""
-    if len(item) != 1 or set(item) - _FILTER_OPERATORS:
-        raise ValueError(
-            f"{where}: {json.dumps(item)} is not a filter operator (one of {', '.join(sorted(_FILTER_OPERATORS))})"
-        )
-    (operator, operand), = item.items()
-    bad = f"{where}: {json.dumps(item)}:"
-    if operator in ("prefix", "suffix"):
-        if not (isinstance(operand, str) and operand) and not (
-            isinstance(operand, dict) and set(operand) == {"equals-ignore-case"} and isinstance(operand["equals-ignore-case"], str)
-        ):
-            raise ValueError(f"{bad} {operator} takes a non-empty string")
-    elif operator in ("equals-ignore-case", "cidr"):
-        if not isinstance(operand, str) or not operand:
-            raise ValueError(f"{bad} {operator} takes a non-empty string")
-    elif operator == "exists":
-        if not isinstance(operand, bool):
-            raise ValueError(f"{bad} exists takes true or false")
-    elif operator == "numeric":
-        pairs = operand if isinstance(operand, list) else []
-        if (
-            len(pairs) not in (2, 4)
-            or not all(op in _NUMERIC_OPERATORS for op in pairs[0::2])
-            or not all(_is_number(n) for n in pairs[1::2])
-        ):
-            raise ValueError(f"{bad} numeric takes [operator, number] or two such pairs (operators = < <= > >=)")
-        for number in pairs[1::2]:
-            if not -NUMERIC_LIMIT <= number <= NUMERIC_LIMIT:  # also false for NaN
-                raise ValueError(f"{bad} SNS matches numbers from -1e9 to 1e9 only")
-        if len(pairs) == 4:
-            (low_op, low, high_op, high) = pairs
-            if low_op not in (">", ">=") or high_op not in ("<", "<="):
-                raise ValueError(
-                    f"{bad} a numeric range is [\">\" or \">=\", lower, \"<\" or \"<=\", upper] in that order"
-                )
-            if not low < high:
-                raise ValueError(f"{bad} the range is empty: its lower bound must be less than its upper bound")
-    elif operator == "anything-but":
-        values = operand if isinstance(operand, list) else [operand]
-        if isinstance(operand, dict):
-            if set(operand) not in ({"prefix"}, {"suffix"}) or not isinstance(next(iter(operand.values())), str):
-                raise ValueError(f"{bad} anything-but takes values or {{\"prefix\"|\"suffix\": string}}")
-        elif not values or not all(isinstance(v, str) or _is_number(v) for v in values):
-            raise ValueError(f"{bad} anything-but takes a string, a number or a list of them")
-
-
-def check_filter_policy(policy: Any, scope: str) -> dict[str, Any]:
-    """Validate an SNS filter policy the way SNS does at subscription time; return it as a dict."""
-    if isinstance(policy, str):
-        try:
-            policy = json.loads(policy)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"is not valid JSON: {error}") from None
-    if not isinstance(policy, dict) or not policy:
-        raise ValueError("must be a non-empty JSON object mapping attribute names to lists of values")
-    if _deeper_than(policy, MAX_DEPTH):
-        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-    size = len(json.dumps(policy).encode())
-    if size > FILTER_POLICY_MAX_BYTES:
-        raise ValueError(f"is {size} bytes; SNS allows at most {FILTER_POLICY_MAX_BYTES}")
-    leaves: list[tuple[str, list[Any]]] = []
-    or_branches = 0
-
-    def walk(node: dict[str, Any], path: str) -> None:
-        nonlocal or_branches
-        if not node:
-            raise ValueError(f"{path.rstrip('.') or 'policy'}: empty object")
-        for key, value in node.items():
-            where = f"{path}{key}"
-            if key == "$or":
-                if not isinstance(value, list) or len(value) < 2 or not all(isinstance(v, dict) for v in value):
-                    raise ValueError(f"{where}: must be a list of at least two filter objects")
-                or_branches += len(value) - 1
-                for index, branch in enumerate(value):
-                    walk(branch, f"{where}[{index}].")
-            elif isinstance(value, dict):
-                if scope != "MessageBody":
-                    raise ValueError(
-                        f"{where}: nested objects are only allowed with filter_policy_scope = 'MessageBody'"
-                    )
-                walk(value, where + ".")
-            elif isinstance(value, list) and value:
-                for item in value:
-                    if isinstance(item, dict):
-                        _check_operator(where, item)
-                    elif not isinstance(item, (str, int, float, bool)) and item is not None:
-                        raise ValueError(f"{where}: values must be strings, numbers, booleans, null or operators")
-                leaves.append((where, value))
-            else:
-                raise ValueError(f"{where}: must be a non-empty list of values (SNS matches against a list)")
-
-    walk(policy, "")
-    if len(leaves) > FILTER_POLICY_MAX_KEYS:
-        raise ValueError(f"uses {len(leaves)} attribute keys; SNS allows at most {FILTER_POLICY_MAX_KEYS}")
-    combinations = 1
-    for _, values in leaves:
-        combinations *= len(values)
-    combinations += or_branches  # each extra $or branch is matched on its own
-    if combinations > FILTER_POLICY_MAX_COMBINATIONS:
-        raise ValueError(
-            f"has {combinations} combinations of values; SNS allows at most {FILTER_POLICY_MAX_COMBINATIONS}"
-        )
-    return policy
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether lists/dicts nest deeper than ``limit`` (iterative: depth cannot exhaust the stack)."""
-    stack = [(value, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-    return False
-
-
-def default_subscriber_names(name: str) -> tuple[str, str]:
-    """(queue name, function name) of a subscriber that does not name them itself."""
-    if name == "main":  # the original design's single subscriber
-        return "data-processing-queue", "sqs-message-consumer"
-    stem = str(name).replace("_", "-")
-    return f"{stem}-queue", f"{stem}-consumer"
 
 
 class SubscriberConfig(_Model):
@@ -338,7 +138,7 @@ class SubscriberConfig(_Model):
     @model_validator(mode="after")
     def _batch_fits_timeout(self) -> "SubscriberConfig":
         """The consumer must be able to finish a full batch before its timeout (README "Handlers")."""
-        from .contract import CONSUMER_DEADLINE_MARGIN_MS, CONSUMER_MESSAGE_BUDGET_MS, consumer_batch_ms
+        from ..contract import CONSUMER_DEADLINE_MARGIN_MS, CONSUMER_MESSAGE_BUDGET_MS, consumer_batch_ms
 
         needed = consumer_batch_ms(self.batch_size)
         if needed > self.function.timeout * 1000:
@@ -433,9 +233,6 @@ class SecurityConfig(_Model):
         if len(set(value)) != len(value):
             raise ValueError("the same role is listed twice")
         return value
-
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class AlarmsConfig(_Model):
@@ -678,244 +475,3 @@ class PipelineConfig(_Model):
         environment of an account, whatever the region. The lambda module names each function's
         role after the function and its inline policies (logs, tracing, inline) after the role."""
         return [f"role {name}" for name in self.function_names]
-
-
-def _unique_or_raise(field: str, values: list[str]) -> None:
-    seen: set[str] = set()
-    for value in values:
-        if value in seen:
-            raise ValueError(f"{field}: {value!r} is used twice; each must be unique")
-        seen.add(value)
-
-
-# --- construction with readable errors ------------------------------------------------------
-
-_PLAIN_PART = re.compile(r"^[A-Za-z0-9_$-]{1,64}$")
-
-
-def path_part(part: Any) -> str:
-    """One step of a field path in a message: plain names as they are, anything else quoted
-    (a key with a newline or an escape sequence must not break or colour the error line)."""
-    text = str(part)
-    return text if _PLAIN_PART.fullmatch(text) else repr(text)
-
-
-def _describe(error: ValidationError, prefix: str = "") -> str:
-    lines = []
-    for item in error.errors():
-        where = ".".join(path_part(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"].removeprefix("Value error, ")
-        head, _, rest = message.partition(": ")
-        if rest and not item["loc"]:  # a model-wide rule that names its own field
-            where, message = head, rest
-        elif rest and head in _FIELD_NAMES:  # a cross-field rule about one field of a nested model
-            where, message = f"{where}.{head}", rest
-        if item["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling; see README 'Configuration')"
-        lines.append(f"  {prefix}{where}: {message}")
-    return "invalid pipeline configuration:\n" + "\n".join(lines)
-
-
-_FIELD_NAMES = {
-    name
-    for model in (PipelineConfig, SubscriberConfig, StreamConfig, SecurityConfig, AlarmsConfig, S3BackendConfig)
-    for name in model.model_fields
-}
-
-
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key not in ("tags", "filter_policy"):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-#: Deepest nesting a configuration may use (a filter policy inside an environment needs ~10).
-MAX_DEPTH = 32
-#: Longest integer a configuration may write (the largest limit here, 604800000, has 9 digits).
-MAX_INT_DIGITS = 18
-#: Python refuses int() of longer texts anyway; while parsing, allow a little more, so that a long
-#: number is reported by its field rather than by the parser.
-_PARSE_INT_DIGITS = 10_000
-
-
-class _Duplicates(dict):
-    """A JSON object that repeated a key (kept so the error can name where)."""
-
-    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
-        super().__init__(pairs)
-        seen: set[str] = set()
-        repeated: set[str] = set()
-        for key, _ in pairs:
-            (repeated if key in seen else seen).add(key)
-        self.repeated = sorted(repeated)
-
-
-def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    return _Duplicates(pairs) if len(set(keys)) != len(keys) else dict(pairs)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def check_plain_data(data: Any, where: str = "") -> None:
-    """Reject what no field can use and what would break later code: nesting deeper than
-    :data:`MAX_DEPTH`, integers longer than :data:`MAX_INT_DIGITS`, non-finite floats, repeated
-    JSON keys. Iterative, so depth itself cannot exhaust the stack. ConfigError names the field."""
-    stack: list[tuple[Any, str, int]] = [(data, where, 0)]
-    while stack:
-        value, path, depth = stack.pop()
-        name = path or "(top level)"
-        if depth > MAX_DEPTH:
-            raise ConfigError(f"invalid pipeline configuration:\n  {name}: nested deeper than {MAX_DEPTH} levels")
-        if isinstance(value, _Duplicates):
-            raise ConfigError(
-                f"invalid pipeline configuration:\n  {name}: key {value.repeated[0]!r} appears twice "
-                "(a repeated key would silently replace the first value)"
-            )
-        if isinstance(value, dict):
-            stack.extend((v, f"{path}.{path_part(k)}" if path else path_part(k), depth + 1) for k, v in value.items())
-        elif isinstance(value, list):
-            stack.extend((v, f"{path}.{i}" if path else str(i), depth + 1) for i, v in enumerate(value))
-        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_INT_DIGITS:
-            raise ConfigError(
-                f"invalid pipeline configuration:\n  {name}: a number longer than {MAX_INT_DIGITS} digits; "
-                "no setting takes one that large"
-            )
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"invalid pipeline configuration:\n  {name}: {value} is not a finite number")
-
-
-def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Parse a .toml or .json configuration file into a dict (ConfigError on any problem)."""
-    file = Path(path)
-    if file.is_dir():
-        raise ConfigError(f"configuration file {file}: is a directory; name a .toml or .json file")
-    if not file.is_file():
-        raise ConfigError(f"configuration file {file} does not exist")
-    if file.suffix not in (".toml", ".json"):
-        raise ConfigError(f"configuration file {file}: use a .toml or .json file")
-    try:
-        raw = file.read_bytes()
-    except OSError as error:
-        raise ConfigError(f"configuration file {file}: cannot be read ({error.strerror})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ConfigError(
-            f"configuration file {file}: is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})"
-        ) from None
-    kind = file.suffix[1:].upper()
-    previous_digits = sys.get_int_max_str_digits()
-    try:
-        sys.set_int_max_str_digits(_PARSE_INT_DIGITS)
-        if kind == "TOML":
-            data = tomllib.loads(text)
-        else:
-            data = json.loads(text, object_pairs_hook=_json_object, parse_constant=_no_constant)
-    except RecursionError:
-        raise ConfigError(f"configuration file {file}: nested deeper than {MAX_DEPTH} levels") from None
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-        raise ConfigError(f"configuration file {file} is not valid {kind}: {error}") from None
-    except ValueError as error:  # a number too long even to read, NaN/Infinity in JSON
-        detail = "a number is too long to read" if "digits" in str(error) else str(error)
-        raise ConfigError(f"configuration file {file} is not valid {kind}: {detail}") from None
-    finally:
-        sys.set_int_max_str_digits(previous_digits)
-    if not isinstance(data, dict):
-        raise ConfigError(f"configuration file {file}: the top level must be a table/object")
-    check_plain_data(data)
-    return data
-
-
-def environments_from_dict(data: dict[str, Any]) -> list[PipelineConfig]:
-    """One config per environment.
-
-    A file either holds one environment's fields at the top level, or an ``environments``
-    table (one entry per environment) plus optional ``defaults`` shared by all. In the second
-    form each environment's ``environment`` defaults to its key and its ``name_suffix`` to
-    ``-<key>``, so environments never collide unless a file insists.
-    """
-    if "environments" not in data:
-        unknown = set(data) - set(PipelineConfig.model_fields)
-        if "defaults" in data and not unknown - {"defaults"}:
-            raise ConfigError("invalid pipeline configuration:\n  defaults: only allowed together with 'environments'")
-        return [build_config(data)]
-    extra = set(data) - {"environments", "defaults"}
-    if extra:
-        raise ConfigError(
-            "invalid pipeline configuration:\n  "
-            + ", ".join(sorted(extra))
-            + ": unknown top-level field next to 'environments' (put shared values under 'defaults')"
-        )
-    envs = data["environments"]
-    if not isinstance(envs, dict) or not envs:
-        raise ConfigError("invalid pipeline configuration:\n  environments: must map at least one name to its settings")
-    defaults = data.get("defaults") or {}
-    if not isinstance(defaults, dict):
-        raise ConfigError("invalid pipeline configuration:\n  defaults: must be a table/object of settings")
-    configs = []
-    for name, settings in envs.items():
-        if not _PLAIN_PART.fullmatch(name) or name.startswith("$"):
-            raise ConfigError(
-                f"invalid pipeline configuration:\n  environments: {name!r} is not an environment name "
-                "(1-64 characters of A-Z a-z 0-9 _ -)"
-            )
-        if not isinstance(settings, dict) and settings is not None:
-            raise ConfigError(
-                f"invalid pipeline configuration:\n  environments.{name}: must be a table/object of settings"
-            )
-        merged = _merge(defaults, settings or {})
-        merged.setdefault("environment", name)
-        merged.setdefault("name_suffix", f"-{name}")
-        try:
-            configs.append(PipelineConfig(**merged))
-        except ValidationError as error:
-            raise ConfigError(_describe(error, prefix=f"environments.{name}.")) from None
-    check_no_collisions(configs)
-    return configs
-
-
-def check_no_collisions(configs: list[PipelineConfig]) -> None:
-    """Stack names, AWS names within one region, and IAM names anywhere must differ across
-    environments."""
-    stacks: dict[str, str] = {}
-    names: dict[tuple[str, str], str] = {}
-    for config in configs:
-        if config.stack_name in stacks:
-            raise ConfigError(
-                f"invalid pipeline configuration:\n  environments {stacks[config.stack_name]!r} and "
-                f"{config.environment!r} both use stack_name {config.stack_name!r}"
-            )
-        stacks[config.stack_name] = config.environment
-        for name in config.aws_names():
-            key = (config.region, name)
-            if key in names and names[key] != config.environment:
-                raise ConfigError(
-                    f"invalid pipeline configuration:\n  environments {names[key]!r} and {config.environment!r} "
-                    f"both create {name!r} in {config.region}: give one a name_suffix or other names"
-                )
-            names[key] = config.environment
-        for name in config.iam_names():
-            key = ("iam", name)
-            if key in names and names[key] != config.environment:
-                raise ConfigError(
-                    f"invalid pipeline configuration:\n  environments {names[key]!r} and {config.environment!r} "
-                    f"both create the IAM {name!r}; IAM names are account-wide, in every region: give one "
-                    "a name_suffix or other function names"
-                )
-            names[key] = config.environment
-
-
-def build_config(data: dict[str, Any] | None = None, /, **overrides: Any) -> PipelineConfig:
-    """Build a validated :class:`PipelineConfig`, raising :class:`ConfigError` on bad input."""
-    values = {**(data or {}), **overrides}
-    try:
-        return PipelineConfig(**values)
-    except ValidationError as error:
-        raise ConfigError(_describe(error)) from None
