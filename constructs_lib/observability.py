@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
@@ -12,6 +12,7 @@ from constructs import Construct
 from .aws import CloudwatchDashboard, CloudwatchMetricAlarm
 from .cdk import lazy_string
 from .ids import set_logical_id
+from .props import prop
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,12 @@ class Alarms(Construct):
 
 @dataclass(frozen=True)
 class DashboardProps:
-    name: str
-    region: str
-    producer_function: str
-    consumer_functions: tuple[str, ...]
-    queues: tuple[str, ...]
-    dead_letter_queues: tuple[str, ...]
+    name: str = prop(description="The dashboard's name.")
+    region: str = prop(description="Region of the metrics (and of the console URL).")
+    producer_function: str = prop(description="Name of the producer function (stream iterator age, errors, ...).")
+    consumer_functions: tuple[str, ...] = prop(description="Names of the consumer functions.")
+    queues: tuple[str, ...] = prop(description="Names of the subscriber queues (depth, oldest message).")
+    dead_letter_queues: tuple[str, ...] = prop(description="Names of the dead-letter and failure queues.")
 
 
 def _widget(title: str, metrics: list[list[Any]], region: str, stat: str, y: int, x: int) -> dict[str, Any]:

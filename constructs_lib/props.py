@@ -11,7 +11,7 @@ send, ...): an override that disagrees with one is rejected up front with
 
 from __future__ import annotations
 
-from dataclasses import field
+from dataclasses import MISSING, field
 from typing import Any
 
 
@@ -19,10 +19,11 @@ class PropsConflictError(ValueError):
     """A user override contradicts what the construct requires."""
 
 
-def prop(default: Any = None, description: str = "", *, factory: Any = None) -> Any:
-    """A dataclass field with a description (read by the docs and the config table)."""
+def prop(default: Any = MISSING, description: str = "", *, factory: Any = MISSING) -> Any:
+    """A dataclass field with a description (``metadata["description"]``); without ``default``
+    or ``factory`` the field is required."""
     metadata = {"description": description}
-    if factory is not None:
+    if factory is not MISSING:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
@@ -11,6 +11,7 @@ from constructs import Construct
 from .aws import DataAwsCallerIdentity, KmsAlias, KmsKey
 from .cdk import TerraformStack, lazy_string
 from .ids import set_logical_id
+from .props import prop
 
 # Key administration without the right to use the key for data. Listed one by one: no wildcard.
 KEY_ADMIN_ACTIONS = [
@@ -116,24 +117,23 @@ def service_endpoint(service: str, region: str) -> str:
 
 @dataclass(frozen=True)
 class KeyProps:
-    account: Account
-    #: The stack's region (for ``kms:ViaService`` and the CloudWatch alarm ARNs).
-    region: str
-    #: Topics whose deliveries into the encrypted queues (and whose undeliverable messages into
-    #: the DLQs) SNS encrypts: the ``sns.amazonaws.com`` grant requires one of them as
-    #: ``aws:SourceArn``. Built from names, not from the topic resources, which need the key first.
-    sns_topic_arns: tuple[str, ...] = ()
-    #: CloudWatch publishing alarms of this account and region to the encrypted alarm topic.
-    cloudwatch_alarms: bool = False
-    sending_roles: tuple[str, ...] = ()
-    receiving_roles: tuple[str, ...] = ()
-    #: Principals of the owning account may use the key through SQS and SNS only, so that their
-    #: IAM permissions on a queue or topic decide, as with an AWS-managed key.
-    account_via_services: bool = True
-    #: Role ARNs that may use the key directly (Decrypt, GenerateDataKey*), e.g. a break-glass role.
-    key_users: tuple[str, ...] = ()
-    description: str = "Encrypts the pipeline's SNS topics and SQS queues"
-    extra_statements: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    account: Account = prop(description="The key's owner: administers the key.")
+    region: str = prop(description="The stack's region (for kms:ViaService and the CloudWatch alarm ARNs).")
+    sns_topic_arns: tuple[str, ...] = prop(
+        (), "Topics whose deliveries into the encrypted queues (and undeliverable messages into the DLQs) SNS "
+        "encrypts: the sns.amazonaws.com grant requires one of them as aws:SourceArn. Built from names, not from "
+        "the topic resources, which need the key first.")
+    cloudwatch_alarms: bool = prop(False, "CloudWatch may publish alarms of this account and region to an "
+                                          "encrypted topic.")
+    sending_roles: tuple[str, ...] = prop((), "Role ARNs that send to encrypted topics or queues.")
+    receiving_roles: tuple[str, ...] = prop((), "Role ARNs that read from encrypted queues.")
+    account_via_services: bool = prop(
+        True, "Principals of the owning account may use the key through SQS and SNS only, so that their IAM "
+        "permissions on a queue or topic decide, as with an AWS-managed key.")
+    key_users: tuple[str, ...] = prop((), "Role ARNs that may use the key directly (Decrypt, GenerateDataKey*), "
+                                          "e.g. a break-glass role.")
+    description: str = prop("Encrypts the pipeline's SNS topics and SQS queues", "The key's description.")
+    extra_statements: tuple[dict[str, Any], ...] = prop((), "Further key policy statements (IAM JSON form).")
 
 
 def _allow(sid: str, principal: dict[str, Any], actions: list[str], condition: dict | None = None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from .aws import IamRolePolicyAttachment, LambdaEventSourceMapping
 from .cdk import add_dependency
 from .function import PythonFunction
 from .ids import set_logical_id
+from .props import prop
 
 DYNAMODB_EXECUTION_ROLE = "AWSLambdaDynamoDBExecutionRole"
 SQS_EXECUTION_ROLE = "AWSLambdaSQSQueueExecutionRole"
@@ -23,12 +24,11 @@ def managed_policy_arn(name: str, partition: str = "aws") -> str:
 
 @dataclass(frozen=True)
 class TriggerProps:
-    event_source_arn: str
-    managed_policy_arn: str
-    #: Arguments of aws_lambda_event_source_mapping beyond source and function.
-    mapping: dict[str, Any]
-    #: Resources the mapping must wait for besides its policy attachment.
-    depends_on: tuple[Any, ...] = ()
+    event_source_arn: str = prop(description="ARN of the stream or queue the function reads.")
+    managed_policy_arn: str = prop(description="AWS-managed execution policy attached to the function's role first.")
+    mapping: dict[str, Any] = prop(description="Arguments of aws_lambda_event_source_mapping beyond source and function.")
+    depends_on: tuple[Any, ...] = prop((), "Resources the mapping must wait for besides its policy attachment "
+                                           "(more can be added later with EventSourceTrigger.wait_for).")
 
 
 class EventSourceTrigger(Construct):

@@ -31,7 +31,9 @@ POWERTOOLS_VERSION = "3.37.0"
 
 class _Model(BaseModel):
     # strict: no silent conversion (true is not 1, "10" is not 10, 3.0 is not 3).
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
+    # Each field's docstring (the line below it) is its description (README's table is made from them).
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True,
+                              use_attribute_docstrings=True)
 
 
 Seconds = Annotated[int, Field(ge=1, le=900, description="Lambda timeout in seconds (1-900)")]
@@ -46,9 +48,13 @@ class FunctionConfig(_Model):
     """Size and limits of one Lambda function."""
 
     timeout: Seconds = 3
+    """Timeout in seconds."""
     memory_size: Memory = 128
+    """Memory in MB."""
     reserved_concurrency: Annotated[int, Field(ge=-1, le=10000)] = -1
+    """Reserved concurrent executions; -1 = unreserved (the account's pool)."""
     log_retention_days: int = 14
+    """Retention of the function's log group, in days (a value CloudWatch Logs accepts)."""
 
     @field_validator("log_retention_days")
     @classmethod
@@ -63,27 +69,33 @@ class SubscriberConfig(_Model):
     """One queue subscribed to the topic, with its consumer function."""
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")] = "main"
-    #: Default: "data-processing-queue" for the subscriber named "main", else "<name>-queue".
+    """The subscriber's name: lower case, digits, _; unique; names its logical ids and default AWS names."""
     queue_name: str = ""
-    #: Default: "sqs-message-consumer" for the subscriber named "main", else "<name>-consumer".
+    """Default: "data-processing-queue" for the subscriber named "main", else "<name>-queue"; 1-76 characters of A-Z a-z 0-9 _ - (the DLQ adds "-dlq"); unique."""
     function_name: str = ""
-    #: The consumer's code: a handler shipped with the package ("consumer") or a folder path
-    #: holding app.py, absolute or relative to the app's working directory.
+    """Default: "sqs-message-consumer" for the subscriber named "main", else "<name>-consumer"; 1-64 characters of A-Z a-z 0-9 _ -; unique."""
     code: str = "consumer"
+    """The consumer's code: a handler shipped with the package ("consumer") or a folder path holding app.py, absolute or relative to the app's working directory."""
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 10
+    """Messages per consumer invocation: 1-10, or up to 10000 with maximum_batching_window_seconds >= 1; batch_size x 50 ms + 2,250 ms must fit the consumer timeout."""
     maximum_batching_window_seconds: Annotated[int, Field(ge=0, le=300)] = 0
+    """How long the trigger gathers messages before invoking; 0 = not at all."""
     visibility_timeout_seconds: Annotated[int, Field(ge=0, le=43200)] = 30
+    """Queue visibility timeout: at least 6x the consumer timeout."""
     message_retention_seconds: Annotated[int, Field(ge=60, le=1209600)] = 345600
+    """How long the queue keeps a message."""
     max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 5
-    #: How long a processed message is remembered. Must outlast every redelivery: a producer
-    #: retry can republish a record up to the stream's maximum record age after it was written,
-    #: and the copy can wait in the queue until its retention ends.
+    """Receives before a message moves to the dead-letter queue."""
     idempotency_ttl_seconds: Annotated[int, Field(ge=60, le=31536000)] = 432000
+    """How long a processed message is remembered. Must outlast every redelivery: a producer retry can republish a record up to the stream's maximum record age after it was written, and the copy can wait in the queue until its retention ends."""
     raw_message_delivery: bool = False
-    #: SNS subscription filter policy, as a table/object or a JSON string.
+    """Deliver the published message without the SNS envelope."""
     filter_policy: dict[str, Any] | str | None = None
+    """SNS subscription filter policy, as a table/object or a JSON string; checked by SNS's rules (see "Fan-out"): numeric ranges [">" or ">=", low, "<" or "<=", high] with low < high, numbers within +-1e9."""
     filter_policy_scope: Literal["MessageAttributes", "MessageBody"] = "MessageAttributes"
+    """What the filter policy matches: message attributes or the message body."""
     function: FunctionConfig = FunctionConfig()
+    """The consumer function's timeout, memory, concurrency and log retention."""
 
     _queue = field_validator("queue_name")(lambda v: _check_name("sqs queue", v))
     _function = field_validator("function_name")(lambda v: _check_name("lambda function", v))
@@ -157,26 +169,36 @@ class StreamConfig(_Model):
     """How the producer reads the table's stream."""
 
     starting_position: Literal["TRIM_HORIZON", "LATEST"] = "TRIM_HORIZON"
+    """Where a new stream mapping starts: TRIM_HORIZON (so changes written before the mapping exists are not skipped) or LATEST."""
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 100
+    """Stream records per producer invocation."""
     maximum_batching_window_seconds: Annotated[int, Field(ge=0, le=300)] = 0
+    """How long the stream mapping gathers records before invoking; 0 = not at all."""
     maximum_retry_attempts: Annotated[int, Field(ge=0, le=10000)] = 10
+    """Retries of a failing batch before it goes to the stream failure queue."""
     maximum_record_age_seconds: Annotated[int, Field(ge=60, le=604800)] = 86400
+    """Records older than this go to the stream failure queue instead of being retried."""
     parallelization_factor: Annotated[int, Field(ge=1, le=10)] = 1
-    #: Split a failing batch in two and retry each half, isolating a bad record.
+    """Concurrent batches per stream shard."""
     bisect_batch_on_function_error: bool = True
+    """Split a failing batch in two and retry each half, isolating a bad record."""
 
 
 class S3BackendConfig(_Model):
     """Remote state in S3, locked by S3 itself (use_lockfile) and/or DynamoDB. Without it, state is local."""
 
     bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    """S3 bucket holding the state."""
     key: Annotated[str, Field(min_length=1, max_length=1024)] = "event-driven-pipeline/terraform.tfstate"
+    """Object key of the state file."""
     region: str | None = None
-    #: DynamoDB lock table: deprecated in Terraform 1.11 and OpenTofu 1.10 (use_lockfile replaces it).
+    """The bucket's region; None = the environment's region."""
     dynamodb_table: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")] = None
-    #: S3 native state locking (a .tflock object next to the state; Terraform >= 1.10, OpenTofu >= 1.10).
+    """DynamoDB lock table: deprecated in Terraform 1.11 and OpenTofu 1.10 (use_lockfile replaces it)."""
     use_lockfile: bool = False
+    """S3 native state locking (a .tflock object next to the state; Terraform >= 1.10, OpenTofu >= 1.10)."""
     encrypt: bool = True
+    """Encrypt the state object."""
 
     @field_validator("key")
     @classmethod
@@ -207,20 +229,20 @@ class S3BackendConfig(_Model):
 class SecurityConfig(_Model):
     """Secure defaults; each can be turned off or tuned."""
 
-    #: One customer-managed KMS key (rotated yearly) for the topics and every queue.
     customer_managed_key: bool = True
+    """One customer-managed KMS key (rotated yearly) for the topics and every queue."""
     key_deletion_window_days: Annotated[int, Field(ge=7, le=30)] = 30
-    #: Topic and queue policies deny any request made without TLS.
+    """Waiting period before a deleted key is gone (7-30 days)."""
     enforce_tls: bool = True
+    """Topic and queue policies deny any request made without TLS."""
     point_in_time_recovery: bool = True
-    #: None = on for the environments "production"/"prod", off elsewhere.
+    """Point-in-time recovery of the table."""
     deletion_protection: bool | None = None
-    #: X-Ray active tracing on both functions.
+    """None = on for the environments "production"/"prod", off elsewhere."""
     tracing: bool = True
-    #: IAM role ARNs allowed to use the messaging key directly (Decrypt, GenerateDataKey*).
-    #: Not needed to read or write the queues and topics: any principal of the account may use
-    #: the key through SQS and SNS, as its IAM permissions on the queue or topic allow.
+    """X-Ray active tracing on both functions."""
     key_users: list[str] = Field(default_factory=list, max_length=20)
+    """IAM role ARNs allowed to use the messaging key directly (Decrypt, GenerateDataKey*). Not needed to read or write the queues and topics: any principal of the account may use the key through SQS and SNS, as its IAM permissions on the queue or topic allow."""
 
     @field_validator("key_users")
     @classmethod
@@ -239,14 +261,17 @@ class AlarmsConfig(_Model):
     """CloudWatch alarms, published to an alarm topic."""
 
     enabled: bool = True
-    #: Subscribe this address to the alarm topic (AWS sends a confirmation mail).
+    """Create the alarms and the alarm topic."""
     email: str | None = None
-    #: Oldest message in a subscriber queue, seconds.
+    """Subscribe this address to the alarm topic (AWS sends a confirmation mail)."""
     queue_age_seconds: Annotated[int, Field(ge=60, le=1209600)] = 300
-    #: Stream iterator age of the producer, milliseconds.
+    """Oldest message in a subscriber queue, seconds."""
     iterator_age_ms: Annotated[int, Field(ge=1000, le=604800000)] = 60000
+    """Stream iterator age of the producer, milliseconds."""
     period_seconds: Literal[60, 300, 900, 3600] = 300
+    """Alarm period in seconds."""
     evaluation_periods: Annotated[int, Field(ge=1, le=100)] = 1
+    """Periods an alarm's condition must hold before it fires."""
 
     @field_validator("email")
     @classmethod
@@ -260,42 +285,51 @@ class PipelineConfig(_Model):
     """Everything one environment of the pipeline needs. Defaults = the original design."""
 
     environment: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")] = "production"
-    #: Appended to the stack name and every AWS resource name (e.g. "-dev"), so that
-    #: environments deployed to one account never collide. Applied when the object is
-    #: built (the built object holds the final names and an empty suffix).
+    """The environment's name (lower case, digits, -); production/prod turn deletion protection on."""
     name_suffix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{0,16}$")] = ""
+    """Appended to the stack name and every AWS resource name (e.g. "-dev"), so that environments deployed to one account never collide. Applied when the object is built (the built object holds the final names and an empty suffix)."""
     stack_name: str = "event-driven-pipeline"
+    """The stack (and directory under cdktf.out/stacks/), the KMS alias and the dashboard name: a letter, then letters, digits or -, at most 63."""
     region: str = "us-east-1"
+    """The AWS region of every resource: a region name such as us-east-1 (commercial, China or GovCloud)."""
     tags: dict[str, str] = Field(
         default_factory=lambda: {"Environment": "Production", "Project": "EventDrivenArchitecture"}
     )
+    """Default tags of every resource: at most 50, no 'aws:' keys; letters, digits, spaces and _ . : / = + - @."""
     table_name: str = "application-data-table"
+    """The source table (with its stream): 3-255 characters of A-Z a-z 0-9 _ . -"""
     topic_name: str = "data-processing-topic"
+    """The fan-out topic: 1-256 characters of A-Z a-z 0-9 _ -"""
     producer_function_name: str = "dynamodb-stream-producer"
-    #: The producer's code: a handler shipped with the package ("producer") or a folder path
-    #: holding app.py, absolute or relative to the app's working directory.
+    """The producer function (stream -> topic): 1-64 characters of A-Z a-z 0-9 _ -"""
     producer_code: str = "producer"
-    #: Stream records that still fail after the retries land here (on-failure destination).
+    """The producer's code: a handler shipped with the package ("producer") or a folder path holding app.py, absolute or relative to the app's working directory."""
     stream_failure_queue_name: str = "dynamodb-stream-producer-failures"
+    """Stream records that still fail after the retries land here (on-failure destination); SQS name rules."""
     runtime: Literal["python3.12"] = "python3.12"
-    #: Powertools for AWS Lambda (Python) release both functions use.
-    #: With powertools_layer "ssm": "" = no layer at all (then vendor the library yourself).
+    """Lambda runtime of both functions."""
     powertools_version: Annotated[str, Field(pattern=r"^(\d+\.\d+\.\d+|latest)?$")] = POWERTOOLS_VERSION
-    #: Where the functions get Powertools: "ssm" = AWS's public layer, its ARN read at plan time
-    #: from the public SSM parameter for powertools_version; a layer ARN (same region); or
-    #: "none" = no layer, the function zips carry powertools_version (installed at synth).
+    """Powertools for AWS Lambda (Python) release both functions use. With powertools_layer "ssm": "" = no layer at all (then vendor the library yourself)."""
     powertools_layer: str = "ssm"
+    """Where the functions get Powertools: "ssm" = AWS's public layer, its ARN read at plan time from the public SSM parameter for powertools_version; a layer ARN (same region); or "none" = no layer, the function zips carry powertools_version (installed at synth)."""
     architecture: Literal["x86_64", "arm64"] = "x86_64"
+    """Lambda architecture of both functions (and of the Powertools layer)."""
     producer: FunctionConfig = FunctionConfig()
+    """The producer function's timeout, memory, concurrency and log retention."""
     stream: StreamConfig = StreamConfig()
+    """How the producer reads the table's stream."""
     security: SecurityConfig = SecurityConfig()
+    """Secure defaults; each can be turned off or tuned (see 'Secure by default')."""
     alarms: AlarmsConfig = AlarmsConfig()
+    """CloudWatch alarms, published to the alarm topic."""
     dashboard: bool = True
-    #: Name of the alarm topic (when alarms are enabled).
+    """Create a CloudWatch dashboard of the pipeline."""
     alarm_topic_name: str = "data-processing-alarms"
-    #: Optional remote state; None keeps Terraform's local backend (no AWS account needed to synth).
+    """Name of the alarm topic (when alarms are enabled): 1-256 characters of A-Z a-z 0-9 _ -"""
     backend: S3BackendConfig | None = None
+    """Optional remote state; None keeps Terraform's local backend (no AWS account needed to synth)."""
     subscribers: list[SubscriberConfig] = Field(default_factory=lambda: [SubscriberConfig()], min_length=1, max_length=50)
+    """The topic's subscribers (1-50), each a queue -> consumer; default: one named main."""
 
     @model_validator(mode="before")
     @classmethod
