@@ -19,6 +19,7 @@ _LAZY = {
     "EventPipeline": "pipeline",
     "Subscriber": "subscriber",
     "PipelineStack": "stack",
+    "aws_provider": "stack",
     "build_app": "app",
     "Queue": "messaging",
     "QueueProps": "messaging",
@@ -54,7 +55,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ loads t
     from .pipeline import EventPipeline
     from .props import PropsConflictError
     from .security import Account, MessagingKey
-    from .stack import PipelineStack
+    from .stack import PipelineStack, aws_provider
     from .subscriber import Subscriber
     from .table import Table, TableProps
     from .triggers import EventSourceTrigger, TriggerProps

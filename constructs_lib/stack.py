@@ -11,21 +11,28 @@ from .config import PipelineConfig
 from .pipeline import EventPipeline
 
 
+def aws_provider(stack: TerraformStack, region: str, tags: dict[str, str] | None = None) -> AwsProvider:
+    """The AWS provider of ``stack``, with the Terraform and provider constraints the pinned
+    modules need (what every stack using these constructs should have)."""
+    provider = AwsProvider(
+        stack,
+        "aws",
+        region=region,
+        default_tags=[AwsProviderDefaultTags(tags=dict(tags))] if tags else None,
+    )
+    # The prebuilt provider pins the exact version it was generated from; keep the
+    # original design's constraints instead.
+    stack.add_override("terraform.required_version", modules.TERRAFORM_REQUIRED_VERSION)
+    stack.add_override("terraform.required_providers.aws.source", modules.AWS_PROVIDER_SOURCE)
+    stack.add_override("terraform.required_providers.aws.version", modules.AWS_PROVIDER_VERSION)
+    return provider
+
+
 class PipelineStack(TerraformStack):
     def __init__(self, scope: Construct, config: PipelineConfig) -> None:
         super().__init__(scope, config.stack_name)
         self.config = config
-        AwsProvider(
-            self,
-            "aws",
-            region=config.region,
-            default_tags=[AwsProviderDefaultTags(tags=dict(config.tags))],
-        )
-        # The prebuilt provider pins the exact version it was generated from; keep the
-        # original design's constraints instead.
-        self.add_override("terraform.required_version", modules.TERRAFORM_REQUIRED_VERSION)
-        self.add_override("terraform.required_providers.aws.source", modules.AWS_PROVIDER_SOURCE)
-        self.add_override("terraform.required_providers.aws.version", modules.AWS_PROVIDER_VERSION)
+        aws_provider(self, config.region, config.tags)
         if config.backend is not None:
             b = config.backend
             # use_lockfile: S3 native locking; the DynamoDB lock is deprecated (Terraform 1.11,

@@ -8,12 +8,11 @@ built in ``.build`` beside it.
 
 import sys
 
-from constructs_lib import App, EventPipeline, TerraformStack, build_config
-from constructs_lib.aws import AwsProvider
+from constructs_lib import App, EventPipeline, TerraformStack, aws_provider, build_config
 
 app = App(outdir=sys.argv[1] if len(sys.argv) > 1 else "cdktf.out")
 stack = TerraformStack(app, "shop")
-AwsProvider(stack, "aws", region="eu-west-1")
+aws_provider(stack, "eu-west-1")  # the provider, with the constraints the pinned modules need
 
 # Each pipeline's logical ids are prefixed with its id (orders_table, billing_table, ...);
 # name_suffix keeps their AWS names apart.
