@@ -32,7 +32,3 @@ def set_logical_id(element: Any, logical_id: str) -> None:
         )
     registry[logical_id] = path
     element.override_logical_id(logical_id)
-
-
-def prefixed(prefix: str, logical_id: str) -> str:
-    return f"{prefix}{logical_id}"
