@@ -7,6 +7,7 @@ Subscribers can be added after construction with :meth:`EventPipeline.add_subscr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,7 @@ class EventPipeline(Construct):
         self.alarm_topic, self.alarms = self._alarms() if config.alarms.enabled else (None, None)
         self.dashboard = self._dashboard() if config.dashboard else None
         self.subscribers: list[Subscriber] = []
+        self._listeners: list[Callable[[Subscriber], None]] = []
         for sub in config.subscribers:
             self._subscribe(sub)
 
@@ -117,6 +119,13 @@ class EventPipeline(Construct):
         self.config = updated
         return self._subscribe(updated.subscribers[-1])
 
+    def on_subscriber(self, listener: Callable[[Subscriber], None]) -> None:
+        """Call ``listener`` with every subscriber: those there now and each one added later
+        (``PipelineStack`` adds its outputs so)."""
+        self._listeners.append(listener)
+        for subscriber in self.subscribers:
+            listener(subscriber)
+
     # --- wiring ------------------------------------------------------------------------------------
 
     def _id(self, logical_id: str) -> str:
@@ -133,6 +142,8 @@ class EventPipeline(Construct):
         self.stream_trigger.wait_for(subscriber.queue.subscription)
         if self.alarms is not None:
             self.alarms.add(self._subscriber_alarms(subscriber))
+        for listener in self._listeners:
+            listener(subscriber)
         return subscriber
 
     def _powertools(self) -> tuple[tuple[str, ...], Path | None]:

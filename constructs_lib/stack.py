@@ -9,6 +9,7 @@ from .aws import AwsProvider, AwsProviderDefaultTags
 from .cdk import LocalBackend, TerraformOutput, TerraformStack, s3_backend
 from .config import PipelineConfig
 from .pipeline import EventPipeline
+from .subscriber import Subscriber
 
 
 def aws_provider(stack: TerraformStack, region: str, tags: dict[str, str] | None = None) -> AwsProvider:
@@ -60,14 +61,17 @@ class PipelineStack(TerraformStack):
             "producer_function_name": p.producer.function_name,
             "stream_failure_queue_url": p.stream_failures.queue_url,
         }
-        for sub in p.subscribers:
-            name = sub.config.name
-            outputs[f"queue_url_{name}"] = sub.queue.queue_url
-            outputs[f"dlq_url_{name}"] = sub.queue.dlq_url
-            outputs[f"consumer_function_name_{name}"] = sub.function.function_name
         if p.alarm_topic is not None:
             outputs["alarm_topic_arn"] = p.alarm_topic.topic_arn
         if p.dashboard is not None:
             outputs["dashboard_url"] = p.dashboard.url
         for name, value in outputs.items():
             TerraformOutput(self, name, value=value)
+        # Every subscriber's, also of those added later with add_subscriber.
+        p.on_subscriber(self._subscriber_outputs)
+
+    def _subscriber_outputs(self, sub: Subscriber) -> None:
+        name = sub.config.name
+        TerraformOutput(self, f"queue_url_{name}", value=sub.queue.queue_url)
+        TerraformOutput(self, f"dlq_url_{name}", value=sub.queue.dlq_url)
+        TerraformOutput(self, f"consumer_function_name_{name}", value=sub.function.function_name)

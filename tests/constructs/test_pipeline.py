@@ -103,3 +103,14 @@ def test_public_api_is_importable_from_the_top_level():
 
     for name in constructs_lib.__all__:
         assert getattr(constructs_lib, name) is not None, name
+
+
+def test_pipeline_stack_outputs_cover_subscribers_added_later(tmp_path, synth):
+    from constructs_lib import App, PipelineStack, build_config
+
+    stack = PipelineStack(App(outdir=str(tmp_path / "cdktf.out")), build_config())
+    stack.pipeline.add_subscriber({"name": "audit"})
+    outputs = synth(stack)["output"]
+    assert outputs["queue_url_audit"]["value"] == "${module.queue_audit.queue_url}"
+    assert outputs["consumer_function_name_audit"]["value"] == "${module.consumer_audit.lambda_function_name}"
+    assert {"queue_url_main", "dlq_url_main", "dlq_url_audit", "table_name"} <= set(outputs)
