@@ -1,5 +1,74 @@
-"""cdktf constructs for the DynamoDB stream -> SNS -> SQS -> Lambda pipeline."""
+"""cdktf constructs for the DynamoDB stream -> SNS -> SQS -> Lambda pipeline.
+
+The configuration names import without starting jsii; the constructs (which need cdktf and the
+AWS provider) are loaded on first use, so ``from constructs_lib import EventPipeline`` works
+and ``import constructs_lib.config`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .config import ConfigError, PipelineConfig, SubscriberConfig, build_config
 
-__all__ = ["ConfigError", "PipelineConfig", "SubscriberConfig", "build_config"]
+#: Public name -> the module defining it (imported on first access).
+_LAZY = {
+    "App": "cdk",
+    "TerraformStack": "cdk",
+    "EventPipeline": "pipeline",
+    "Subscriber": "subscriber",
+    "PipelineStack": "stack",
+    "aws_provider": "stack",
+    "build_app": "app",
+    "Queue": "messaging",
+    "QueueProps": "messaging",
+    "SubscribedQueue": "messaging",
+    "SubscribedQueueProps": "messaging",
+    "Topic": "messaging",
+    "TopicProps": "messaging",
+    "PythonFunction": "function",
+    "PythonFunctionProps": "function",
+    "Table": "table",
+    "TableProps": "table",
+    "EventSourceTrigger": "triggers",
+    "TriggerProps": "triggers",
+    "MessagingKey": "security",
+    "Account": "security",
+    "Alarms": "observability",
+    "Dashboard": "observability",
+    "PropsConflictError": "props",
+    "DuplicateLogicalIdError": "ids",
+    "PackagingError": "packaging",
+}
+
+__all__ = ["ConfigError", "PipelineConfig", "SubscriberConfig", "build_config", *_LAZY]
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ loads them
+    from .app import build_app
+    from .cdk import App, TerraformStack
+    from .function import PythonFunction, PythonFunctionProps
+    from .ids import DuplicateLogicalIdError
+    from .messaging import Queue, QueueProps, SubscribedQueue, SubscribedQueueProps, Topic, TopicProps
+    from .observability import Alarms, Dashboard
+    from .packaging import PackagingError
+    from .pipeline import EventPipeline
+    from .props import PropsConflictError
+    from .security import Account, MessagingKey
+    from .stack import PipelineStack, aws_provider
+    from .subscriber import Subscriber
+    from .table import Table, TableProps
+    from .triggers import EventSourceTrigger, TriggerProps
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'constructs_lib' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from typing import Any
+
+import jsii
 
 from constructs import Construct
 
@@ -29,6 +32,10 @@ TerraformHclModule = core.TerraformHclModule
 TerraformOutput = core.TerraformOutput
 TerraformStack = core.TerraformStack
 Testing = core.Testing
+Lazy = core.Lazy
+Token = core.Token
+IAnyProducer = core.IAnyProducer
+IResolvable = core.IResolvable
 
 #: The releases that read the S3 backend's use_lockfile (native S3 state locking).
 S3_LOCKFILE_TARGETS = {"terraform": ">=1.10.0", "opentofu": ">=1.10.0"}
@@ -59,10 +66,57 @@ def s3_backend(stack: Any, *, use_lockfile: bool = False, **props: Any) -> Any:
     return backend
 
 
+@jsii.implements(IAnyProducer)
+class _Producer:
+    def __init__(self, produce: Callable[[], Any]) -> None:
+        self._produce = produce
+
+    def produce(self, context: Any) -> Any:
+        return self._produce()
+
+
+def lazy_string(produce: Callable[[], str]) -> str:
+    """A string token whose value ``produce()`` computes when the stack is synthesized, so that
+    it can include what is added to the construct tree after the value was handed over (e.g. a
+    key policy naming roles of subscribers added later)."""
+    return Lazy.string_value(_Producer(produce))
+
+
+@jsii.implements(IResolvable)
+class _Dependable:
+    """What ``depends_on=[element]`` writes (``aws_x.id``, no braces), for adding later."""
+
+    def __init__(self, element: Any) -> None:
+        self._element = element
+
+    @property
+    def creation_stack(self) -> list[str]:
+        return []
+
+    def resolve(self, context: Any) -> Any:
+        context.suppress_braces = True
+        return self._element.fqn
+
+    def to_string(self) -> str:
+        return f"depends_on {self._element.node.path}"
+
+
+def add_dependency(resource: Any, element: Any) -> None:
+    """Make ``resource`` (a resource or module) wait for ``element`` after it was created: appends
+    to its ``depends_on`` exactly what passing ``element`` to the constructor would have."""
+    resource.depends_on = [*(resource.depends_on or []), Token.as_string(_Dependable(element))]
+
+
 __all__ = [
     "App",
     "AssetType",
     "Construct",
+    "IAnyProducer",
+    "IResolvable",
+    "Lazy",
+    "Token",
+    "add_dependency",
+    "lazy_string",
     "ENV",
     "FLAVOUR",
     "FLAVOURS",

@@ -1,77 +1,134 @@
-"""A Python Lambda function with its code packaged at synth (terraform-aws-modules/lambda)."""
+"""A Python Lambda function with its code packaged at synth (terraform-aws-modules/lambda).
+
+Defaults (each can be overridden, see :mod:`constructs_lib.props`): X-Ray active tracing, a
+log group with a retention the module creates itself (so the role needs no
+``logs:CreateLogGroup``), and reserved concurrency when one is given.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from constructs import Construct
 
 from . import modules
-from .cdk import AssetType, TerraformAsset, TerraformHclModule
+from .cdk import App, AssetType, TerraformAsset, TerraformHclModule
 from .contract import HANDLER
-from .packaging import build_package
+from .ids import set_logical_id
+from .packaging import FUNCTIONS_DIR, PackagingError, build_package
+from .props import merge, prop
+
+#: The log retention (days) a function gets unless told otherwise.
+DEFAULT_LOG_RETENTION_DAYS = 14
+#: Folder name under the app's output folder's parent holding zips and the Powertools bundle.
+BUILD_FOLDER = ".build"
+
+
+def code_folder(code: str | Path) -> Path:
+    """Where a function's code lives.
+
+    A bare name (no path separator: ``"producer"``, ``"consumer"``) names a handler shipped with
+    the package; anything else is a folder path, absolute or relative to the current working
+    directory (the app's folder), never to the package.
+    """
+    text = str(code)
+    if isinstance(code, str) and "/" not in text and "\\" not in text and text not in (".", ".."):
+        shipped = FUNCTIONS_DIR / text
+        if not shipped.is_dir():
+            names = sorted(p.name for p in FUNCTIONS_DIR.iterdir() if (p / "app.py").is_file()) if FUNCTIONS_DIR.is_dir() else []
+            raise PackagingError(
+                f"function code folder {text!r} is not a handler shipped with constructs_lib ({', '.join(names)}); "
+                "give a folder path (e.g. './handlers/mine', relative to the app's folder) for your own code"
+            )
+        return shipped
+    return Path(code).expanduser().resolve()
+
+
+def build_dir(scope: Construct) -> Path:
+    """Where synth writes build artefacts: ``.build`` beside the app's output folder (cdktf.out)."""
+    return Path(App.of(scope).outdir).resolve().parent / BUILD_FOLDER
 
 
 @dataclass(frozen=True)
 class PythonFunctionProps:
-    function_name: str
-    #: Folder under functions/ holding app.py.
-    code: str
-    handler: str = HANDLER
-    runtime: str = "python3.12"
-    architecture: str = "x86_64"
-    timeout: int = 3
-    memory_size: int = 128
-    environment: dict[str, str] = field(default_factory=dict)
-    #: Inline policy statements in the lambda module's format (key ``condition``, singular).
-    policy_statements: dict[str, Any] = field(default_factory=dict)
-    layers: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: Where the code folder lives; defaults to the project's functions/.
-    source_dir: Path | None = None
-    #: A folder of libraries packaged into the zip beside the code (e.g. Powertools).
-    bundle: Path | None = None
+    function_name: str = prop(description="The function's name (required).")
+    code: str | Path = prop(
+        "consumer", "Folder holding app.py: a path (absolute or relative to the app's working directory) or "
+        "the name of a handler shipped with the package (producer, consumer).")
+    handler: str = prop(HANDLER, "Handler in the code folder.")
+    runtime: str = prop("python3.12", "Lambda runtime.")
+    architecture: str = prop("x86_64", "x86_64 or arm64.")
+    timeout: int = prop(3, "Timeout in seconds.")
+    memory_size: int = prop(128, "Memory in MB.")
+    environment: dict[str, str] = prop(description="Environment variables.", factory=dict)
+    policy_statements: dict[str, Any] = prop(
+        description="Inline policy statements in the lambda module's format (key 'condition', singular).",
+        factory=dict)
+    layers: tuple[str, ...] = prop((), "Layer version ARNs.")
+    tracing: bool = prop(True, "X-Ray active tracing (and the role's permission to send traces).")
+    log_retention_days: int = prop(DEFAULT_LOG_RETENTION_DAYS, "Retention of the function's log group.")
+    reserved_concurrency: int = prop(-1, "Reserved concurrent executions; -1 = unreserved.")
+    bundle: Path | None = prop(None, "A folder of libraries packaged into the zip beside the code (e.g. Powertools).")
+    extra: dict[str, Any] = prop(description="Further lambda module inputs, applied over the defaults.", factory=dict)
 
 
 class PythonFunction(Construct):
-    """Packages ``functions/<code>`` deterministically and deploys it with the lambda module.
+    """Packages the code folder deterministically and deploys it with the lambda module.
 
-    ``create_package = false`` + ``local_existing_package`` (a path relative to the stack
-    directory) means terraform never runs the module's packaging script, needs no python
-    at plan time and sees no absolute path of this machine.
+    Required (an override may not change them): ``function_name``, ``create_package = false``
+    and ``local_existing_package`` (a path relative to the stack directory), so terraform never
+    runs the module's packaging script, needs no python at plan time and sees no absolute path
+    of this machine.
     """
 
-    def __init__(self, scope: Construct, id: str, *, props: PythonFunctionProps, module_id: str) -> None:
+    def __init__(self, scope: Construct, id: str, *, props: PythonFunctionProps, logical_id: str | None = None) -> None:
+        # Packaged first: bad code fails before anything is added to the construct tree.
+        source = code_folder(props.code)
+        package = build_package(source.name, source, build_dir(scope), extra=props.bundle)
         super().__init__(scope, id)
-        package = build_package(props.code, props.source_dir, extra=props.bundle)
         self.asset = TerraformAsset(self, "package", path=str(package), type=AssetType.FILE)
-        variables: dict[str, Any] = {
-            "function_name": props.function_name,
+        defaults: dict[str, Any] = {
             "handler": props.handler,
             "runtime": props.runtime,
             # Explicit, so it always matches the (per-architecture) Powertools layer.
             "architectures": [props.architecture],
             "timeout": props.timeout,
             "memory_size": props.memory_size,
-            "create_package": False,
-            "local_existing_package": self.asset.path,
+            "cloudwatch_logs_retention_in_days": props.log_retention_days,
+            # The module creates the log group itself, so the role needs no logs:CreateLogGroup.
+            "attach_create_log_group_permission": False,
         }
         if props.environment:
-            variables["environment_variables"] = dict(props.environment)
+            defaults["environment_variables"] = dict(props.environment)
         if props.policy_statements:
-            variables["attach_policy_statements"] = True
-            variables["policy_statements"] = props.policy_statements
+            defaults["attach_policy_statements"] = True
+            defaults["policy_statements"] = props.policy_statements
         if props.layers:
-            variables["layers"] = list(props.layers)
-        variables.update(props.extra)
+            defaults["layers"] = list(props.layers)
+        if props.reserved_concurrency >= 0:
+            defaults["reserved_concurrent_executions"] = props.reserved_concurrency
+        if props.tracing:
+            defaults["tracing_mode"] = "Active"
+            # AWSXRayDaemonWriteAccess: xray:PutTraceSegments and friends support no resource-level
+            # permissions, so AWS requires Resource "*" there (the one wildcard resource we accept).
+            defaults["attach_tracing_policy"] = True
+        variables = merge(f"PythonFunction {self.node.path}", defaults, props.extra, {
+            "function_name": (props.function_name, "props.function_name"),
+            "create_package": (False, "the code is packaged at synth, not by terraform"),
+            "local_existing_package": (self.asset.path, "the package built at synth"),
+        })
         self.module = TerraformHclModule(
             self, "module", source=modules.LAMBDA.source, version=modules.LAMBDA.version, variables=variables
         )
-        self.module.override_logical_id(module_id)
-        self.module_id = module_id
+        self.logical_id = logical_id or id
+        set_logical_id(self.module, self.logical_id)
         self.function_name = self.module.get_string("lambda_function_name")
         self.function_arn = self.module.get_string("lambda_function_arn")
         self.role_name = self.module.get_string("lambda_role_name")
         self.role_arn = self.module.get_string("lambda_role_arn")
+
+    @property
+    def module_id(self) -> str:
+        return self.logical_id

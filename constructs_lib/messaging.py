@@ -1,9 +1,14 @@
-"""An SNS topic and the SQS queues subscribed to it (terraform-aws-modules/sns, /sqs)."""
+"""An SNS topic and SQS queues, each with its own secure defaults (terraform-aws-modules/sns, /sqs).
+
+Defaults (each can be overridden, see :mod:`constructs_lib.props`): a resource policy granting
+the owning account only, a statement denying every request made without TLS, encryption with
+the customer-managed key when one is given, and for a subscribed queue a dead-letter queue.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
@@ -11,67 +16,146 @@ from constructs import Construct
 from . import modules
 from .aws import SnsTopicSubscription
 from .cdk import TerraformHclModule
+from .contract import FAILED_MESSAGE_RETENTION_SECONDS
+from .ids import set_logical_id
+from .props import merge, prop
+from .security import (
+    SNS_OWNER_ACTIONS,
+    SQS_OWNER_ACTIONS,
+    Account,
+    MessagingKey,
+    deny_insecure_transport,
+    owner_statement,
+    stack_account,
+)
+
+
+def protective_statements(service: str, account: Account, enforce_tls: bool) -> dict[str, dict[str, Any]]:
+    """The default resource-policy statements: owner-only (+ TLS-only deny)."""
+    actions = SNS_OWNER_ACTIONS if service == "sns" else SQS_OWNER_ACTIONS
+    statements = {"owner": owner_statement(account, actions)}
+    if enforce_tls:
+        statements["deny_insecure_transport"] = deny_insecure_transport(service)
+    return statements
 
 
 @dataclass(frozen=True)
 class TopicProps:
-    name: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    name: str = prop(description="The topic's name (required).")
+    key: MessagingKey | None = prop(None, "Customer-managed key encrypting the topic; None = not encrypted.")
+    account: Account | None = prop(None, "Owner of the topic; None = the account running Terraform.")
+    enforce_tls: bool = prop(True, "Deny every request made without TLS (topic policy).")
+    policy_statements: dict[str, Any] = prop(
+        description="Topic policy statements (sns module format) added to, or replacing by key, the defaults "
+        "'owner' and 'deny_insecure_transport'.", factory=dict)
+    extra: dict[str, Any] = prop(description="Further sns module inputs, applied over the defaults.", factory=dict)
 
 
 class Topic(Construct):
-    """The fan-out topic. Exposes ``topic_arn``."""
+    """An SNS topic, owner-only and TLS-only, encrypted with ``key``. Exposes ``topic_arn``, ``name``."""
 
-    def __init__(self, scope: Construct, id: str, *, props: TopicProps, module_id: str = "topic") -> None:
+    def __init__(self, scope: Construct, id: str, *, props: TopicProps, logical_id: str | None = None) -> None:
         super().__init__(scope, id)
-        self.module = TerraformHclModule(
-            self,
-            "module",
-            source=modules.SNS.source,
-            version=modules.SNS.version,
-            variables={"name": props.name, **props.extra},
+        self.name = props.name
+        owner = f"Topic {self.node.path}"
+        account = props.account or stack_account(self)
+        defaults: dict[str, Any] = {
+            # The module's default statement allows principal "*" conditioned on the source
+            # account; the owner statement is the stricter equivalent.
+            "enable_default_topic_policy": False,
+        }
+        if props.key is not None:
+            defaults["kms_master_key_id"] = props.key.key_arn
+        variables = merge(owner, defaults, props.extra, {"name": (props.name, "props.name")})
+        variables["topic_policy_statements"] = merge(
+            owner,
+            protective_statements("sns", account, props.enforce_tls),
+            {**props.extra.get("topic_policy_statements", {}), **props.policy_statements},
+            {},
+            "policy_statements",
         )
-        self.module.override_logical_id(module_id)
+        self.module = TerraformHclModule(
+            self, "module", source=modules.SNS.source, version=modules.SNS.version, variables=variables
+        )
+        set_logical_id(self.module, logical_id or id)
         self.topic_arn = self.module.get_string("topic_arn")
 
 
 @dataclass(frozen=True)
 class QueueProps:
-    name: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    name: str = prop(description="The queue's name (required); its DLQ is '<name>-dlq'.")
+    key: MessagingKey | None = prop(None, "Customer-managed key encrypting the queue (and DLQ); None = SQS-managed SSE.")
+    account: Account | None = prop(None, "Owner of the queue; None = the account running Terraform.")
+    enforce_tls: bool = prop(True, "Deny every request made without TLS (queue and DLQ policies).")
+    visibility_timeout_seconds: int | None = prop(None, "Visibility timeout; None = the module's default (30 s).")
+    message_retention_seconds: int | None = prop(None, "How long messages are kept; None = the module's default (4 days).")
+    dead_letter_queue: bool = prop(False, "Create a dead-letter queue receiving what failed max_receive_count times.")
+    max_receive_count: int = prop(5, "Receives before a message moves to the DLQ (with dead_letter_queue).")
+    dlq_message_retention_seconds: int = prop(
+        FAILED_MESSAGE_RETENTION_SECONDS, "How long the DLQ keeps failed messages (default: the maximum, 14 days).")
+    policy_statements: dict[str, Any] = prop(
+        description="Queue policy statements (sqs module format) added to, or replacing by key, the defaults "
+        "'owner' and 'deny_insecure_transport'.", factory=dict)
+    extra: dict[str, Any] = prop(description="Further sqs module inputs, applied over the defaults.", factory=dict)
 
 
 class Queue(Construct):
-    """A queue from the sqs module, e.g. the stream's on-failure destination.
+    """An SQS queue, owner-only and TLS-only, encrypted with ``key``, with an optional DLQ.
 
-    Exposes ``queue_arn``, ``queue_url``, ``queue_name`` and, when ``create_dlq`` is set,
-    ``dlq_arn``, ``dlq_url`` and ``dlq_name``.
+    Exposes ``queue_arn``, ``queue_url``, ``queue_name`` and, with a DLQ, ``dlq_arn``,
+    ``dlq_url`` and ``dlq_name``.
     """
 
-    def __init__(self, scope: Construct, id: str, *, props: QueueProps, module_id: str) -> None:
+    def __init__(self, scope: Construct, id: str, *, props: QueueProps, logical_id: str | None = None,
+                 required_statements: dict[str, tuple[Any, str]] | None = None,
+                 required_dlq_statements: dict[str, tuple[Any, str]] | None = None) -> None:
         super().__init__(scope, id)
-        self.module = TerraformHclModule(
-            self, "module", source=modules.SQS.source, version=modules.SQS.version,
-            variables={"name": props.name, **props.extra},
+        owner = f"Queue {self.node.path}"
+        account = props.account or stack_account(self)
+        extra = props.extra
+        dlq = props.dead_letter_queue or bool(extra.get("create_dlq"))
+        defaults: dict[str, Any] = {}
+        for key in ("visibility_timeout_seconds", "message_retention_seconds"):
+            if getattr(props, key) is not None:
+                defaults[key] = getattr(props, key)
+        if props.dead_letter_queue:
+            defaults["create_dlq"] = True
+            defaults["redrive_policy"] = {"maxReceiveCount": props.max_receive_count}
+            defaults["dlq_message_retention_seconds"] = props.dlq_message_retention_seconds
+        defaults["create_queue_policy"] = True
+        if dlq:
+            defaults["create_dlq_queue_policy"] = True
+        if props.key is not None:
+            # SNS cannot deliver into a queue encrypted with the AWS-managed alias/aws/sqs key;
+            # a customer-managed key whose policy admits sns.amazonaws.com works.
+            defaults["sqs_managed_sse_enabled"] = False
+            defaults["kms_master_key_id"] = props.key.key_arn
+            if dlq:
+                defaults["dlq_sqs_managed_sse_enabled"] = False
+                defaults["dlq_kms_master_key_id"] = props.key.key_arn
+        variables = merge(owner, defaults, extra, {"name": (props.name, "props.name")})
+        protective = protective_statements("sqs", account, props.enforce_tls)
+        variables["queue_policy_statements"] = merge(
+            owner, protective, {**extra.get("queue_policy_statements", {}), **props.policy_statements},
+            required_statements or {}, "policy_statements",
         )
-        self.module.override_logical_id(module_id)
+        if dlq:
+            variables["dlq_queue_policy_statements"] = merge(
+                owner, protective, extra.get("dlq_queue_policy_statements", {}),
+                required_dlq_statements or {}, "extra['dlq_queue_policy_statements']",
+            )
+        self.module = TerraformHclModule(
+            self, "module", source=modules.SQS.source, version=modules.SQS.version, variables=variables,
+        )
+        self.logical_id = logical_id or id
+        set_logical_id(self.module, self.logical_id)
+        self.has_dlq = dlq
         self.queue_arn = self.module.get_string("queue_arn")
         self.queue_url = self.module.get_string("queue_url")
         self.queue_name = self.module.get_string("queue_name")
         self.dlq_arn = self.module.get_string("dead_letter_queue_arn")
         self.dlq_url = self.module.get_string("dead_letter_queue_url")
         self.dlq_name = self.module.get_string("dead_letter_queue_name")
-
-
-@dataclass(frozen=True)
-class SubscribedQueueProps:
-    name: str
-    visibility_timeout_seconds: int = 30
-    message_retention_seconds: int | None = None
-    raw_message_delivery: bool = False
-    filter_policy: dict[str, Any] | None = None
-    filter_policy_scope: str = "MessageAttributes"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def topic_send_statement(topic_arn: str, sid: str = "AllowThisTopicOnly") -> dict[str, Any]:
@@ -88,51 +172,47 @@ def topic_send_statement(topic_arn: str, sid: str = "AllowThisTopicOnly") -> dic
     }
 
 
+@dataclass(frozen=True)
+class SubscribedQueueProps(QueueProps):
+    dead_letter_queue: bool = prop(True, "Create a DLQ; it also takes what SNS itself could not deliver.")
+    raw_message_delivery: bool = prop(False, "Deliver the message body as published, without the SNS envelope.")
+    filter_policy: dict[str, Any] | None = prop(None, "SNS filter policy of the subscription; None = every message.")
+    filter_policy_scope: str = prop("MessageAttributes", "What the filter policy matches: MessageAttributes or MessageBody.")
+
+
 class SubscribedQueue(Queue):
-    """A queue whose policy admits only ``topic_arn``, subscribed to that topic."""
+    """A queue whose policy admits only ``topic``, subscribed to it (the aws-sns-sqs pattern).
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        topic_arn: str,
-        props: SubscribedQueueProps,
-        module_id: str,
-        subscription_id: str,
-    ) -> None:
-        variables: dict[str, Any] = {"visibility_timeout_seconds": props.visibility_timeout_seconds}
-        if props.message_retention_seconds is not None:
-            variables["message_retention_seconds"] = props.message_retention_seconds
-        variables.update(props.extra)
-        variables["create_queue_policy"] = True
-        variables["queue_policy_statements"] = {
-            **props.extra.get("queue_policy_statements", {}),
-            "sns": topic_send_statement(topic_arn),
-        }
-        has_dlq = bool(props.extra.get("create_dlq"))
-        if has_dlq:
+    Required (an override may not change them): the ``sns`` statement letting only this topic
+    send (queue and DLQ). With a key, the key admits the topic's deliveries.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, topic: Topic, props: SubscribedQueueProps,
+                 logical_id: str | None = None, subscription_logical_id: str | None = None) -> None:
+        super().__init__(
+            scope, id, props=props, logical_id=logical_id,
+            required_statements={"sns": (topic_send_statement(topic.topic_arn), "only the subscribed topic may send")},
             # The DLQ also takes what SNS itself could not deliver (subscription redrive policy).
-            variables["create_dlq_queue_policy"] = True
-            variables["dlq_queue_policy_statements"] = {
-                **props.extra.get("dlq_queue_policy_statements", {}),
-                "sns": topic_send_statement(topic_arn, sid="AllowThisTopicUndeliverable"),
-            }
-        super().__init__(scope, id, props=QueueProps(name=props.name, extra=variables), module_id=module_id)
-
+            required_dlq_statements={"sns": (
+                topic_send_statement(topic.topic_arn, sid="AllowThisTopicUndeliverable"),
+                "SNS moves undeliverable messages there",
+            )},
+        )
+        if props.key is not None:
+            props.key.allow_topic(topic.name)
         self.subscription = SnsTopicSubscription(
             self,
             "subscription",
-            topic_arn=topic_arn,
+            topic_arn=topic.topic_arn,
             protocol="sqs",
             endpoint=self.queue_arn,
             raw_message_delivery=props.raw_message_delivery or None,
             filter_policy=json.dumps(props.filter_policy, sort_keys=True) if props.filter_policy else None,
             filter_policy_scope=props.filter_policy_scope if props.filter_policy else None,
             # Messages SNS cannot deliver (queue policy or key trouble) are kept, not dropped.
-            redrive_policy=json.dumps({"deadLetterTargetArn": self.dlq_arn}) if has_dlq else None,
+            redrive_policy=json.dumps({"deadLetterTargetArn": self.dlq_arn}) if self.has_dlq else None,
             # Subscribe only once the queue's policy (inside the module) admits the topic, or the
             # first deliveries after a deploy could be refused.
             depends_on=[self.module],
         )
-        self.subscription.override_logical_id(subscription_id)
+        set_logical_id(self.subscription, subscription_logical_id or f"{self.logical_id}_subscription")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
 
 from .aws import CloudwatchDashboard, CloudwatchMetricAlarm
+from .cdk import lazy_string
+from .ids import set_logical_id
+from .props import prop
 
 
 @dataclass(frozen=True)
@@ -70,12 +74,22 @@ def iterator_age_alarm(key: str, alarm_name: str, function_name: str, millisecon
 
 
 class Alarms(Construct):
-    """Creates each alarm with the topic as alarm and OK action. ``alarms`` maps logical id -> alarm."""
+    """Creates each alarm with the topic as alarm and OK action. ``alarms`` maps logical id -> alarm.
+
+    More can be added later with :meth:`add` (a subscriber added after the pipeline was built).
+    """
 
     def __init__(self, scope: Construct, id: str, *, specs: list[AlarmSpec], topic_arn: str,
-                 period_seconds: int, evaluation_periods: int) -> None:
+                 period_seconds: int, evaluation_periods: int, logical_id_prefix: str = "") -> None:
         super().__init__(scope, id)
+        self.topic_arn = topic_arn
+        self.period_seconds = period_seconds
+        self.evaluation_periods = evaluation_periods
+        self.prefix = logical_id_prefix
         self.alarms: dict[str, Any] = {}
+        self.add(specs)
+
+    def add(self, specs: list[AlarmSpec]) -> None:
         for spec in specs:
             alarm = CloudwatchMetricAlarm(
                 self,
@@ -88,24 +102,24 @@ class Alarms(Construct):
                 statistic=spec.statistic,
                 comparison_operator=spec.comparison,
                 threshold=spec.threshold,
-                period=period_seconds,
-                evaluation_periods=evaluation_periods,
+                period=self.period_seconds,
+                evaluation_periods=self.evaluation_periods,
                 treat_missing_data="notBreaching",
-                alarm_actions=[topic_arn],
-                ok_actions=[topic_arn],
+                alarm_actions=[self.topic_arn],
+                ok_actions=[self.topic_arn],
             )
-            alarm.override_logical_id(spec.logical_id)
+            set_logical_id(alarm, f"{self.prefix}{spec.logical_id}")
             self.alarms[spec.logical_id] = alarm
 
 
 @dataclass(frozen=True)
 class DashboardProps:
-    name: str
-    region: str
-    producer_function: str
-    consumer_functions: tuple[str, ...]
-    queues: tuple[str, ...]
-    dead_letter_queues: tuple[str, ...]
+    name: str = prop(description="The dashboard's name.")
+    region: str = prop(description="Region of the metrics (and of the console URL).")
+    producer_function: str = prop(description="Name of the producer function (stream iterator age, errors, ...).")
+    consumer_functions: tuple[str, ...] = prop(description="Names of the consumer functions.")
+    queues: tuple[str, ...] = prop(description="Names of the subscriber queues (depth, oldest message).")
+    dead_letter_queues: tuple[str, ...] = prop(description="Names of the dead-letter and failure queues.")
 
 
 def _widget(title: str, metrics: list[list[Any]], region: str, stat: str, y: int, x: int) -> dict[str, Any]:
@@ -155,10 +169,19 @@ def console_host(region: str) -> str:
 
 
 class Dashboard(Construct):
-    def __init__(self, scope: Construct, id: str, *, props: DashboardProps) -> None:
+    """A CloudWatch dashboard. ``props`` may be a callable returning the :class:`DashboardProps`:
+    it is then called when the stack is synthesized, so the widgets include functions and
+    queues added after the dashboard was created."""
+
+    def __init__(self, scope: Construct, id: str, *, props: DashboardProps | Callable[[], DashboardProps],
+                 name: str | None = None, region: str | None = None, logical_id: str = "dashboard") -> None:
         super().__init__(scope, id)
+        current = props if callable(props) else (lambda: props)
+        name = name or current().name
+        region = region or current().region
         self.dashboard = CloudwatchDashboard(
-            self, "dashboard", dashboard_name=props.name, dashboard_body=json.dumps(dashboard_body(props))
+            self, "dashboard", dashboard_name=name,
+            dashboard_body=lazy_string(lambda: json.dumps(dashboard_body(current()))),
         )
-        self.dashboard.override_logical_id("dashboard")
-        self.url = f"https://{console_host(props.region)}/cloudwatch/home?region={props.region}#dashboards:name={props.name}"
+        set_logical_id(self.dashboard, logical_id)
+        self.url = f"https://{console_host(region)}/cloudwatch/home?region={region}#dashboards:name={name}"

@@ -29,7 +29,10 @@ import zipfile
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS_DIR = PROJECT_ROOT / "functions"
+#: The default handlers: functions/ in this repository, constructs_lib/handlers/ once installed
+#: (pyproject.toml ships functions/ there as package data).
+_INSTALLED_FUNCTIONS_DIR = Path(__file__).resolve().parent / "handlers"
+FUNCTIONS_DIR = _INSTALLED_FUNCTIONS_DIR if _INSTALLED_FUNCTIONS_DIR.is_dir() else PROJECT_ROOT / "functions"
 BUILD_DIR = PROJECT_ROOT / ".build"
 #: Modules every function zip carries at its root, beside the function's own files (which win
 #: on a name clash), so ``import pipeline_message`` works in every function.

@@ -1,29 +1,30 @@
 """The whole pipeline: table stream -> producer -> topic -> queue(s) -> consumer(s).
 
-``EventPipeline`` wires the single-concern constructs from one :class:`PipelineConfig`:
-encryption key, stream table, topic, stream failure queue, producer, subscribers, alarms
-and dashboard.
+``EventPipeline`` only wires constructs that apply their own secure defaults (table, topic,
+queues, functions, key); everything it reads comes from one :class:`PipelineConfig`.
+Subscribers can be added after construction with :meth:`EventPipeline.add_subscriber`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from constructs import Construct
 
 from .aws import (
-    DataAwsCallerIdentity,
     DataAwsSsmParameter,
     LambdaEventSourceMappingDestinationConfig,
     LambdaEventSourceMappingDestinationConfigOnFailure,
     SnsTopicSubscription,
 )
-from .config import PipelineConfig, SubscriberConfig
-from .contract import FAILED_MESSAGE_RETENTION_SECONDS, IDEMPOTENCY_TTL_ATTRIBUTE, consumer_environment, producer_environment
-from .function import PythonFunction, PythonFunctionProps
+from .config import PipelineConfig, SubscriberConfig, build_config
+from .contract import FAILED_MESSAGE_RETENTION_SECONDS, producer_environment
+from .function import PythonFunction, PythonFunctionProps, build_dir
+from .ids import set_logical_id
 from .literal import terraform_literal
-from .messaging import Queue, QueueProps, SubscribedQueue, SubscribedQueueProps, Topic, TopicProps
+from .messaging import Queue, QueueProps, Topic, TopicProps
 from .observability import (
     AlarmSpec,
     Alarms,
@@ -35,169 +36,15 @@ from .observability import (
     queue_age_alarm,
 )
 from .packaging import powertools_bundle
-from .security import (
-    SNS_OWNER_ACTIONS,
-    SQS_OWNER_ACTIONS,
-    Account,
-    KeyProps,
-    MessagingKey,
-    alarm_arn_pattern,
-    deny_insecure_transport,
-    owner_statement,
-    topic_arn,
-)
-from .table import StreamTable, StreamTableProps
-from .triggers import DYNAMODB_EXECUTION_ROLE, SQS_EXECUTION_ROLE, EventSourceTrigger, TriggerProps, managed_policy_arn
+from .security import MessagingKey, alarm_arn_pattern, caller_account
+from .subscriber import IDEMPOTENCY_ACTIONS, Subscriber, function_props
+from .table import Table, TableProps
+from .triggers import DYNAMODB_EXECUTION_ROLE, EventSourceTrigger, TriggerProps, managed_policy_arn
 
-#: What Powertools idempotency does with its persistence table, and nothing more.
-IDEMPOTENCY_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+__all__ = ["IDEMPOTENCY_ACTIONS", "EventPipeline", "Subscriber", "stream_mapping"]
 
-
-class Protection:
-    """The security settings every topic and queue of one pipeline shares."""
-
-    def __init__(self, config: PipelineConfig, account: Account, key: MessagingKey | None) -> None:
-        self.config = config
-        self.account = account
-        self.key = key
-
-    def _statements(self, service: str, actions: list[str]) -> dict[str, dict[str, Any]]:
-        statements = {"owner": owner_statement(self.account, actions)}
-        if self.config.security.enforce_tls:
-            statements["deny_insecure_transport"] = deny_insecure_transport(service)
-        return statements
-
-    def topic(self, extra_statements: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-        """sns module inputs: owner-only policy (+ TLS deny), encryption."""
-        variables: dict[str, Any] = {
-            # The module's default statement allows principal "*" conditioned on the source
-            # account; the owner statement below is the stricter equivalent.
-            "enable_default_topic_policy": False,
-            "topic_policy_statements": {**self._statements("sns", SNS_OWNER_ACTIONS), **(extra_statements or {})},
-        }
-        if self.key is not None:
-            variables["kms_master_key_id"] = self.key.key_arn
-        return variables
-
-    def queue(self, extra_statements: dict[str, dict[str, Any]] | None = None, dlq: bool = False) -> dict[str, Any]:
-        """sqs module inputs: owner-only policy (+ TLS deny) on the queue (and its DLQ), encryption."""
-        variables: dict[str, Any] = {
-            "create_queue_policy": True,
-            "queue_policy_statements": {**self._statements("sqs", SQS_OWNER_ACTIONS), **(extra_statements or {})},
-        }
-        if dlq:
-            variables["create_dlq_queue_policy"] = True
-            variables["dlq_queue_policy_statements"] = self._statements("sqs", SQS_OWNER_ACTIONS)
-        if self.key is not None:
-            # SNS cannot deliver into a queue encrypted with the AWS-managed alias/aws/sqs key;
-            # a customer-managed key whose policy admits sns.amazonaws.com works.
-            variables["sqs_managed_sse_enabled"] = False
-            variables["kms_master_key_id"] = self.key.key_arn
-            if dlq:
-                variables["dlq_sqs_managed_sse_enabled"] = False
-                variables["dlq_kms_master_key_id"] = self.key.key_arn
-        return variables
-
-
-def function_settings(config: PipelineConfig, function: Any) -> dict[str, Any]:
-    """lambda module inputs every function shares: tracing, log retention, concurrency."""
-    variables: dict[str, Any] = {
-        "cloudwatch_logs_retention_in_days": function.log_retention_days,
-        # The module creates the log group itself, so the role needs no logs:CreateLogGroup.
-        "attach_create_log_group_permission": False,
-    }
-    if function.reserved_concurrency >= 0:
-        variables["reserved_concurrent_executions"] = function.reserved_concurrency
-    if config.security.tracing:
-        variables["tracing_mode"] = "Active"
-        # AWSXRayDaemonWriteAccess: xray:PutTraceSegments and friends support no resource-level
-        # permissions, so AWS requires Resource "*" there (the one wildcard resource we accept).
-        variables["attach_tracing_policy"] = True
-    return variables
-
-
-class Subscriber(Construct):
-    """One subscriber: its queue (+ DLQ), subscription, idempotency table, consumer and trigger."""
-
-    def __init__(self, scope: Construct, id: str, *, config: PipelineConfig, sub: SubscriberConfig, topic: Topic,
-                 protection: Protection, layers: tuple[str, ...] = (), bundle: Path | None = None) -> None:
-        super().__init__(scope, id)
-        self.config = sub
-        self.queue = SubscribedQueue(
-            self,
-            "queue",
-            topic_arn=topic.topic_arn,
-            props=SubscribedQueueProps(
-                name=sub.queue_name,
-                visibility_timeout_seconds=sub.visibility_timeout_seconds,
-                message_retention_seconds=sub.message_retention_seconds,
-                raw_message_delivery=sub.raw_message_delivery,
-                # Validated as a dict by the config; free text, so escaped for Terraform.
-                filter_policy=terraform_literal(sub.filter_policy),
-                filter_policy_scope=sub.filter_policy_scope,
-                extra={
-                    "create_dlq": True,
-                    "redrive_policy": {"maxReceiveCount": sub.max_receive_count},
-                    # The DLQ keeps failed messages for the maximum (14 days) for inspection.
-                    "dlq_message_retention_seconds": FAILED_MESSAGE_RETENTION_SECONDS,
-                    **protection.queue(dlq=True),
-                },
-            ),
-            module_id=f"queue_{sub.name}",
-            subscription_id=f"subscription_{sub.name}",
-        )
-        # Records of messages already processed (Powertools idempotency), expiring by TTL.
-        self.idempotency_table = StreamTable(
-            self,
-            "idempotency",
-            props=StreamTableProps(
-                name=sub.idempotency_table_name,
-                stream=False,
-                extra={
-                    "ttl_enabled": True,
-                    "ttl_attribute_name": IDEMPOTENCY_TTL_ATTRIBUTE,
-                    "server_side_encryption_enabled": True,
-                },
-            ),
-            module_id=f"idempotency_{sub.name}",
-        )
-        self.function = PythonFunction(
-            self,
-            "consumer",
-            props=PythonFunctionProps(
-                function_name=sub.function_name,
-                code=sub.code,
-                runtime=config.runtime,
-                architecture=config.architecture,
-                timeout=sub.function.timeout,
-                memory_size=sub.function.memory_size,
-                environment=consumer_environment(sub, self.idempotency_table.table_name),
-                policy_statements={
-                    "idempotency": {
-                        "effect": "Allow",
-                        "actions": IDEMPOTENCY_ACTIONS,
-                        "resources": [self.idempotency_table.table_arn],
-                    }
-                },
-                layers=layers,
-                bundle=bundle,
-                extra=function_settings(config, sub.function),
-            ),
-            module_id=f"consumer_{sub.name}",
-        )
-        mapping: dict[str, Any] = {"batch_size": sub.batch_size, "function_response_types": ["ReportBatchItemFailures"]}
-        if sub.maximum_batching_window_seconds:
-            mapping["maximum_batching_window_in_seconds"] = sub.maximum_batching_window_seconds
-        self.trigger = EventSourceTrigger(
-            self,
-            "trigger",
-            function=self.function,
-            props=TriggerProps(
-                event_source_arn=self.queue.queue_arn,
-                managed_policy_arn=managed_policy_arn(SQS_EXECUTION_ROLE, config.partition),
-                mapping=mapping,
-            ),
-        )
+#: The construct id whose pipeline keeps unprefixed logical ids (the app's single pipeline).
+DEFAULT_PIPELINE_ID = "pipeline"
 
 
 def stream_mapping(config: PipelineConfig, failure_queue_arn: str) -> dict[str, Any]:
@@ -221,123 +68,148 @@ def stream_mapping(config: PipelineConfig, failure_queue_arn: str) -> dict[str, 
 
 
 class EventPipeline(Construct):
-    """Wires the stream table, producer, topic and subscribers from one :class:`PipelineConfig`."""
+    """Wires the stream table, producer, topic and subscribers from one :class:`PipelineConfig`.
 
-    def __init__(self, scope: Construct, id: str, *, config: PipelineConfig) -> None:
+    Logical ids (the names in the Terraform JSON and state) are prefixed with
+    ``logical_id_prefix``; by default ``"<id>_"``, except for the id ``"pipeline"`` (the app's
+    single pipeline), whose ids stay unprefixed (``module.table``, ``module.topic``, ...).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, config: PipelineConfig,
+                 logical_id_prefix: str | None = None) -> None:
         super().__init__(scope, id)
         self.config = config
-        security = config.security
-        identity = DataAwsCallerIdentity(self, "caller")
-        identity.override_logical_id("current")
-        self.account = Account(identity.account_id, config.partition)
-        self.layers: tuple[str, ...] = ()
-        self.bundle: Path | None = None
+        self.prefix = ("" if id == DEFAULT_PIPELINE_ID else f"{id}_") if logical_id_prefix is None else logical_id_prefix
+        self.account = caller_account(self, "caller", self._id("current"), config.partition)
+        self.layers, self.bundle = self._powertools()
+        self.key = self._key()
+        self.table = Table(self, "table", props=self._table_props(), logical_id=self._id("table"))
+        self.topic = Topic(self, "topic", props=self._topic_props(config.topic_name), logical_id=self._id("topic"))
+        # Stream records that still fail after the bounded retries are kept here, not dropped.
+        self.stream_failures = Queue(self, "stream_failures", props=self._queue_props(
+            config.stream_failure_queue_name, message_retention_seconds=FAILED_MESSAGE_RETENTION_SECONDS,
+        ), logical_id=self._id("stream_failures"))
+        self.producer = PythonFunction(self, "producer", props=self._producer_props(), logical_id=self._id("producer"))
+        if self.key is not None:
+            self.key.grant_send(self.producer.role_arn)
+        self.stream_trigger = EventSourceTrigger(self, "stream_trigger", function=self.producer, props=TriggerProps(
+            event_source_arn=self.table.stream_arn,
+            managed_policy_arn=managed_policy_arn(DYNAMODB_EXECUTION_ROLE, config.partition),
+            mapping=stream_mapping(config, self.stream_failures.queue_arn),
+        ))
+        self.alarm_topic, self.alarms = self._alarms() if config.alarms.enabled else (None, None)
+        self.dashboard = self._dashboard() if config.dashboard else None
+        self.subscribers: list[Subscriber] = []
+        self._listeners: list[Callable[[Subscriber], None]] = []
+        for sub in config.subscribers:
+            self._subscribe(sub)
+
+    def add_subscriber(self, sub: SubscriberConfig | dict[str, Any]) -> Subscriber:
+        """Add a subscriber after construction: its queue (+ DLQ, policies), subscription,
+        idempotency table, consumer and trigger; the key's grant for its consumer; its alarms;
+        its dashboard widgets; and the stream trigger waits for its subscription.
+
+        The configuration is validated together with the pipeline's (unique names, limits):
+        a bad one raises :class:`ConfigError` naming the field.
+        """
+        data = sub.model_dump() if isinstance(sub, SubscriberConfig) else dict(sub)
+        updated = build_config({
+            **self.config.model_dump(), "subscribers": [*(s.model_dump() for s in self.config.subscribers), data]
+        })
+        self.config = updated
+        return self._subscribe(updated.subscribers[-1])
+
+    def on_subscriber(self, listener: Callable[[Subscriber], None]) -> None:
+        """Call ``listener`` with every subscriber: those there now and each one added later
+        (``PipelineStack`` adds its outputs so)."""
+        self._listeners.append(listener)
+        for subscriber in self.subscribers:
+            listener(subscriber)
+
+    # --- wiring ------------------------------------------------------------------------------------
+
+    def _id(self, logical_id: str) -> str:
+        return f"{self.prefix}{logical_id}"
+
+    def _subscribe(self, sub: SubscriberConfig) -> Subscriber:
+        subscriber = Subscriber(
+            self, f"subscriber_{sub.name}", config=self.config, sub=sub, topic=self.topic, account=self.account,
+            key=self.key, layers=self.layers, bundle=self.bundle, logical_id_prefix=self.prefix,
+        )
+        self.subscribers.append(subscriber)
+        # With TRIM_HORIZON the producer publishes as soon as the mapping exists: every
+        # subscription must be in place by then, or those messages would reach no queue.
+        self.stream_trigger.wait_for(subscriber.queue.subscription)
+        if self.alarms is not None:
+            self.alarms.add(self._subscriber_alarms(subscriber))
+        for listener in self._listeners:
+            listener(subscriber)
+        return subscriber
+
+    def _powertools(self) -> tuple[tuple[str, ...], Path | None]:
+        """Where the functions get Powertools: (layers, bundle folder packaged into each zip)."""
+        config = self.config
         parameter = config.powertools_layer_parameter()
         if parameter:
             layer = DataAwsSsmParameter(self, "powertools_layer", name=parameter)
-            layer.override_logical_id("powertools_layer")
-            self.layers = (layer.value,)
-        elif config.powertools_layer == "none":
-            self.bundle = powertools_bundle(config.powertools_version, config.runtime, config.architecture)
-        elif config.powertools_layer != "ssm":  # an explicit layer version ARN
-            self.layers = (config.powertools_layer,)
-        self.key = (
-            MessagingKey(self, "key", alias=f"alias/{config.stack_name}",
-                         deletion_window_days=security.key_deletion_window_days)
-            if security.customer_managed_key
-            else None
-        )
-        protection = Protection(config, self.account, self.key)
+            set_logical_id(layer, self._id("powertools_layer"))
+            return (layer.value,), None
+        if config.powertools_layer == "none":
+            cache = build_dir(self) / "powertools"
+            return (), powertools_bundle(config.powertools_version, config.runtime, config.architecture, cache)
+        if config.powertools_layer != "ssm":  # an explicit layer version ARN
+            return (config.powertools_layer,), None
+        return (), None
 
-        self.table = StreamTable(
-            self,
-            "table",
-            props=StreamTableProps(
-                name=config.table_name,
-                extra={
-                    "server_side_encryption_enabled": True,
-                    "point_in_time_recovery_enabled": security.point_in_time_recovery,
-                    "deletion_protection_enabled": config.deletion_protection,
+    def _key(self) -> MessagingKey | None:
+        config = self.config
+        security = config.security
+        if not security.customer_managed_key:
+            return None
+        return MessagingKey(
+            self, "key", alias=f"alias/{config.stack_name}", account=self.account, region=config.region,
+            deletion_window_days=security.key_deletion_window_days, key_users=tuple(security.key_users),
+            logical_id=self._id("messaging_key"),
+        )
+
+    def _table_props(self) -> TableProps:
+        config = self.config
+        return TableProps(
+            name=config.table_name,
+            point_in_time_recovery=config.security.point_in_time_recovery,
+            deletion_protection=config.deletion_protection,
+        )
+
+    def _topic_props(self, name: str, statements: dict[str, Any] | None = None) -> TopicProps:
+        return TopicProps(name=name, key=self.key, account=self.account,
+                          enforce_tls=self.config.security.enforce_tls, policy_statements=statements or {})
+
+    def _queue_props(self, name: str, **settings: Any) -> QueueProps:
+        return QueueProps(name=name, key=self.key, account=self.account,
+                          enforce_tls=self.config.security.enforce_tls, **settings)
+
+    def _producer_props(self) -> PythonFunctionProps:
+        config = self.config
+        return function_props(
+            config, config.producer,
+            function_name=config.producer_function_name,
+            code=config.producer_code,
+            environment=producer_environment(config, self.topic.topic_arn),
+            policy_statements={
+                "publish": {"effect": "Allow", "actions": ["sns:Publish"], "resources": [self.topic.topic_arn]},
+                # The event source mapping sends records that exhausted their retries here
+                # using the function's role.
+                "stream_failures": {
+                    "effect": "Allow",
+                    "actions": ["sqs:SendMessage"],
+                    "resources": [self.stream_failures.queue_arn],
                 },
-            ),
-        )
-        self.topic = Topic(self, "topic", props=TopicProps(name=config.topic_name, extra=protection.topic()))
-        # Stream records that still fail after the bounded retries are kept here, not dropped.
-        self.stream_failures = Queue(
-            self,
-            "stream_failures",
-            props=QueueProps(
-                name=config.stream_failure_queue_name,
-                extra={"message_retention_seconds": FAILED_MESSAGE_RETENTION_SECONDS, **protection.queue()},
-            ),
-            module_id="stream_failures",
-        )
-        self.producer = PythonFunction(
-            self,
-            "producer",
-            props=PythonFunctionProps(
-                function_name=config.producer_function_name,
-                code=config.producer_code,
-                runtime=config.runtime,
-                architecture=config.architecture,
-                timeout=config.producer.timeout,
-                memory_size=config.producer.memory_size,
-                environment=producer_environment(config, self.topic.topic_arn),
-                policy_statements={
-                    "publish": {"effect": "Allow", "actions": ["sns:Publish"], "resources": [self.topic.topic_arn]},
-                    # The event source mapping sends records that exhausted their retries here
-                    # using the function's role.
-                    "stream_failures": {
-                        "effect": "Allow",
-                        "actions": ["sqs:SendMessage"],
-                        "resources": [self.stream_failures.queue_arn],
-                    },
-                },
-                layers=self.layers,
-                bundle=self.bundle,
-                extra=function_settings(config, config.producer),
-            ),
-            module_id="producer",
-        )
-        self.subscribers = [
-            Subscriber(self, f"subscriber_{sub.name}", config=config, sub=sub, topic=self.topic,
-                       protection=protection, layers=self.layers, bundle=self.bundle)
-            for sub in config.subscribers
-        ]
-        self.stream_trigger = EventSourceTrigger(
-            self,
-            "stream_trigger",
-            function=self.producer,
-            props=TriggerProps(
-                event_source_arn=self.table.stream_arn,
-                managed_policy_arn=managed_policy_arn(DYNAMODB_EXECUTION_ROLE, config.partition),
-                mapping=stream_mapping(config, self.stream_failures.queue_arn),
-                # With TRIM_HORIZON the producer publishes as soon as the mapping exists: every
-                # subscription must be in place by then, or those messages would reach no queue.
-                depends_on=tuple(s.queue.subscription for s in self.subscribers),
-            ),
+            },
+            layers=self.layers,
+            bundle=self.bundle,
         )
 
-        self.alarm_topic: Topic | None = None
-        self.alarms: Alarms | None = None
-        if config.alarms.enabled:
-            self._alarms(protection)
-        if self.key is not None:
-            self.key.set_policy(
-                KeyProps(
-                    account=self.account,
-                    region=config.region,
-                    # Only the fan-out topic delivers into the encrypted queues (and their DLQs).
-                    sns_topic_arns=(topic_arn(self.account, config.region, config.topic_name),),
-                    cloudwatch_alarms=config.alarms.enabled,
-                    key_users=tuple(security.key_users),
-                    sending_roles=(self.producer.role_arn,),
-                    receiving_roles=tuple(s.function.role_arn for s in self.subscribers),
-                )
-            )
-        self.dashboard = self._dashboard() if config.dashboard else None
-
-    def _alarms(self, protection: Protection) -> None:
+    def _alarms(self) -> tuple[Topic, Alarms]:
         config = self.config
         cloudwatch = {
             "cloudwatch_alarms": {
@@ -352,16 +224,16 @@ class EventPipeline(Construct):
                 ],
             }
         }
-        self.alarm_topic = Topic(
-            self, "alarm_topic", props=TopicProps(name=config.alarm_topic_name, extra=protection.topic(cloudwatch)),
-            module_id="alarm_topic",
-        )
+        topic = Topic(self, "alarm_topic", props=self._topic_props(config.alarm_topic_name, cloudwatch),
+                      logical_id=self._id("alarm_topic"))
+        if self.key is not None:
+            self.key.allow_cloudwatch_alarms()
         if config.alarms.email:
             email = SnsTopicSubscription(
-                self, "alarm_email", topic_arn=self.alarm_topic.topic_arn, protocol="email",
+                self, "alarm_email", topic_arn=topic.topic_arn, protocol="email",
                 endpoint=terraform_literal(config.alarms.email),
             )
-            email.override_logical_id("alarm_email")
+            set_logical_id(email, self._id("alarm_email"))
         specs: list[AlarmSpec] = [
             *function_alarms("producer", config.producer_function_name, self.producer.function_name),
             iterator_age_alarm("producer", config.producer_function_name, self.producer.function_name,
@@ -369,30 +241,33 @@ class EventPipeline(Construct):
             messages_waiting_alarm("stream_failures", config.stream_failure_queue_name,
                                    self.stream_failures.queue_name),
         ]
-        for sub in self.subscribers:
-            name = sub.config.name
-            specs += [
-                queue_age_alarm(f"queue_{name}", sub.config.queue_name, sub.queue.queue_name,
-                                config.alarms.queue_age_seconds),
-                messages_waiting_alarm(f"dlq_{name}", sub.config.dlq_name, sub.queue.dlq_name),
-                *function_alarms(f"consumer_{name}", sub.config.function_name, sub.function.function_name),
-            ]
-        self.alarms = Alarms(
-            self, "alarms", specs=specs, topic_arn=self.alarm_topic.topic_arn,
-            period_seconds=config.alarms.period_seconds, evaluation_periods=config.alarms.evaluation_periods,
+        alarms = Alarms(
+            self, "alarms", specs=specs, topic_arn=topic.topic_arn, period_seconds=config.alarms.period_seconds,
+            evaluation_periods=config.alarms.evaluation_periods, logical_id_prefix=self.prefix,
         )
+        return topic, alarms
+
+    def _subscriber_alarms(self, subscriber: Subscriber) -> list[AlarmSpec]:
+        sub, config = subscriber.config, self.config
+        return [
+            queue_age_alarm(f"queue_{sub.name}", sub.queue_name, subscriber.queue.queue_name,
+                            config.alarms.queue_age_seconds),
+            messages_waiting_alarm(f"dlq_{sub.name}", sub.dlq_name, subscriber.queue.dlq_name),
+            *function_alarms(f"consumer_{sub.name}", sub.function_name, subscriber.function.function_name),
+        ]
 
     def _dashboard(self) -> Dashboard:
         config = self.config
-        return Dashboard(
-            self,
-            "dashboard",
-            props=DashboardProps(
+
+        def props() -> DashboardProps:  # at synth: the subscribers added until then
+            return DashboardProps(
                 name=config.stack_name,
                 region=config.region,
                 producer_function=self.producer.function_name,
                 consumer_functions=tuple(s.function.function_name for s in self.subscribers),
                 queues=tuple(s.queue.queue_name for s in self.subscribers),
                 dead_letter_queues=(self.stream_failures.queue_name, *(s.queue.dlq_name for s in self.subscribers)),
-            ),
-        )
+            )
+
+        return Dashboard(self, "dashboard", props=props, name=config.stack_name, region=config.region,
+                         logical_id=self._id("dashboard"))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import jsii
-from constructs import Construct, IValidation
+from constructs import Construct
 
-from .aws import KmsAlias, KmsKey
+from .aws import DataAwsCallerIdentity, KmsAlias, KmsKey
+from .cdk import TerraformStack, lazy_string
+from .ids import set_logical_id
+from .props import prop
 
 # Key administration without the right to use the key for data. Listed one by one: no wildcard.
 KEY_ADMIN_ACTIONS = [
@@ -115,24 +117,23 @@ def service_endpoint(service: str, region: str) -> str:
 
 @dataclass(frozen=True)
 class KeyProps:
-    account: Account
-    #: The stack's region (for ``kms:ViaService`` and the CloudWatch alarm ARNs).
-    region: str
-    #: Topics whose deliveries into the encrypted queues (and whose undeliverable messages into
-    #: the DLQs) SNS encrypts: the ``sns.amazonaws.com`` grant requires one of them as
-    #: ``aws:SourceArn``. Built from names, not from the topic resources, which need the key first.
-    sns_topic_arns: tuple[str, ...] = ()
-    #: CloudWatch publishing alarms of this account and region to the encrypted alarm topic.
-    cloudwatch_alarms: bool = False
-    sending_roles: tuple[str, ...] = ()
-    receiving_roles: tuple[str, ...] = ()
-    #: Principals of the owning account may use the key through SQS and SNS only, so that their
-    #: IAM permissions on a queue or topic decide, as with an AWS-managed key.
-    account_via_services: bool = True
-    #: Role ARNs that may use the key directly (Decrypt, GenerateDataKey*), e.g. a break-glass role.
-    key_users: tuple[str, ...] = ()
-    description: str = "Encrypts the pipeline's SNS topics and SQS queues"
-    extra_statements: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    account: Account = prop(description="The key's owner: administers the key.")
+    region: str = prop(description="The stack's region (for kms:ViaService and the CloudWatch alarm ARNs).")
+    sns_topic_arns: tuple[str, ...] = prop(
+        (), "Topics whose deliveries into the encrypted queues (and undeliverable messages into the DLQs) SNS "
+        "encrypts: the sns.amazonaws.com grant requires one of them as aws:SourceArn. Built from names, not from "
+        "the topic resources, which need the key first.")
+    cloudwatch_alarms: bool = prop(False, "CloudWatch may publish alarms of this account and region to an "
+                                          "encrypted topic.")
+    sending_roles: tuple[str, ...] = prop((), "Role ARNs that send to encrypted topics or queues.")
+    receiving_roles: tuple[str, ...] = prop((), "Role ARNs that read from encrypted queues.")
+    account_via_services: bool = prop(
+        True, "Principals of the owning account may use the key through SQS and SNS only, so that their IAM "
+        "permissions on a queue or topic decide, as with an AWS-managed key.")
+    key_users: tuple[str, ...] = prop((), "Role ARNs that may use the key directly (Decrypt, GenerateDataKey*), "
+                                          "e.g. a break-glass role.")
+    description: str = prop("Encrypts the pipeline's SNS topics and SQS queues", "The key's description.")
+    extra_statements: tuple[dict[str, Any], ...] = prop((), "Further key policy statements (IAM JSON form).")
 
 
 def _allow(sid: str, principal: dict[str, Any], actions: list[str], condition: dict | None = None) -> dict[str, Any]:
@@ -197,40 +198,87 @@ def topic_arn(account: Account, region: str, name: str) -> str:
 class MessagingKey(Construct):
     """A customer-managed KMS key with yearly rotation and an alias. Exposes ``key_arn``.
 
-    The key is needed before the functions exist (topics and queues are encrypted with it)
-    while its policy names the functions' roles, so the policy is set afterwards with
-    :meth:`set_policy`; synthesis fails if it never is.
+    Topics and queues are encrypted with the key before the functions that use them exist,
+    while its policy names those functions' roles; so the policy is computed when the stack
+    is synthesized, from what was granted until then (:meth:`allow_topic`, :meth:`grant_send`,
+    :meth:`grant_receive`, :meth:`allow_cloudwatch_alarms`), however late.
     """
 
-    def __init__(self, scope: Construct, id: str, *, alias: str, deletion_window_days: int = 30,
+    def __init__(self, scope: Construct, id: str, *, alias: str, account: Account, region: str,
+                 deletion_window_days: int = 30, key_users: tuple[str, ...] = (),
                  description: str = "Encrypts the pipeline's SNS topics and SQS queues",
                  logical_id: str = "messaging_key") -> None:
         super().__init__(scope, id)
+        self.account = account
+        self.region = region
+        self.key_users = tuple(key_users)
+        self.description = description
+        self._topics: list[str] = []
+        self._sending_roles: list[str] = []
+        self._receiving_roles: list[str] = []
+        self._cloudwatch_alarms = False
         self.key = KmsKey(
             self,
             "key",
             description=description,
             enable_key_rotation=True,
             deletion_window_in_days=deletion_window_days,
+            policy=lazy_string(lambda: json.dumps(self.policy)),
         )
-        self.key.override_logical_id(logical_id)
+        set_logical_id(self.key, logical_id)
         self.alias = KmsAlias(self, "alias", name=alias, target_key_id=self.key.key_id)
-        self.alias.override_logical_id(f"{logical_id}_alias")
+        set_logical_id(self.alias, f"{logical_id}_alias")
         self.key_arn = self.key.arn
-        self.policy: dict[str, Any] | None = None
-        self.node.add_validation(_PolicySet(self))
 
-    def set_policy(self, props: KeyProps) -> None:
-        self.policy = key_policy(props)
-        self.key.policy = json.dumps(self.policy)
+    def allow_topic(self, topic_name: str) -> None:
+        """SNS may encrypt what this topic (of the key's account and region) delivers into queues."""
+        _append_once(self._topics, topic_arn(self.account, self.region, topic_name))
+
+    def grant_send(self, role_arn: str) -> None:
+        _append_once(self._sending_roles, role_arn)
+
+    def grant_receive(self, role_arn: str) -> None:
+        _append_once(self._receiving_roles, role_arn)
+
+    def allow_cloudwatch_alarms(self) -> None:
+        self._cloudwatch_alarms = True
+
+    @property
+    def props(self) -> KeyProps:
+        """What the key policy is made of, as granted so far."""
+        return KeyProps(
+            account=self.account,
+            region=self.region,
+            sns_topic_arns=tuple(self._topics),
+            cloudwatch_alarms=self._cloudwatch_alarms,
+            key_users=self.key_users,
+            sending_roles=tuple(self._sending_roles),
+            receiving_roles=tuple(self._receiving_roles),
+            description=self.description,
+        )
+
+    @property
+    def policy(self) -> dict[str, Any]:
+        return key_policy(self.props)
 
 
-@jsii.implements(IValidation)
-class _PolicySet:
-    """Construct validation: a key without its policy would get AWS's default (account-wide) one."""
+def _append_once(values: list[str], value: str) -> None:
+    if value not in values:
+        values.append(value)
 
-    def __init__(self, key: MessagingKey) -> None:
-        self._key = key
 
-    def validate(self) -> list[str]:
-        return [] if self._key.policy is not None else [f"{self._key.node.path}: set_policy() was never called"]
+def caller_account(scope: Construct, id: str = "caller", logical_id: str = "current",
+                   partition: str = "aws") -> Account:
+    """The account running Terraform (``data.aws_caller_identity``) as an :class:`Account`."""
+    identity = DataAwsCallerIdentity(scope, id)
+    set_logical_id(identity, logical_id)
+    return Account(identity.account_id, partition)
+
+
+def stack_account(scope: Construct, partition: str = "aws") -> Account:
+    """One caller-identity lookup per stack, shared by constructs built without an account."""
+    stack = TerraformStack.of(scope)
+    identity = stack.node.try_find_child("caller_identity")
+    if identity is None:
+        return caller_account(stack, "caller_identity", "caller_identity", partition)
+    return Account(identity.account_id, partition)

@@ -9,23 +9,31 @@ from .aws import AwsProvider, AwsProviderDefaultTags
 from .cdk import LocalBackend, TerraformOutput, TerraformStack, s3_backend
 from .config import PipelineConfig
 from .pipeline import EventPipeline
+from .subscriber import Subscriber
+
+
+def aws_provider(stack: TerraformStack, region: str, tags: dict[str, str] | None = None) -> AwsProvider:
+    """The AWS provider of ``stack``, with the Terraform and provider constraints the pinned
+    modules need (what every stack using these constructs should have)."""
+    provider = AwsProvider(
+        stack,
+        "aws",
+        region=region,
+        default_tags=[AwsProviderDefaultTags(tags=dict(tags))] if tags else None,
+    )
+    # The prebuilt provider pins the exact version it was generated from; keep the
+    # original design's constraints instead.
+    stack.add_override("terraform.required_version", modules.TERRAFORM_REQUIRED_VERSION)
+    stack.add_override("terraform.required_providers.aws.source", modules.AWS_PROVIDER_SOURCE)
+    stack.add_override("terraform.required_providers.aws.version", modules.AWS_PROVIDER_VERSION)
+    return provider
 
 
 class PipelineStack(TerraformStack):
     def __init__(self, scope: Construct, config: PipelineConfig) -> None:
         super().__init__(scope, config.stack_name)
         self.config = config
-        AwsProvider(
-            self,
-            "aws",
-            region=config.region,
-            default_tags=[AwsProviderDefaultTags(tags=dict(config.tags))],
-        )
-        # The prebuilt provider pins the exact version it was generated from; keep the
-        # original design's constraints instead.
-        self.add_override("terraform.required_version", modules.TERRAFORM_REQUIRED_VERSION)
-        self.add_override("terraform.required_providers.aws.source", modules.AWS_PROVIDER_SOURCE)
-        self.add_override("terraform.required_providers.aws.version", modules.AWS_PROVIDER_VERSION)
+        aws_provider(self, config.region, config.tags)
         if config.backend is not None:
             b = config.backend
             # use_lockfile: S3 native locking; the DynamoDB lock is deprecated (Terraform 1.11,
@@ -53,14 +61,17 @@ class PipelineStack(TerraformStack):
             "producer_function_name": p.producer.function_name,
             "stream_failure_queue_url": p.stream_failures.queue_url,
         }
-        for sub in p.subscribers:
-            name = sub.config.name
-            outputs[f"queue_url_{name}"] = sub.queue.queue_url
-            outputs[f"dlq_url_{name}"] = sub.queue.dlq_url
-            outputs[f"consumer_function_name_{name}"] = sub.function.function_name
         if p.alarm_topic is not None:
             outputs["alarm_topic_arn"] = p.alarm_topic.topic_arn
         if p.dashboard is not None:
             outputs["dashboard_url"] = p.dashboard.url
         for name, value in outputs.items():
             TerraformOutput(self, name, value=value)
+        # Every subscriber's, also of those added later with add_subscriber.
+        p.on_subscriber(self._subscriber_outputs)
+
+    def _subscriber_outputs(self, sub: Subscriber) -> None:
+        name = sub.config.name
+        TerraformOutput(self, f"queue_url_{name}", value=sub.queue.queue_url)
+        TerraformOutput(self, f"dlq_url_{name}", value=sub.queue.dlq_url)
+        TerraformOutput(self, f"consumer_function_name_{name}", value=sub.function.function_name)

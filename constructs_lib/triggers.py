@@ -8,7 +8,10 @@ from typing import Any
 from constructs import Construct
 
 from .aws import IamRolePolicyAttachment, LambdaEventSourceMapping
+from .cdk import add_dependency
 from .function import PythonFunction
+from .ids import set_logical_id
+from .props import prop
 
 DYNAMODB_EXECUTION_ROLE = "AWSLambdaDynamoDBExecutionRole"
 SQS_EXECUTION_ROLE = "AWSLambdaSQSQueueExecutionRole"
@@ -21,12 +24,11 @@ def managed_policy_arn(name: str, partition: str = "aws") -> str:
 
 @dataclass(frozen=True)
 class TriggerProps:
-    event_source_arn: str
-    managed_policy_arn: str
-    #: Arguments of aws_lambda_event_source_mapping beyond source and function.
-    mapping: dict[str, Any]
-    #: Resources the mapping must wait for besides its policy attachment.
-    depends_on: tuple[Any, ...] = ()
+    event_source_arn: str = prop(description="ARN of the stream or queue the function reads.")
+    managed_policy_arn: str = prop(description="AWS-managed execution policy attached to the function's role first.")
+    mapping: dict[str, Any] = prop(description="Arguments of aws_lambda_event_source_mapping beyond source and function.")
+    depends_on: tuple[Any, ...] = prop((), "Resources the mapping must wait for besides its policy attachment "
+                                           "(more can be added later with EventSourceTrigger.wait_for).")
 
 
 class EventSourceTrigger(Construct):
@@ -42,7 +44,7 @@ class EventSourceTrigger(Construct):
         self.attachment = IamRolePolicyAttachment(
             self, "attachment", role=function.role_name, policy_arn=props.managed_policy_arn
         )
-        self.attachment.override_logical_id(f"{function.module_id}_execution_policy")
+        set_logical_id(self.attachment, f"{function.logical_id}_execution_policy")
         self.mapping = LambdaEventSourceMapping(
             self,
             "mapping",
@@ -51,4 +53,8 @@ class EventSourceTrigger(Construct):
             depends_on=[self.attachment, *props.depends_on],
             **props.mapping,
         )
-        self.mapping.override_logical_id(f"{function.module_id}_event_source")
+        set_logical_id(self.mapping, f"{function.logical_id}_event_source")
+
+    def wait_for(self, element: Any) -> None:
+        """Create the mapping only after ``element`` (e.g. a subscription added later) exists."""
+        add_dependency(self.mapping, element)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -61,12 +62,21 @@ def test_layer_settings_are_checked(settings, message):
 
 
 @pytest.fixture(scope="module")
-def bundle():
-    """The pinned release installed for the runtime: once per machine (cached under .build/)."""
+def bundle(tmp_path_factory):
+    """The pinned release installed for the runtime where the synth looks for it.
+
+    A synth keeps the bundle in ``.build/powertools`` beside the app's output folder, and the
+    ``synth_config`` apps write into the session's temporary folder; installing takes the package
+    index, so the release is installed once per machine (the repository's .build/) and copied there.
+    """
     try:
-        return powertools_bundle(POWERTOOLS_VERSION)
+        cached = powertools_bundle(POWERTOOLS_VERSION)
     except PackagingError as error:
         pytest.skip(f"installing Powertools needs the package index the first time: {error}")
+    target = tmp_path_factory.getbasetemp() / ".build" / "powertools" / cached.name
+    if not target.exists():
+        shutil.copytree(cached, target, symlinks=True)
+    return target
 
 
 def test_none_packages_the_pinned_release_into_every_zip(synth_config, bundle, tmp_path):
@@ -99,7 +109,7 @@ def test_none_packages_the_pinned_release_into_every_zip(synth_config, bundle, t
 def test_bundle_is_cached_per_release(bundle):
     marker = bundle / ".complete"
     before = marker.stat().st_mtime_ns
-    assert powertools_bundle(POWERTOOLS_VERSION) == bundle
+    assert powertools_bundle(POWERTOOLS_VERSION, cache_dir=bundle.parent) == bundle
     assert marker.stat().st_mtime_ns == before, "a second synth reuses the install"
 
 

@@ -114,6 +114,27 @@ def test_fanout_stacks_validate_offline(synth_config, offline):
         assert f"{name}: valid in" in process.stdout, process.stdout
 
 
+def test_two_pipelines_and_an_added_subscriber_validate_and_plan_offline(offline, tmp_path, monkeypatch):
+    """The README's example app (examples/two_pipelines_app.py): two pipelines and a subscriber
+    added after construction in one stack are a valid Terraform configuration, planned whole."""
+    import runpy
+
+    app = tmp_path / "app"
+    (app / "handlers" / "audit").mkdir(parents=True)
+    (app / "handlers" / "audit" / "app.py").write_text("def handler(event, context):\n    return {}\n")
+    monkeypatch.chdir(app)
+    monkeypatch.setattr(sys, "argv", ["app.py", str(app / "cdktf.out")])
+    runpy.run_path(str(ROOT / "examples" / "two_pipelines_app.py"), run_name="__main__")
+    stack_dir = app / "cdktf.out" / "stacks" / "shop"
+    result = tv.validate_stack(stack_dir, offline.terraform, offline.env, offline.inputs, offline.workdir, plan=True)
+    assert result.valid and result.diagnostics == [], _problems(result)
+    shown = tv.run_terraform(offline.terraform, ["show", "-json", tv.PLAN_FILE], result.work, offline.env)
+    functions = {c["module_address"] for c in json.loads(shown.stdout)["resource_changes"]
+                 if c["type"] == "aws_lambda_function"}
+    assert functions == {f"module.{p}_{f}" for p in ("orders", "billing") for f in ("producer", "consumer_main")} | {
+        "module.orders_consumer_audit"}
+
+
 def test_terraform_starts_the_plugin_through_the_mirror(offline, tmp_path):
     """Without TF_REATTACH_PROVIDERS: terraform installs the plugin from the filesystem mirror, runs
     the go-plugin handshake (TLS) and reads the aws schema from it (one provider, to keep it quick)."""

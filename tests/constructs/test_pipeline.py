@@ -1,0 +1,116 @@
+"""EventPipeline composed: two in one stack, duplicate ids refused, subscribers added later."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def two_pipelines(stack):
+    from constructs_lib import EventPipeline, build_config
+
+    first = EventPipeline(stack, "orders", config=build_config(name_suffix="-orders"))
+    second = EventPipeline(stack, "billing", config=build_config(name_suffix="-billing"))
+    return first, second
+
+
+def test_default_pipeline_id_keeps_todays_logical_ids(stack, synth):
+    from constructs_lib import EventPipeline, build_config
+
+    EventPipeline(stack, "pipeline", config=build_config())
+    doc = synth(stack)
+    assert {"table", "topic", "producer", "stream_failures", "queue_main", "consumer_main", "alarm_topic"} <= set(doc["module"])
+    assert list(doc["data"]["aws_caller_identity"]) == ["current"]
+    assert list(doc["resource"]["aws_kms_key"]) == ["messaging_key"]
+
+
+def test_two_pipelines_synthesize_completely_with_prefixed_ids(stack, synth):
+    two_pipelines(stack)
+    doc = synth(stack)
+    for prefix in ("orders_", "billing_"):
+        for module in ("table", "topic", "producer", "stream_failures", "queue_main", "idempotency_main",
+                       "consumer_main", "alarm_topic"):
+            assert f"{prefix}{module}" in doc["module"], (prefix, module)
+        assert f"{prefix}current" in doc["data"]["aws_caller_identity"]
+        assert f"{prefix}messaging_key" in doc["resource"]["aws_kms_key"]
+        assert f"{prefix}dashboard" in doc["resource"]["aws_cloudwatch_dashboard"]
+        assert f"{prefix}producer_event_source" in doc["resource"]["aws_lambda_event_source_mapping"]
+        assert f"{prefix}alarm_producer_errors" in doc["resource"]["aws_cloudwatch_metric_alarm"]
+    assert doc["module"]["orders_table"]["name"] == "application-data-table-orders"
+    assert doc["module"]["billing_table"]["name"] == "application-data-table-billing"
+    # Each pipeline's references point at its own resources.
+    assert doc["module"]["billing_queue_main"]["queue_policy_statements"]["sns"]["conditions"][0]["values"] == [
+        "${module.billing_topic.topic_arn}"
+    ]
+    # No unprefixed leftovers a second pipeline could collide with.
+    assert not [k for k in doc["module"] if not k.startswith(("orders_", "billing_"))]
+
+
+def test_a_duplicate_logical_id_is_an_error_not_an_overwrite(stack):
+    from constructs_lib import DuplicateLogicalIdError, EventPipeline, build_config
+
+    EventPipeline(stack, "a", config=build_config(), logical_id_prefix="")
+    with pytest.raises(DuplicateLogicalIdError, match=r"logical id 'current' is used twice in stack 'test'"):
+        EventPipeline(stack, "b", config=build_config(name_suffix="-b"), logical_id_prefix="")
+
+
+def test_add_subscriber_wires_everything_a_configured_one_gets(stack, synth, tmp_path):
+    from constructs_lib import EventPipeline, build_config
+
+    code = tmp_path / "audit_handler"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(event, context):\n    return {'batchItemFailures': []}\n")
+    pipeline = EventPipeline(stack, "pipeline", config=build_config())
+    added = pipeline.add_subscriber({"name": "audit", "code": str(code)})
+    assert added.config.queue_name == "audit-queue"
+    assert [s.config.name for s in pipeline.subscribers] == ["main", "audit"]
+    doc = synth(stack)
+    module = doc["module"]["queue_audit"]
+    assert module["queue_policy_statements"]["sns"]["conditions"][0]["values"] == ["${module.topic.topic_arn}"]
+    assert module["kms_master_key_id"] == "${aws_kms_key.messaging_key.arn}"
+    assert "consumer_audit" in doc["module"] and "idempotency_audit" in doc["module"]
+    # The key policy (computed at synth) lets the added consumer read.
+    policy = json.loads(doc["resource"]["aws_kms_key"]["messaging_key"]["policy"])
+    (readers,) = [s for s in policy["Statement"] if s["Sid"] == "RolesReadEncryptedMessages"]
+    assert readers["Principal"]["AWS"] == ["${module.consumer_main.lambda_role_arn}", "${module.consumer_audit.lambda_role_arn}"]
+    alarms = doc["resource"]["aws_cloudwatch_metric_alarm"]
+    assert {"alarm_queue_audit_oldest_message", "alarm_dlq_audit_messages", "alarm_consumer_audit_errors"} <= set(alarms)
+    body = json.loads(doc["resource"]["aws_cloudwatch_dashboard"]["dashboard"]["dashboard_body"])
+    invocations = [m[-1] for m in body["widgets"][0]["properties"]["metrics"]]
+    assert invocations[-1] == "${module.consumer_audit.lambda_function_name}"
+    mapping = doc["resource"]["aws_lambda_event_source_mapping"]["producer_event_source"]
+    assert mapping["depends_on"] == [
+        "aws_iam_role_policy_attachment.producer_execution_policy",
+        "aws_sns_topic_subscription.subscription_main",
+        "aws_sns_topic_subscription.subscription_audit",
+    ]
+
+
+def test_add_subscriber_validates_with_the_pipeline(stack):
+    from constructs_lib import ConfigError, EventPipeline, build_config
+
+    pipeline = EventPipeline(stack, "pipeline", config=build_config())
+    with pytest.raises(ConfigError, match=r"subscribers\[\]\.name"):
+        pipeline.add_subscriber({"name": "main"})
+    with pytest.raises(ConfigError, match="batch_size"):
+        pipeline.add_subscriber({"name": "x", "batch_size": 0})
+    assert len(pipeline.subscribers) == 1
+
+
+def test_public_api_is_importable_from_the_top_level():
+    import constructs_lib
+
+    for name in constructs_lib.__all__:
+        assert getattr(constructs_lib, name) is not None, name
+
+
+def test_pipeline_stack_outputs_cover_subscribers_added_later(tmp_path, synth):
+    from constructs_lib import App, PipelineStack, build_config
+
+    stack = PipelineStack(App(outdir=str(tmp_path / "cdktf.out")), build_config())
+    stack.pipeline.add_subscriber({"name": "audit"})
+    outputs = synth(stack)["output"]
+    assert outputs["queue_url_audit"]["value"] == "${module.queue_audit.queue_url}"
+    assert outputs["consumer_function_name_audit"]["value"] == "${module.consumer_audit.lambda_function_name}"
+    assert {"queue_url_main", "dlq_url_main", "dlq_url_audit", "table_name"} <= set(outputs)

@@ -1,0 +1,109 @@
+"""Queue and SubscribedQueue alone: their defaults, the override rule, conflicts."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def queue(stack, **props):
+    from constructs_lib import Queue, QueueProps
+
+    return Queue(stack, "q", props=QueueProps(name="orders", **props))
+
+
+def test_defaults_owner_only_tls_deny_no_kms_without_key(stack, synth, account):
+    queue(stack, account=account)
+    module = synth(stack)["module"]["q"]
+    assert module["name"] == "orders"
+    assert module["create_queue_policy"] is True
+    statements = module["queue_policy_statements"]
+    assert set(statements) == {"owner", "deny_insecure_transport"}
+    assert statements["owner"]["principals"] == [{"type": "AWS", "identifiers": ["arn:aws:iam::123456789012:root"]}]
+    deny = statements["deny_insecure_transport"]
+    assert deny["effect"] == "Deny" and deny["actions"] == ["sqs:*"]
+    assert deny["conditions"][0]["variable"] == "aws:SecureTransport"
+    assert "kms_master_key_id" not in module and "create_dlq" not in module
+
+
+def test_without_account_the_stack_looks_up_the_caller_once(stack, synth):
+    from constructs_lib import Queue, QueueProps
+
+    queue(stack)
+    Queue(stack, "other", props=QueueProps(name="other"))
+    doc = synth(stack)
+    assert list(doc["data"]["aws_caller_identity"]) == ["caller_identity"]
+    owner = doc["module"]["q"]["queue_policy_statements"]["owner"]
+    assert owner["principals"][0]["identifiers"] == ["arn:aws:iam::${data.aws_caller_identity.caller_identity.account_id}:root"]
+
+
+def test_key_encrypts_queue_and_dlq(stack, synth, account):
+    from constructs_lib import MessagingKey
+
+    key = MessagingKey(stack, "key", alias="alias/x", account=account, region="eu-west-1")
+    queue(stack, account=account, key=key, dead_letter_queue=True, max_receive_count=3)
+    module = synth(stack)["module"]["q"]
+    assert module["sqs_managed_sse_enabled"] is False and module["dlq_sqs_managed_sse_enabled"] is False
+    assert module["kms_master_key_id"] == module["dlq_kms_master_key_id"] == "${aws_kms_key.messaging_key.arn}"
+    assert module["create_dlq"] is True and module["redrive_policy"] == {"maxReceiveCount": 3}
+    assert module["dlq_message_retention_seconds"] == 1209600
+    assert set(module["dlq_queue_policy_statements"]) == {"owner", "deny_insecure_transport"}
+
+
+def test_override_order_user_over_defaults(stack, synth, account):
+    replaced_owner = {"sid": "Mine", "effect": "Allow", "actions": ["sqs:SendMessage"],
+                      "principals": [{"type": "AWS", "identifiers": ["arn:aws:iam::123456789012:role/r"]}]}
+    queue(stack, account=account, enforce_tls=False, visibility_timeout_seconds=40,
+          policy_statements={"owner": replaced_owner},
+          extra={"visibility_timeout_seconds": 90, "create_queue_policy": True, "delay_seconds": 5})
+    module = synth(stack)["module"]["q"]
+    assert module["queue_policy_statements"] == {"owner": replaced_owner}  # TLS deny turned off, owner replaced
+    assert module["visibility_timeout_seconds"] == 90  # extra is applied after the typed prop
+    assert module["delay_seconds"] == 5
+
+
+def test_conflicting_name_is_rejected_naming_the_prop(stack):
+    from constructs_lib import PropsConflictError
+
+    with pytest.raises(PropsConflictError, match=r"extra\['name'\]: the construct sets this itself"):
+        queue(stack, extra={"name": "other"})
+
+
+def subscribed(stack, account, **props):
+    from constructs_lib import SubscribedQueue, SubscribedQueueProps, Topic, TopicProps
+
+    topic = Topic(stack, "t", props=TopicProps(name="events", account=account))
+    return SubscribedQueue(stack, "sq", topic=topic, props=SubscribedQueueProps(name="orders", account=account, **props))
+
+
+def test_subscribed_queue_admits_only_its_topic_and_has_a_dlq(stack, synth, account):
+    sq = subscribed(stack, account, filter_policy={"kind": ["order"]})
+    doc = synth(stack)
+    module = doc["module"]["sq"]
+    sns = module["queue_policy_statements"]["sns"]
+    assert sns["conditions"] == [{"test": "ArnEquals", "variable": "aws:SourceArn", "values": ["${module.t.topic_arn}"]}]
+    assert module["dlq_queue_policy_statements"]["sns"]["sid"] == "AllowThisTopicUndeliverable"
+    assert module["create_dlq"] is True
+    subscription = doc["resource"]["aws_sns_topic_subscription"]["sq_subscription"]
+    assert subscription["depends_on"] == ["module.sq"]
+    assert subscription["filter_policy"] == '{"kind": ["order"]}'
+    assert "dead_letter_queue_arn" in subscription["redrive_policy"]
+    assert sq.subscription is not None
+
+
+def test_subscribed_queue_rejects_replacing_the_topic_statement(stack, account):
+    from constructs_lib import PropsConflictError
+
+    with pytest.raises(PropsConflictError, match=r"policy_statements\['sns'\]"):
+        subscribed(stack, account, policy_statements={"sns": {"sid": "open", "actions": ["sqs:*"]}})
+
+
+def test_subscribed_queue_lets_its_topic_use_the_key(stack, synth, account):
+    import json
+
+    from constructs_lib import MessagingKey
+
+    key = MessagingKey(stack, "key", alias="alias/x", account=account, region="eu-west-1")
+    subscribed(stack, account, key=key)
+    policy = json.loads(synth(stack)["resource"]["aws_kms_key"]["messaging_key"]["policy"])
+    (sns,) = [s for s in policy["Statement"] if s["Sid"] == "SnsWritesEncryptedMessages"]
+    assert sns["Condition"]["ArnEquals"]["aws:SourceArn"] == ["arn:aws:sns:eu-west-1:123456789012:events"]

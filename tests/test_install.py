@@ -1,0 +1,102 @@
+"""The constructs as a library: installed with pip into a folder of their own, imported by an
+app in another folder (this repository NOT on sys.path), which builds two pipelines and an extra
+subscriber whose code lives in the app's folder, and synthesizes (issue #12).
+
+The app is examples/two_pipelines_app.py, the code the README shows. Installing builds the
+package with setuptools in pip's isolated build environment, which needs the package index the
+first time: without it the test skips.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = PROJECT_ROOT / "examples" / "two_pipelines_app.py"
+#: What the package is built from (a copy, so the build leaves nothing in the repository).
+SOURCES = ("pyproject.toml", "README.md", "constructs_lib", "functions")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("install")
+    source = root / "source"
+    source.mkdir()
+    for name in SOURCES:
+        path = PROJECT_ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy(path, source / name)
+    target = root / "site"
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+         "--target", str(target), str(source)],
+        capture_output=True, text=True, timeout=600,
+    )
+    if result.returncode != 0:
+        detail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        offline = ("No matching distribution", "Could not find a version", "Failed to establish a new connection",
+                   "Network is unreachable", "Temporary failure in name resolution")
+        if any(sign in result.stderr for sign in offline):
+            pytest.skip(f"building the package needs setuptools from the package index: {detail}")
+        pytest.fail(f"pip install of the project failed:\n{result.stderr}")
+    return target
+
+
+def test_the_package_ships_its_handlers_and_py_typed(installed):
+    package = installed / "constructs_lib"
+    assert (package / "py.typed").is_file()
+    for handler in ("producer", "consumer"):
+        assert (package / "handlers" / handler / "app.py").is_file()
+
+
+def test_an_app_elsewhere_builds_two_pipelines_and_an_extra_subscriber(installed, tmp_path):
+    app = tmp_path / "my_app"
+    (app / "handlers" / "audit").mkdir(parents=True)
+    (app / "handlers" / "audit" / "app.py").write_text("def handler(event, context):\n    return {'batchItemFailures': []}\n")
+    shutil.copy(EXAMPLE, app / "app.py")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIPELINE_CONFIG", "CDKTF_OUTDIR")}
+    # The installed package first; the test environment's site-packages provide cdktf and the rest.
+    env["PYTHONPATH"] = str(installed)
+    node = PROJECT_ROOT / "node_modules" / ".bin" / "node"
+    if "JSII_NODE" not in env and os.access(node, os.X_OK):
+        env["JSII_NODE"] = str(node)
+    where = subprocess.run(
+        [sys.executable, "-c", "import constructs_lib, sys; print(constructs_lib.__file__); "
+         f"print(any(p.rstrip('/') == {str(PROJECT_ROOT)!r} for p in sys.path))"],
+        cwd=app, env=env, capture_output=True, text=True, timeout=60,
+    )
+    module_file, repo_on_path = where.stdout.split()
+    assert Path(module_file).is_relative_to(installed) and repo_on_path == "False"
+
+    result = subprocess.run([sys.executable, "app.py"], cwd=app, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    doc = json.loads((app / "cdktf.out" / "stacks" / "shop" / "cdk.tf.json").read_text())
+    modules = doc["module"]
+    for prefix in ("orders_", "billing_"):
+        assert {f"{prefix}{m}" for m in ("table", "topic", "producer", "queue_main", "consumer_main")} <= set(modules)
+    assert modules["orders_queue_audit"]["name"] == "audit-queue"
+    audit_package = modules["orders_consumer_audit"]["local_existing_package"]
+    assert Path(audit_package).name.startswith("audit-")
+    assert (app / "cdktf.out" / "stacks" / "shop" / audit_package).is_file()
+    mapping = doc["resource"]["aws_lambda_event_source_mapping"]["orders_producer_event_source"]
+    assert "aws_sns_topic_subscription.orders_subscription_audit" in mapping["depends_on"]
+    # Build artefacts beside the app's output folder, none in the installed package.
+    assert list((app / ".build").glob("audit-*.zip"))
+    assert not list(installed.rglob("*.zip"))
+
+
+def test_the_readme_shows_the_example_this_test_runs():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    start = readme.index("<!-- example: examples/two_pipelines_app.py -->")
+    block = readme[start:readme.index("<!-- /example -->", start)]
+    code = block.split("```python\n", 1)[1].rsplit("```", 1)[0]
+    assert code == EXAMPLE.read_text()
