@@ -170,7 +170,7 @@ def _has_pip() -> bool:
     return importlib.util.find_spec("pip") is not None
 
 
-def _uv() -> str | None:
+def find_uv() -> str | None:
     """The uv that `make` installs with (``$PIPELINE_UV``, on PATH, or the project's ``.venv-tools``)."""
     for candidate in (os.environ.get("PIPELINE_UV"), shutil.which("uv"), str(PROJECT_ROOT / ".venv-tools" / "bin" / "uv")):
         if candidate and os.access(candidate, os.X_OK):
@@ -188,7 +188,7 @@ def _target_install_command(target: Path, python: str, architecture: str,
             "--target", str(target), "--only-binary=:all:", "--implementation", "cp",
             "--python-version", python, "--platform", _RUNTIME_PLATFORMS[architecture], *packages,
         ]
-    uv = _uv()
+    uv = find_uv()
     if uv is None:
         raise PackagingError(
             "powertools_layer = 'none': installing Powertools into the zip needs pip in this Python "

@@ -126,7 +126,7 @@ def test_uv_installs_the_same_bundle_where_the_environment_has_no_pip(bundle, tm
     what pip installs (records dropped, no uv lock file left in the zip)."""
     import constructs_lib.packaging as packaging
 
-    if packaging._uv() is None:
+    if packaging.find_uv() is None:
         pytest.skip("no uv here ($PIPELINE_UV, PATH or .venv-tools/bin/uv)")
     monkeypatch.setattr(packaging, "_has_pip", lambda: False)
     try:
@@ -143,7 +143,7 @@ def test_without_pip_or_uv_the_error_names_both(tmp_path, monkeypatch):
     import constructs_lib.packaging as packaging
 
     monkeypatch.setattr(packaging, "_has_pip", lambda: False)
-    monkeypatch.setattr(packaging, "_uv", lambda: None)
+    monkeypatch.setattr(packaging, "find_uv", lambda: None)
     with pytest.raises(PackagingError) as caught:
         powertools_bundle(POWERTOOLS_VERSION, cache_dir=tmp_path)
     assert "needs pip in this Python" in str(caught.value) and "uv" in str(caught.value)
