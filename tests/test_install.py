@@ -79,6 +79,9 @@ def test_an_app_elsewhere_builds_two_pipelines_and_an_extra_subscriber(installed
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIPELINE_CONFIG", "CDKTF_OUTDIR")}
     # The installed package first; the test environment's site-packages provide cdktf and the rest.
     env["PYTHONPATH"] = str(installed)
+    # An installed package keeps its jsii copy in the user's cache folder, not beside itself.
+    env.pop("PIPELINE_JSII_CACHE_DIR", None)
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     node = PROJECT_ROOT / "node_modules" / ".bin" / "node"
     if "JSII_NODE" not in env and os.access(node, os.X_OK):
         env["JSII_NODE"] = str(node)
@@ -105,6 +108,8 @@ def test_an_app_elsewhere_builds_two_pipelines_and_an_extra_subscriber(installed
     # Build artefacts beside the app's output folder, none in the installed package.
     assert list((app / ".build").glob("audit-*.zip"))
     assert not list(installed.rglob("*.zip"))
+    assert not (installed / ".build").exists()
+    assert list((tmp_path / "cache" / "constructs_lib" / "jsii").glob("*.tgz"))
 
 
 def test_the_readme_shows_the_example_this_test_runs():

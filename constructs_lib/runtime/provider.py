@@ -15,7 +15,8 @@ Works the same for cdktf (``cdktf_cdktf_provider_aws``) and CDK Terrain
   so only the resource modules actually used are compiled. Both index forms are understood:
   cdktf's ``exports.x = require("./x");`` and cdktn's
   ``exports.x = __importStar(require("./x/index"));``. The copy is built once (about 5 s)
-  into ``.build/jsii/`` (``PIPELINE_JSII_CACHE_DIR`` moves it) and reused while the installed
+  into ``.build/jsii/`` of a checkout, or the user's cache folder (``$XDG_CACHE_HOME`` or
+  ``~/.cache``, ``constructs_lib/jsii``) for an installed package (``PIPELINE_JSII_CACHE_DIR`` moves it) and reused while the installed
   tarball is unchanged; everything in it except that one file is byte for byte the original.
   The package's own ``_jsii`` module then finds the assembly already loaded.
 
@@ -64,7 +65,17 @@ class LoadStatus:
 
 
 #: Where the lazy-index tarball is kept; PIPELINE_JSII_CACHE_DIR overrides it.
-CACHE_DIR = Path(os.environ.get("PIPELINE_JSII_CACHE_DIR") or Path(__file__).resolve().parents[2] / ".build" / "jsii")
+def _default_cache_dir() -> Path:
+    """The project's ``.build/jsii`` in a checkout; for an installed package (no checkout around
+    it, site-packages maybe read-only) the user's cache folder instead of beside the package."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "constructs_lib").is_dir() and (checkout / "pyproject.toml").is_file():
+        return checkout / ".build" / "jsii"
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home) / "constructs_lib" / "jsii"
+
+
+CACHE_DIR = Path(os.environ.get("PIPELINE_JSII_CACHE_DIR") or _default_cache_dir())
 #: Bump when the rewrite below changes, so old copies (and remembered failures) are not reused.
 #: (Still 1: cdktf's lines are rewritten as before, and cdktn's never had a copy.)
 _LAZY_FORMAT = 1
