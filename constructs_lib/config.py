@@ -19,12 +19,21 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import ordering as _ordering
+
 # --- naming rules AWS enforces (documented service quotas) --------------------------------
 _NAME_RULES: dict[str, tuple[re.Pattern[str], int, str]] = {
     "dynamodb table": (re.compile(r"^[A-Za-z0-9_.-]{3,255}$"), 255, "3-255 characters of A-Z a-z 0-9 _ . -"),
-    "sns topic": (re.compile(r"^[A-Za-z0-9_-]{1,256}$"), 256, "1-256 characters of A-Z a-z 0-9 _ -"),
-    # The sqs module names the dead-letter queue "<name>-dlq", so 4 characters are reserved.
-    "sqs queue": (re.compile(r"^[A-Za-z0-9_-]{1,76}$"), 76, "1-76 characters of A-Z a-z 0-9 _ - (80 minus the '-dlq' suffix)"),
+    # A FIFO topic's or queue's name ends in ".fifo", within the same limit (constructs_lib/ordering.py).
+    "sns topic": (
+        re.compile(r"^(?:[A-Za-z0-9_-]{1,256}|[A-Za-z0-9_-]{1,251}\.fifo)$"), 256,
+        "1-256 characters of A-Z a-z 0-9 _ - (a FIFO topic: ending in '.fifo')",
+    ),
+    # The sqs module names the dead-letter queue "<name>-dlq" ("<name>-dlq.fifo"), so 4 characters are reserved.
+    "sqs queue": (
+        re.compile(r"^(?:[A-Za-z0-9_-]{1,76}|[A-Za-z0-9_-]{1,71}\.fifo)$"), 76,
+        "1-76 characters of A-Z a-z 0-9 _ - (80 minus the '-dlq' suffix; a FIFO queue: ending in '.fifo')",
+    ),
     "lambda function": (re.compile(r"^[A-Za-z0-9_-]{1,64}$"), 64, "1-64 characters of A-Z a-z 0-9 _ -"),
 }
 
@@ -284,8 +293,8 @@ class SubscriberConfig(_Model):
 
     @property
     def dlq_name(self) -> str:
-        """The sqs module names the dead-letter queue ``<queue_name>-dlq``."""
-        return f"{self.queue_name}-dlq"
+        """The sqs module names the dead-letter queue ``<queue_name>-dlq`` (``<stem>-dlq.fifo`` for ``<stem>.fifo``)."""
+        return _ordering.dlq_name(self.queue_name)
 
     @property
     def idempotency_table_name(self) -> str:
@@ -480,6 +489,8 @@ class PipelineConfig(_Model):
     #: Optional remote state; None keeps Terraform's local backend (no AWS account needed to synth).
     backend: S3BackendConfig | None = None
     subscribers: list[SubscriberConfig] = Field(default_factory=lambda: [SubscriberConfig()], min_length=1, max_length=50)
+    #: "per-item": FIFO topic and queues, each item's changes processed in stream order (constructs_lib/ordering.py).
+    ordering: _ordering.Ordering = "none"
 
     @model_validator(mode="before")
     @classmethod
@@ -494,7 +505,7 @@ class PipelineConfig(_Model):
             "stack_name", "table_name", "topic_name", "producer_function_name",
             "stream_failure_queue_name", "alarm_topic_name",
         ):
-            data[name] = f"{data.get(name) or cls.model_fields[name].default}{suffix}"
+            data[name] = _ordering.with_suffix(data.get(name) or cls.model_fields[name].default, suffix)
         subs = data.get("subscribers")
         subs = [{}] if subs is None else subs
         if not isinstance(subs, list) or not all(isinstance(sub, (dict, BaseModel)) for sub in subs):
@@ -503,7 +514,7 @@ class PipelineConfig(_Model):
         for sub in subs:
             sub = sub.model_dump() if isinstance(sub, BaseModel) else dict(sub)
             queue, function = default_subscriber_names(sub.get("name", "main"))
-            sub["queue_name"] = f"{sub.get('queue_name') or queue}{suffix}"
+            sub["queue_name"] = _ordering.with_suffix(sub.get("queue_name") or queue, suffix)
             sub["function_name"] = f"{sub.get('function_name') or function}{suffix}"
             suffixed.append(sub)
         data["subscribers"] = suffixed
@@ -511,6 +522,20 @@ class PipelineConfig(_Model):
         # model_dump() must not append the suffix a second time.
         data["name_suffix"] = ""
         return data
+
+    # Defined after _apply_suffix on purpose: pydantic runs "before" model validators in reverse order of
+    # definition, so the ".fifo" default names exist before the suffix is applied to them.
+    @model_validator(mode="before")
+    @classmethod
+    def _fifo_names(cls, data: Any) -> Any:
+        return _ordering.fifo_defaults(
+            data, cls.model_fields["topic_name"].default, lambda name: default_subscriber_names(name)[0]
+        )
+
+    @model_validator(mode="after")
+    def _ordering_rules(self) -> "PipelineConfig":
+        _ordering.check(self)
+        return self
 
     _table = field_validator("table_name")(lambda v: _check_name("dynamodb table", v))
     _topic = field_validator("topic_name")(lambda v: _check_name("sns topic", v))

@@ -24,6 +24,7 @@ from .contract import FAILED_MESSAGE_RETENTION_SECONDS, IDEMPOTENCY_TTL_ATTRIBUT
 from .function import PythonFunction, PythonFunctionProps
 from .literal import terraform_literal
 from .messaging import Queue, QueueProps, SubscribedQueue, SubscribedQueueProps, Topic, TopicProps
+from . import ordering
 from .observability import (
     AlarmSpec,
     Alarms,
@@ -141,6 +142,7 @@ class Subscriber(Construct):
                     # The DLQ keeps failed messages for the maximum (14 days) for inspection.
                     "dlq_message_retention_seconds": FAILED_MESSAGE_RETENTION_SECONDS,
                     **protection.queue(dlq=True),
+                    **ordering.queue_variables(config),  # FIFO queue + DLQ under ordering = "per-item"
                 },
             ),
             module_id=f"queue_{sub.name}",
@@ -261,7 +263,8 @@ class EventPipeline(Construct):
                 },
             ),
         )
-        self.topic = Topic(self, "topic", props=TopicProps(name=config.topic_name, extra=protection.topic()))
+        self.topic = Topic(self, "topic", props=TopicProps(
+            name=config.topic_name, extra={**protection.topic(), **ordering.topic_variables(config)}))
         # Stream records that still fail after the bounded retries are kept here, not dropped.
         self.stream_failures = Queue(
             self,
