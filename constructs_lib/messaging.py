@@ -14,11 +14,12 @@ from typing import Any
 from constructs import Construct
 
 from . import modules
+from .ordering import FIFO_QUEUE_INPUTS, FIFO_TOPIC_INPUTS, fifo_name_problem
 from .aws import SnsTopicSubscription
 from .cdk import TerraformHclModule
 from .contract import FAILED_MESSAGE_RETENTION_SECONDS
 from .ids import set_logical_id
-from .props import merge, prop
+from .props import PropsConflictError, merge, prop
 from .security import (
     SNS_OWNER_ACTIONS,
     SQS_OWNER_ACTIONS,
@@ -45,6 +46,8 @@ class TopicProps:
     key: MessagingKey | None = prop(None, "Customer-managed key encrypting the topic; None = not encrypted.")
     account: Account | None = prop(None, "Owner of the topic; None = the account running Terraform.")
     enforce_tls: bool = prop(True, "Deny every request made without TLS (topic policy).")
+    fifo: bool = prop(False, "An SNS FIFO topic (name ending in '.fifo'; content-based deduplication off, "
+                      "throughput per message group). Only FIFO queues subscribed to it keep the order.")
     policy_statements: dict[str, Any] = prop(
         description="Topic policy statements (sns module format) added to, or replacing by key, the defaults "
         "'owner' and 'deny_insecure_transport'.", factory=dict)
@@ -57,7 +60,11 @@ class Topic(Construct):
     def __init__(self, scope: Construct, id: str, *, props: TopicProps, logical_id: str | None = None) -> None:
         super().__init__(scope, id)
         self.name = props.name
+        self.fifo = props.fifo
         owner = f"Topic {self.node.path}"
+        problem = fifo_name_problem(props.name, props.fifo, "topic")
+        if problem:
+            raise PropsConflictError(f"{owner}: props.name: {problem}")
         account = props.account or stack_account(self)
         defaults: dict[str, Any] = {
             # The module's default statement allows principal "*" conditioned on the source
@@ -66,6 +73,8 @@ class Topic(Construct):
         }
         if props.key is not None:
             defaults["kms_master_key_id"] = props.key.key_arn
+        if props.fifo:
+            defaults.update(FIFO_TOPIC_INPUTS)
         variables = merge(owner, defaults, props.extra, {"name": (props.name, "props.name")})
         variables["topic_policy_statements"] = merge(
             owner,
@@ -93,6 +102,8 @@ class QueueProps:
     max_receive_count: int = prop(5, "Receives before a message moves to the DLQ (with dead_letter_queue).")
     dlq_message_retention_seconds: int = prop(
         FAILED_MESSAGE_RETENTION_SECONDS, "How long the DLQ keeps failed messages (default: the maximum, 14 days).")
+    fifo: bool = prop(False, "An SQS FIFO queue (and DLQ), name ending in '.fifo'; content-based deduplication "
+                      "off, deduplication and throughput per message group.")
     policy_statements: dict[str, Any] = prop(
         description="Queue policy statements (sqs module format) added to, or replacing by key, the defaults "
         "'owner' and 'deny_insecure_transport'.", factory=dict)
@@ -111,6 +122,9 @@ class Queue(Construct):
                  required_dlq_statements: dict[str, tuple[Any, str]] | None = None) -> None:
         super().__init__(scope, id)
         owner = f"Queue {self.node.path}"
+        problem = fifo_name_problem(props.name, props.fifo, "queue")
+        if problem:
+            raise PropsConflictError(f"{owner}: props.name: {problem}")
         account = props.account or stack_account(self)
         extra = props.extra
         dlq = props.dead_letter_queue or bool(extra.get("create_dlq"))
@@ -122,6 +136,8 @@ class Queue(Construct):
             defaults["create_dlq"] = True
             defaults["redrive_policy"] = {"maxReceiveCount": props.max_receive_count}
             defaults["dlq_message_retention_seconds"] = props.dlq_message_retention_seconds
+        if props.fifo:
+            defaults.update(FIFO_QUEUE_INPUTS)
         defaults["create_queue_policy"] = True
         if dlq:
             defaults["create_dlq_queue_policy"] = True

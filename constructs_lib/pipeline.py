@@ -25,6 +25,7 @@ from .function import PythonFunction, PythonFunctionProps, build_dir
 from .ids import set_logical_id
 from .literal import terraform_literal
 from .messaging import Queue, QueueProps, Topic, TopicProps
+from .ordering import is_fifo
 from .observability import (
     AlarmSpec,
     Alarms,
@@ -84,7 +85,8 @@ class EventPipeline(Construct):
         self.layers, self.bundle = self._powertools()
         self.key = self._key()
         self.table = Table(self, "table", props=self._table_props(), logical_id=self._id("table"))
-        self.topic = Topic(self, "topic", props=self._topic_props(config.topic_name), logical_id=self._id("topic"))
+        self.topic = Topic(self, "topic", props=self._topic_props(config.topic_name, fifo=is_fifo(config)),
+                           logical_id=self._id("topic"))
         # Stream records that still fail after the bounded retries are kept here, not dropped.
         self.stream_failures = Queue(self, "stream_failures", props=self._queue_props(
             config.stream_failure_queue_name, message_retention_seconds=FAILED_MESSAGE_RETENTION_SECONDS,
@@ -180,8 +182,8 @@ class EventPipeline(Construct):
             deletion_protection=config.deletion_protection,
         )
 
-    def _topic_props(self, name: str, statements: dict[str, Any] | None = None) -> TopicProps:
-        return TopicProps(name=name, key=self.key, account=self.account,
+    def _topic_props(self, name: str, statements: dict[str, Any] | None = None, fifo: bool = False) -> TopicProps:
+        return TopicProps(name=name, key=self.key, account=self.account, fifo=fifo,
                           enforce_tls=self.config.security.enforce_tls, policy_statements=statements or {})
 
     def _queue_props(self, name: str, **settings: Any) -> QueueProps:

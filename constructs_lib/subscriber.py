@@ -16,6 +16,7 @@ from .contract import IDEMPOTENCY_TTL_ATTRIBUTE, consumer_environment
 from .function import PythonFunction, PythonFunctionProps
 from .literal import terraform_literal
 from .messaging import SubscribedQueue, SubscribedQueueProps, Topic
+from .ordering import is_fifo
 from .security import Account, MessagingKey
 from .table import Table, TableProps
 from .triggers import SQS_EXECUTION_ROLE, EventSourceTrigger, TriggerProps, managed_policy_arn
@@ -60,6 +61,7 @@ class Subscriber(Construct):
                 key=key,
                 account=account,
                 enforce_tls=config.security.enforce_tls,
+                fifo=is_fifo(config),  # FIFO queue + DLQ under ordering = "per-item"
                 visibility_timeout_seconds=sub.visibility_timeout_seconds,
                 message_retention_seconds=sub.message_retention_seconds,
                 max_receive_count=sub.max_receive_count,

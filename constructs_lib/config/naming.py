@@ -15,9 +15,17 @@ if TYPE_CHECKING:
 # --- naming rules AWS enforces (documented service quotas) --------------------------------
 _NAME_RULES: dict[str, tuple[re.Pattern[str], int, str]] = {
     "dynamodb table": (re.compile(r"^[A-Za-z0-9_.-]{3,255}$"), 255, "3-255 characters of A-Z a-z 0-9 _ . -"),
-    "sns topic": (re.compile(r"^[A-Za-z0-9_-]{1,256}$"), 256, "1-256 characters of A-Z a-z 0-9 _ -"),
+    # A FIFO topic's or queue's name ends in ".fifo", within the same limit (constructs_lib/ordering.py).
+    "sns topic": (
+        re.compile(r"^(?:[A-Za-z0-9_-]{1,256}|[A-Za-z0-9_-]{1,251}\.fifo)$"), 256,
+        "1-256 characters of A-Z a-z 0-9 _ - (a FIFO topic: ending in '.fifo')",
+    ),
     # The sqs module names the dead-letter queue "<name>-dlq", so 4 characters are reserved.
-    "sqs queue": (re.compile(r"^[A-Za-z0-9_-]{1,76}$"), 76, "1-76 characters of A-Z a-z 0-9 _ - (80 minus the '-dlq' suffix)"),
+    # The sqs module names the dead-letter queue "<name>-dlq" ("<stem>-dlq.fifo"), so 4 characters are reserved.
+    "sqs queue": (
+        re.compile(r"^(?:[A-Za-z0-9_-]{1,76}|[A-Za-z0-9_-]{1,71}\.fifo)$"), 76,
+        "1-76 characters of A-Z a-z 0-9 _ - (80 minus the '-dlq' suffix; a FIFO queue: ending in '.fifo')",
+    ),
     "lambda function": (re.compile(r"^[A-Za-z0-9_-]{1,64}$"), 64, "1-64 characters of A-Z a-z 0-9 _ -"),
 }
 

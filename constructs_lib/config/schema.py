@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .. import ordering as _ordering
 from .filter_policy import check_filter_policy
 from .naming import (
     _EMAIL,
@@ -114,8 +115,8 @@ class SubscriberConfig(_Model):
 
     @property
     def dlq_name(self) -> str:
-        """The sqs module names the dead-letter queue ``<queue_name>-dlq``."""
-        return f"{self.queue_name}-dlq"
+        """The sqs module names the dead-letter queue ``<queue_name>-dlq`` (``<stem>-dlq.fifo`` for ``<stem>.fifo``)."""
+        return _ordering.dlq_name(self.queue_name)
 
     @property
     def idempotency_table_name(self) -> str:
@@ -330,6 +331,8 @@ class PipelineConfig(_Model):
     """Optional remote state; None keeps Terraform's local backend (no AWS account needed to synth)."""
     subscribers: list[SubscriberConfig] = Field(default_factory=lambda: [SubscriberConfig()], min_length=1, max_length=50)
     """The topic's subscribers (1-50), each a queue -> consumer; default: one named main."""
+    ordering: _ordering.Ordering = "none"
+    """"none" (standard topic and queues, the original design) or "per-item": a FIFO topic and FIFO queues, so each item's changes reach every consumer in stream order (see 'Per-item ordering')."""
 
     @model_validator(mode="before")
     @classmethod
@@ -344,7 +347,7 @@ class PipelineConfig(_Model):
             "stack_name", "table_name", "topic_name", "producer_function_name",
             "stream_failure_queue_name", "alarm_topic_name",
         ):
-            data[name] = f"{data.get(name) or cls.model_fields[name].default}{suffix}"
+            data[name] = _ordering.with_suffix(data.get(name) or cls.model_fields[name].default, suffix)
         subs = data.get("subscribers")
         subs = [{}] if subs is None else subs
         if not isinstance(subs, list) or not all(isinstance(sub, (dict, BaseModel)) for sub in subs):
@@ -353,7 +356,7 @@ class PipelineConfig(_Model):
         for sub in subs:
             sub = sub.model_dump() if isinstance(sub, BaseModel) else dict(sub)
             queue, function = default_subscriber_names(sub.get("name", "main"))
-            sub["queue_name"] = f"{sub.get('queue_name') or queue}{suffix}"
+            sub["queue_name"] = _ordering.with_suffix(sub.get("queue_name") or queue, suffix)
             sub["function_name"] = f"{sub.get('function_name') or function}{suffix}"
             suffixed.append(sub)
         data["subscribers"] = suffixed
@@ -361,6 +364,20 @@ class PipelineConfig(_Model):
         # model_dump() must not append the suffix a second time.
         data["name_suffix"] = ""
         return data
+
+    # Defined after _apply_suffix on purpose: pydantic runs "before" model validators in reverse order of
+    # definition, so the ".fifo" default names exist before the suffix is applied to them.
+    @model_validator(mode="before")
+    @classmethod
+    def _fifo_names(cls, data: Any) -> Any:
+        return _ordering.fifo_defaults(
+            data, cls.model_fields["topic_name"].default, lambda name: default_subscriber_names(name)[0]
+        )
+
+    @model_validator(mode="after")
+    def _ordering_rules(self) -> "PipelineConfig":
+        _ordering.check(self)
+        return self
 
     _table = field_validator("table_name")(lambda v: _check_name("dynamodb table", v))
     _topic = field_validator("topic_name")(lambda v: _check_name("sns topic", v))

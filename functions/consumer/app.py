@@ -8,6 +8,13 @@
 * Partial batch response (Powertools BatchProcessor): only failed messages are reported (by SQS messageId);
   a malformed body fails that message alone. Requires ``function_response_types = ["ReportBatchItemFailures"]``
   on the event source mapping.
+* FIFO queues (``ordering = "per-item"``; the records carry ``attributes.MessageGroupId``): Powertools
+  ``SqsFifoPartialProcessor(skip_group_on_error=True)``. After a message fails, every later message of the SAME
+  group (the same item) in the batch is reported too, without being processed, so SQS redelivers them in order
+  behind it; messages of other groups go on. (Its default, ``skip_group_on_error=False``, would report every
+  message after the first failure, holding back unrelated items too. AWS's Lambda guide recommends that
+  stop-at-first-failure form for FIFO queues in general; with one group per item, per-group skipping keeps
+  every item's order and lets the other items progress.) Standard queues keep the BatchProcessor above.
 * Idempotency (Powertools, DynamoDB table ``IDEMPOTENCY_TABLE``: hash key ``id`` (S), TTL ``expiration``):
   the key is the producer's ``eventID`` plus ``SUBSCRIBER_NAME``, so SNS/SQS redeliveries and producer
   retries run the business logic once. A failing ``process`` is not recorded (a retry runs it again).
@@ -55,7 +62,12 @@ from typing import Any
 
 import business
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    SqsFifoPartialProcessor,
+    process_partial_response,
+)
 from lambda_deadline import DeadlineReached, remaining_ms
 from pipeline_message import MalformedMessage, parse_body
 
@@ -124,6 +136,20 @@ def idempotency_client() -> Any:
 
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+#: For FIFO queues: a failed message holds back the later messages of its group only.
+fifo_processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+# As for the standard processor: a batch whose every message failed is a partial response listing them all, not an
+# exception (this processor's constructor does not take the setting, so it is set on the instance).
+fifo_processor.raise_on_entire_batch_failure = False
+
+
+def is_fifo_event(event: Any) -> bool:
+    """Whether the SQS event comes from a FIFO queue (its records carry a MessageGroupId)."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    return isinstance(records, list) and any(
+        isinstance(r, dict) and isinstance(r.get("attributes"), dict) and r["attributes"].get("MessageGroupId")
+        for r in records
+    )
 
 
 # ---------------------------------------------------------------------------------------------- idempotency
@@ -180,9 +206,11 @@ def handler(event: dict, context: Any) -> dict:
         idempotency_config.register_lambda_context(context)
     started = 0
     not_started: list[str] = []
+    handled: set[str] = set()  # messages record_handler saw (the FIFO processor skips the rest of a failed group)
 
     def record_handler(record) -> None:
         nonlocal started
+        handled.add(record.message_id)
         left = remaining_ms(context)
         if started and left is not None and left < DEADLINE_MARGIN_MS:
             not_started.append(record.message_id)
@@ -207,8 +235,19 @@ def handler(event: dict, context: Any) -> dict:
 
     global _context
     _context = context
+    fifo = is_fifo_event(event)
     try:
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=fifo_processor if fifo else processor, context=context
+        )
+        if fifo:
+            held = [f["itemIdentifier"] for f in response.get("batchItemFailures", []) if f["itemIdentifier"] not in handled]
+            if held:
+                logger.warning(
+                    "held back behind a failed message of the same group (item): reported for redelivery in order",
+                    extra={"messageIds": held},
+                )
+        return response
     finally:
         _context = None
         if not_started:

@@ -53,6 +53,14 @@ error, so EVERY record of the batch is retried and republished and a retry attem
   because retries are deadline-checked too. Without a context (or without ``get_remaining_time_in_millis``)
   there is no deadline check.
 
+Per-item ordering: when ``SNS_TOPIC_ARN`` names a FIFO topic (it ends in ``.fifo``; SNS requires the two ids
+exactly then), every entry carries ``MessageGroupId`` (the table and the item's keys) and
+``MessageDeduplicationId`` (the record's eventID), see "FIFO ids" in pipeline_message.py. Batching stays 10
+entries per call; records are published in stream order, so each item's changes enter its group in order. The
+failure rule above keeps that order on retry, with one gap SNS leaves open: when an entry of a request fails
+and a later entry of the same item in that request succeeds, the retry republishes the failed one after it (a
+duplicate of the later one within 5 minutes is dropped by SNS deduplication and does not restore the order).
+
 The SNS client is created once per container, when the module is imported (at init), with the bounds above.
 
 Environment: ``SNS_TOPIC_ARN`` (required).
@@ -147,8 +155,13 @@ def _logged(record: Any) -> str:
     return repr(record)[:LOGGED_RECORD_CHARS]
 
 
-def prepare(record: dict, index: int) -> Prepared:
-    """Build the PublishBatch entry for one stream record (keys-only if the full message is too big).
+def is_fifo_topic(topic_arn: str) -> bool:
+    return topic_arn.endswith(".fifo")
+
+
+def prepare(record: dict, index: int, fifo: bool = False) -> Prepared:
+    """Build the PublishBatch entry for one stream record (keys-only if the full message is too big), with the
+    FIFO group and deduplication ids when ``fifo``.
 
     ``record`` must have a sequence number (see :func:`sequence_number_of`)."""
     message = pipeline_message.build(record)  # a record whose keys cannot be converted fails (raises)
@@ -160,6 +173,9 @@ def prepare(record: dict, index: int) -> Prepared:
                    "sequenceNumber": sequence_number},
         )
     entry = {"Id": f"r{index}", "Message": message.body, "MessageAttributes": message.attributes}
+    if fifo:
+        entry["MessageGroupId"] = pipeline_message.record_group_id(record)
+        entry["MessageDeduplicationId"] = pipeline_message.deduplication_id(record.get("eventID", sequence_number))
     return Prepared(sequence_number, entry, message.size, message.truncated)
 
 
@@ -210,6 +226,7 @@ def publish(records: list[dict], topic_arn: str, context: Any = None) -> int | N
     Stops before a PublishBatch call (other than the first) when less than ``DEADLINE_MARGIN_MS`` remain."""
     prepared: list[Prepared] = []
     first_failed: int | None = None
+    fifo = is_fifo_topic(topic_arn)
     for i, record in enumerate(records):
         if sequence_number_of(record) is None:
             logger.error(
@@ -219,7 +236,7 @@ def publish(records: list[dict], topic_arn: str, context: Any = None) -> int | N
             first_failed = i
             break
         try:
-            prepared.append(prepare(record, i))
+            prepared.append(prepare(record, i, fifo))
         except Exception:
             logger.exception("stream record could not be converted", extra={"index": i, "eventID": record.get("eventID")})
             first_failed = i

@@ -54,6 +54,18 @@ eventID, keys and size. Subscribers that need the full item re-read it from the 
 A record that cannot be converted at all (not producible by DynamoDB) gets the same treatment; if even its
 keys cannot be converted, :func:`build` raises :class:`ConversionError` (the producer reports the record as failed).
 
+FIFO ids (``ordering = "per-item"``: the topic is an SNS FIFO topic, its ARN ends in ``.fifo``)
+-------------------------------------------------------------------------------------------
+* ``MessageGroupId`` = :func:`group_id`: the table name and the item's keys, so every change of one item is in
+  one group (delivered in order) and different items are independent. Stable: the keys are written with their
+  names sorted (a stream record may list them in any order) in the same JSON text as ``keys``. Readable
+  ``<table>/<keys JSON>`` when that is at most 128 characters of the characters SNS allows (ASCII letters,
+  digits, punctuation; no spaces); otherwise ``<first 60 characters of the table>#<sha256 hex>`` over the same
+  text (at most 125 characters). Table names contain neither ``/`` nor ``#``, so the two forms never meet.
+* ``MessageDeduplicationId`` = :func:`deduplication_id`: the stream record's ``eventID`` (unique per record, so
+  a producer retry within SNS's 5-minute deduplication window is dropped by SNS; later copies are dropped by
+  the consumers' idempotency). An eventID outside SNS's rules (hand-made events) is hashed the same way.
+
 Reading a message (:func:`parse_body`): an SQS body is either the SNS envelope
 (``{"Type": "Notification", "Message": "<payload JSON>", ...}``) or, with raw message delivery, the payload itself;
 both are detected per message. Numbers are parsed exactly (``parse_float=Decimal``; ints are exact). A body that is
@@ -63,6 +75,7 @@ not a payload (nor an envelope around one), or a payload without an ``eventID``,
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from datetime import datetime
@@ -259,6 +272,41 @@ def build(record: dict) -> Message:
         body = _sns_safe(_text(record, ddb, table, keys, "null", "null", reason))
         size = len(body.encode("utf-8")) + attributes_size
     return Message(body, attributes, size, keys, reason)
+
+
+# ---------------------------------------------------------------------------------------------- FIFO ids
+
+#: SNS FIFO limit for MessageGroupId and MessageDeduplicationId.
+MAX_FIFO_ID_CHARS = 128
+#: Characters SNS allows in those ids: ASCII letters, digits and punctuation.
+_FIFO_ID = re.compile(r"[!-~]{1,128}")
+#: How much of the table name a hashed group id keeps, for readability.
+HASHED_TABLE_CHARS = 60
+
+
+def _hashed(prefix: str, text: str) -> str:
+    return f"{prefix[:HASHED_TABLE_CHARS]}#{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
+
+
+def group_id(table: str, keys: dict | None) -> str:
+    """The ``MessageGroupId`` of an item's changes: ``<table>/<keys JSON>``, hashed when too long or not plain
+    ASCII (see "FIFO ids"). ``keys`` is the stream record's ``Keys`` map (DynamoDB JSON)."""
+    canonical = image_json(dict(sorted(keys.items())) if isinstance(keys, dict) else keys)
+    readable = f"{table}/{canonical}"
+    if _FIFO_ID.fullmatch(readable):
+        return readable
+    return _hashed(table, readable)
+
+
+def deduplication_id(event_id: str) -> str:
+    """The ``MessageDeduplicationId`` of a record: its ``eventID`` (hashed if SNS would refuse it)."""
+    text = str(event_id)
+    return text if _FIFO_ID.fullmatch(text) else _hashed("event", text)
+
+
+def record_group_id(record: dict) -> str:
+    """:func:`group_id` of a stream record (table from its ``eventSourceARN``)."""
+    return group_id(table_name_from_arn(record.get("eventSourceARN")), record["dynamodb"].get("Keys"))
 
 
 # ---------------------------------------------------------------------------------------------- parsing

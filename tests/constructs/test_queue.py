@@ -107,3 +107,26 @@ def test_subscribed_queue_lets_its_topic_use_the_key(stack, synth, account):
     policy = json.loads(synth(stack)["resource"]["aws_kms_key"]["messaging_key"]["policy"])
     (sns,) = [s for s in policy["Statement"] if s["Sid"] == "SnsWritesEncryptedMessages"]
     assert sns["Condition"]["ArnEquals"]["aws:SourceArn"] == ["arn:aws:sns:eu-west-1:123456789012:events"]
+
+
+def test_fifo_queue_and_its_dlq(stack, synth, account):
+    from constructs_lib import Queue, QueueProps
+
+    Queue(stack, "q", props=QueueProps(name="orders.fifo", account=account, fifo=True, dead_letter_queue=True))
+    module = synth(stack)["module"]["q"]
+    assert module["fifo_queue"] is True and module["content_based_deduplication"] is False
+    assert module["deduplication_scope"] == "messageGroup"
+    assert module["fifo_throughput_limit"] == "perMessageGroupId"
+    assert module["create_dlq"] is True  # the sqs module makes the DLQ FIFO (<stem>-dlq.fifo) as well
+
+
+@pytest.mark.parametrize(("name", "fifo", "rule"), [
+    ("orders", True, "a FIFO queue's name must end in '.fifo'"),
+    ("orders.fifo", False, "ends in '.fifo', which only a FIFO queue may"),
+])
+def test_fifo_name_must_match_the_kind(stack, account, name, fifo, rule):
+    from constructs_lib import PropsConflictError, Queue, QueueProps
+
+    with pytest.raises(PropsConflictError) as caught:
+        Queue(stack, "q", props=QueueProps(name=name, account=account, fifo=fifo))
+    assert "props.name" in str(caught.value) and rule in str(caught.value)

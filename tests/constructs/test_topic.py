@@ -53,3 +53,26 @@ def test_custom_logical_id(stack, synth, account):
 
     Topic(stack, "t", props=TopicProps(name="events", account=account), logical_id="events_topic")
     assert list(synth(stack)["module"]) == ["events_topic"]
+
+
+def test_fifo_topic(stack, synth, account):
+    from constructs_lib import Topic, TopicProps
+
+    Topic(stack, "t", props=TopicProps(name="events.fifo", account=account, fifo=True))
+    module = synth(stack)["module"]["t"]
+    assert module["name"] == "events.fifo"
+    assert module["fifo_topic"] is True
+    assert module["content_based_deduplication"] is False  # the producer sets the deduplication id
+    assert module["fifo_throughput_scope"] == "MessageGroup"
+
+
+@pytest.mark.parametrize(("name", "fifo", "rule"), [
+    ("events", True, "a FIFO topic's name must end in '.fifo'"),
+    ("events.fifo", False, "ends in '.fifo', which only a FIFO topic may"),
+])
+def test_fifo_name_must_match_the_kind(stack, account, name, fifo, rule):
+    from constructs_lib import PropsConflictError, Topic, TopicProps
+
+    with pytest.raises(PropsConflictError) as caught:
+        Topic(stack, "t", props=TopicProps(name=name, account=account, fifo=fifo))
+    assert "props.name" in str(caught.value) and rule in str(caught.value)

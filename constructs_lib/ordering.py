@@ -1,0 +1,139 @@
+"""Per-item ordering (``ordering = "per-item"``): the FIFO naming and validation rules, in one place.
+
+Under ``ordering = "per-item"`` the fan-out topic is an SNS FIFO topic and every subscriber queue (and its
+dead-letter queue) an SQS FIFO queue; the producer gives each message the group id of its item (see
+functions/shared/pipeline_message.py), so each item's changes reach every consumer in stream order. Under
+``"none"`` (the default, the original design) everything stays standard.
+
+What this module decides (config.py and the constructs call it; nothing else repeats these rules):
+
+* names: a FIFO topic's or queue's name ends in ``.fifo`` and a standard one's must not. Default names get the
+  suffix automatically under per-item; a name the configuration gives must carry it itself (or not), so a name
+  never changes behind the user's back. ``name_suffix`` goes before ``.fifo``.
+* the sqs module names a FIFO queue's dead-letter queue ``<name without .fifo>-dlq.fifo``.
+* the stream failure queue stays standard in both modes: it is the stream event source mapping's on-failure
+  destination, and Lambda destinations do not accept FIFO queues (it receives batch descriptions, not changes;
+  ``tools/replay_stream_failures.py`` republishes through the producer, which sets the group ids again).
+* the alarm topic stays standard: CloudWatch alarms publish to standard topics, and its email subscription
+  needs one.
+* module inputs: FIFO topic / queues with content-based deduplication off (the producer sets the deduplication
+  id to the stream record's eventID), deduplication and throughput scoped to the message group (one group per
+  item: many groups, so the per-group quotas are the ones that matter).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+Ordering = Literal["none", "per-item"]
+ORDERINGS: tuple[str, ...] = ("none", "per-item")
+FIFO_SUFFIX = ".fifo"
+
+
+def is_fifo(config: Any) -> bool:
+    """Whether a PipelineConfig asks for per-item ordering."""
+    return getattr(config, "ordering", "none") == "per-item"
+
+
+def is_fifo_name(name: str) -> bool:
+    return name.endswith(FIFO_SUFFIX)
+
+
+def stem(name: str) -> str:
+    """The name without its ``.fifo`` suffix."""
+    return name[: -len(FIFO_SUFFIX)] if is_fifo_name(name) else name
+
+
+def with_suffix(name: str, suffix: str) -> str:
+    """``name_suffix`` appended to a name, before ``.fifo`` when there is one (``q.fifo`` + ``-dev`` = ``q-dev.fifo``)."""
+    return f"{stem(name)}{suffix}{FIFO_SUFFIX}" if is_fifo_name(name) else f"{name}{suffix}"
+
+
+def dlq_name(queue_name: str) -> str:
+    """The dead-letter queue's name as the sqs module builds it: ``<q>-dlq``, or ``<q>-dlq.fifo`` for ``<q>.fifo``."""
+    return with_suffix(queue_name, "-dlq")
+
+
+def fifo_defaults(data: Any, default_topic: str, default_queue_names: Any) -> Any:
+    """Before validation: under per-item, give the default topic and queue names their ``.fifo`` suffix.
+
+    ``default_queue_names(subscriber_name)`` returns the default queue name. Names given explicitly are left alone
+    (:func:`check` tells the user when one does not fit)."""
+    if not isinstance(data, dict) or data.get("ordering") != "per-item":
+        return data
+    data = dict(data)
+    if not data.get("topic_name"):
+        data["topic_name"] = default_topic + FIFO_SUFFIX
+    subs = data.get("subscribers")
+    subs = [{}] if subs is None else subs
+    if isinstance(subs, list) and all(isinstance(sub, dict) for sub in subs):
+        filled = []
+        for sub in subs:
+            sub = dict(sub)
+            if not sub.get("queue_name"):
+                sub["queue_name"] = default_queue_names(sub.get("name", "main")) + FIFO_SUFFIX
+            filled.append(sub)
+        data["subscribers"] = filled
+    return data
+
+
+def check(config: Any) -> None:
+    """After validation: the names and settings fit the ordering. Raises ValueError("<field>: <rule>")."""
+    fifo = is_fifo(config)
+    if is_fifo_name(config.stream_failure_queue_name):
+        raise ValueError(
+            f"stream_failure_queue_name: {config.stream_failure_queue_name!r} must not end in '.fifo': it is the "
+            "stream mapping's on-failure destination, and Lambda destinations accept only standard queues"
+        )
+    if is_fifo_name(config.alarm_topic_name):
+        raise ValueError(
+            f"alarm_topic_name: {config.alarm_topic_name!r} must not end in '.fifo': CloudWatch alarms and the "
+            "email subscription need a standard topic"
+        )
+    if fifo and not is_fifo_name(config.topic_name):
+        raise ValueError(
+            f"topic_name: {config.topic_name!r} must end in '.fifo' with ordering = 'per-item' (the topic is an "
+            "SNS FIFO topic; leave topic_name unset to get the default name with the suffix)"
+        )
+    if not fifo and is_fifo_name(config.topic_name):
+        raise ValueError(
+            f"topic_name: {config.topic_name!r} ends in '.fifo', a FIFO topic's name: set ordering = 'per-item' "
+            "or drop the suffix"
+        )
+    for index, sub in enumerate(config.subscribers):
+        if fifo and not is_fifo_name(sub.queue_name):
+            raise ValueError(
+                f"subscribers.{index}.queue_name: {sub.queue_name!r} is a standard queue, which would lose the "
+                "per-item order: with ordering = 'per-item' every subscriber queue is a FIFO queue and its name "
+                "ends in '.fifo' (leave queue_name unset to get the default name with the suffix)"
+            )
+        if not fifo and is_fifo_name(sub.queue_name):
+            raise ValueError(
+                f"subscribers.{index}.queue_name: {sub.queue_name!r} ends in '.fifo', a FIFO queue's name: set "
+                "ordering = 'per-item' or drop the suffix"
+            )
+    # Filter policies: SNS FIFO topics match both scopes (MessageAttributes and MessageBody), and raw delivery
+    # to SQS FIFO queues works, so neither needs a rule here.
+
+
+#: sns module inputs of a FIFO topic (``Topic`` with ``TopicProps(fifo=True)``).
+FIFO_TOPIC_INPUTS: dict[str, Any] = {
+    "fifo_topic": True, "content_based_deduplication": False, "fifo_throughput_scope": "MessageGroup",
+}
+#: sqs module inputs of a FIFO queue and its DLQ (``Queue`` with ``QueueProps(fifo=True)``); the module
+#: makes the DLQ FIFO too and gives it these deduplication and throughput settings.
+FIFO_QUEUE_INPUTS: dict[str, Any] = {
+    "fifo_queue": True,
+    "content_based_deduplication": False,
+    "deduplication_scope": "messageGroup",
+    "fifo_throughput_limit": "perMessageGroupId",
+}
+
+
+def fifo_name_problem(name: str, fifo: bool, what: str) -> str | None:
+    """Why ``name`` does not fit a FIFO (or standard) topic or queue, or None."""
+    if fifo and not is_fifo_name(name):
+        return f"{name!r}: a FIFO {what}'s name must end in '.fifo'"
+    if not fifo and is_fifo_name(name):
+        return f"{name!r} ends in '.fifo', which only a FIFO {what} may (set fifo=True)"
+    return None
