@@ -17,33 +17,13 @@ from . import modules
 from .cdk import App, AssetType, TerraformAsset, TerraformHclModule
 from .contract import HANDLER
 from .ids import set_logical_id
-from .packaging import FUNCTIONS_DIR, PackagingError, build_package
+from .packaging import FUNCTIONS_DIR, PackagingError, build_package, code_folder  # noqa: F401 (re-exported)
 from .props import merge, prop
 
 #: The log retention (days) a function gets unless told otherwise.
 DEFAULT_LOG_RETENTION_DAYS = 14
 #: Folder name under the app's output folder's parent holding zips and the Powertools bundle.
 BUILD_FOLDER = ".build"
-
-
-def code_folder(code: str | Path) -> Path:
-    """Where a function's code lives.
-
-    A bare name (no path separator: ``"producer"``, ``"consumer"``) names a handler shipped with
-    the package; anything else is a folder path, absolute or relative to the current working
-    directory (the app's folder), never to the package.
-    """
-    text = str(code)
-    if isinstance(code, str) and "/" not in text and "\\" not in text and text not in (".", ".."):
-        shipped = FUNCTIONS_DIR / text
-        if not shipped.is_dir():
-            names = sorted(p.name for p in FUNCTIONS_DIR.iterdir() if (p / "app.py").is_file()) if FUNCTIONS_DIR.is_dir() else []
-            raise PackagingError(
-                f"function code folder {text!r} is not a handler shipped with constructs_lib ({', '.join(names)}); "
-                "give a folder path (e.g. './handlers/mine', relative to the app's folder) for your own code"
-            )
-        return shipped
-    return Path(code).expanduser().resolve()
 
 
 def build_dir(scope: Construct) -> Path:

@@ -97,6 +97,26 @@ def package_files(source: Path) -> list[tuple[str, Path]]:
     return sorted(files)
 
 
+def code_folder(code: str | Path) -> Path:
+    """Where a function's code lives.
+
+    A bare name (no path separator: ``"producer"``, ``"consumer"``) names a handler shipped with
+    the package; anything else is a folder path, absolute or relative to the current working
+    directory (the app's folder), never to the package.
+    """
+    text = str(code)
+    if isinstance(code, str) and "/" not in text and "\\" not in text and text not in (".", ".."):
+        shipped = FUNCTIONS_DIR / text
+        if not shipped.is_dir():
+            names = sorted(p.name for p in FUNCTIONS_DIR.iterdir() if (p / "app.py").is_file()) if FUNCTIONS_DIR.is_dir() else []
+            raise PackagingError(
+                f"function code folder {text!r} is not a handler shipped with constructs_lib ({', '.join(names)}); "
+                "give a folder path (e.g. './handlers/mine', relative to the app's folder) for your own code"
+            )
+        return shipped
+    return Path(code).expanduser().resolve()
+
+
 def build_package(name: str, source: Path | None = None, build_dir: Path | None = None,
                   extra: Path | None = None) -> Path:
     """Zip ``functions/<name>`` reproducibly and return the zip's path.

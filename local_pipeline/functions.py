@@ -24,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator
 
+from constructs_lib.packaging import code_folder
 from tools.lambda_harness import FUNCTIONS_DIR, LambdaContext, load_handler
 
 from .safety import check_client
@@ -84,7 +85,8 @@ class LambdaFunction:
 
     @property
     def folder(self) -> Path:
-        return Path(self.functions_dir) / self.code
+        # The configured code: a shipped handler's name or a folder path (as synth resolves it).
+        return code_folder(self.code) if self.functions_dir == FUNCTIONS_DIR else Path(self.functions_dir) / self.code
 
     @property
     def env_key(self) -> str:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+from constructs_lib.packaging import code_folder
 from tools.lambda_harness import (
     FUNCTIONS_DIR,
     InvalidBatchResponse,
@@ -336,7 +337,8 @@ def load_producer(topic_arn: str, *, functions_dir: Path = FUNCTIONS_DIR, code: 
     (Powertools, bound to stdout at import) go to ``log_stream`` (default: stderr), so they do not mix with
     the summary.
     """
-    producer = load_handler(Path(functions_dir) / code, stdout=log_stream if log_stream is not None else sys.stderr)
+    folder = code_folder(code) if functions_dir == FUNCTIONS_DIR else Path(functions_dir) / code
+    producer = load_handler(folder, stdout=log_stream if log_stream is not None else sys.stderr)
 
     def publish(event: dict) -> Any:
         with temporary_environment({"SNS_TOPIC_ARN": topic_arn}):

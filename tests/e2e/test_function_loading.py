@@ -35,3 +35,23 @@ def test_the_invocation_deadline_is_scaled_only_in_fast_mode():
         )
         left = function.new_context().get_remaining_time_in_millis()
         assert expected_ms - 100 < left <= expected_ms
+
+
+def test_code_is_a_shipped_handler_or_a_folder_relative_to_the_working_directory(tmp_path, monkeypatch):
+    """The local run resolves a function's code as synth does: a subscriber whose code lives in the
+    app's folder ("./handlers/audit") loads from there, not from the package's handlers."""
+    import shutil
+
+    mine = tmp_path / "handlers" / "audit"
+    shutil.copytree(FUNCTIONS_DIR / "consumer", mine)
+    monkeypatch.chdir(tmp_path)
+
+    def function(code):
+        return LambdaFunction(name="c", code=code, arn="arn:aws:lambda:us-east-1:123456789012:function:c",
+                              environment={}, timeout_s=3, memory_mb=128, gate=EnvironmentGate())
+
+    assert function("consumer").folder == FUNCTIONS_DIR / "consumer"
+    assert function("./handlers/audit").folder == mine
+    assert function(str(mine)).folder == mine
+    loaded = function("./handlers/audit").load()
+    assert loaded.modules["business"].__file__ == str(mine / "business.py")
