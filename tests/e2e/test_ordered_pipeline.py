@@ -75,3 +75,37 @@ def test_out_of_order_counts_a_lower_sequence_after_a_higher_one():
         ledger.processed("a", event_id)
     assert ledger.subs["a"].out_of_order == 2
     assert ledger.subs["a"].highest == {"k": 102}
+
+
+@pytest.mark.parametrize("share", ["1.5", "-0.1"])
+def test_flaky_share_out_of_range_is_a_usage_error(share, capsys):
+    from local_pipeline.__main__ import main
+
+    assert main(["--flaky", share, "--quiet"]) == 2
+    assert capsys.readouterr().err == "error: --flaky SHARE must be between 0 and 1\n"
+
+
+def test_emulator_redelivers_a_failed_fifo_batch_in_group_order():
+    """moto alone hands out B before A here (local_pipeline/emulator.py, fifo_groups_in_flight)."""
+    import time
+
+    import boto3
+    from moto import mock_aws
+
+    from local_pipeline.emulator import atomic_fifo_receives, fifo_groups_in_flight
+
+    saved = [fifo_groups_in_flight(), atomic_fifo_receives()]
+    try:
+        with mock_aws():
+            sqs = boto3.client("sqs", region_name="us-east-1")
+            url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+            for body in ("A", "B"):
+                sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g", MessageDeduplicationId=body)
+            first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=1)["Messages"]
+            assert [m["Body"] for m in first] == ["A", "B"]  # both fail: neither is deleted
+            time.sleep(1.1)
+            again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+            assert [m["Body"] for m in again][:1] == ["A"]
+    finally:
+        for owner, attribute, original in reversed(saved):
+            setattr(owner, attribute, original)
