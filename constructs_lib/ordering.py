@@ -107,6 +107,16 @@ def check(config: Any) -> None:
                 "per-item order: with ordering = 'per-item' every subscriber queue is a FIFO queue and its name "
                 "ends in '.fifo' (leave queue_name unset to get the default name with the suffix)"
             )
+        if fifo and sub.batch_size > 10:
+            raise ValueError(
+                f"subscribers.{index}.batch_size: {sub.batch_size} is above 10: Lambda reads FIFO queues in batches "
+                "of at most 10 (ordering = 'per-item')"
+            )
+        if fifo and sub.maximum_batching_window_seconds:
+            raise ValueError(
+                f"subscribers.{index}.maximum_batching_window_seconds: must be 0 with ordering = 'per-item': Lambda's "
+                "batching window is not supported for FIFO queues"
+            )
         if not fifo and is_fifo_name(sub.queue_name):
             raise ValueError(
                 f"subscribers.{index}.queue_name: {sub.queue_name!r} ends in '.fifo', a FIFO queue's name: set "

@@ -63,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=7, help="workload seed (which items are poison/modified/removed)")
     p.add_argument("--outage", type=float, default=0.0, metavar="SECONDS",
                    help="simulate a consumer outage: business logic fails for this long after its first call")
+    p.add_argument("--flaky", type=float, default=0.0, metavar="SHARE",
+                   help="a share of changes fail their first attempt at each subscriber, as transient errors do "
+                        "(redelivered after the visibility timeout; default 0)")
     p.add_argument("--config", metavar="FILE", help="configuration file (default: $PIPELINE_CONFIG, else the original design)")
     p.add_argument("--environment", metavar="NAME", help="environment to run when the file has several")
     p.add_argument("--no-fast", dest="fast", action="store_false",
@@ -89,6 +92,7 @@ def table(summary: dict) -> str:
         ("  outage casualties (healthy)", summary["outage_casualties"]),
         ("    of which stream on-failure", summary["stream_failures"]),
         ("lost", summary["lost"]),
+        ("processed out of order (per item)", summary["out_of_order"]),
         ("duplicates injected", summary["duplicates_injected"]),
         ("duplicates suppressed", summary["duplicates_suppressed"]),
         ("throughput (changes/s)", summary["throughput_per_s"]),
@@ -103,9 +107,11 @@ def table(summary: dict) -> str:
         for name, sub in summary["subscribers"].items():
             lines.append(f"[{name}] expected {sub['expected']} processed {sub['processed']} "
                          f"dead-lettered {sub['dead_lettered']} (poison {sub['dead_lettered_poison']}, "
-                         f"outage {sub['dead_lettered_outage']}) lost {sub['lost']}")
+                         f"outage {sub['dead_lettered_outage']}) lost {sub['lost']} out of order {sub['out_of_order']}")
     if summary["lost_examples"]:
         lines.append("lost (first 10): " + ", ".join(summary["lost_examples"]))
+    if summary.get("out_of_order_examples"):
+        lines.append("out of order (first 10): " + ", ".join(summary["out_of_order_examples"]))
     return "\n".join(lines)
 
 
@@ -122,9 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    if not 0 <= args.duplicates <= 1:
-        print("error: --duplicates SHARE must be between 0 and 1", file=sys.stderr)
-        return EXIT_USAGE
+    for flag, share in (("--duplicates", args.duplicates), ("--flaky", args.flaky)):
+        if not 0 <= share <= 1:
+            print(f"error: {flag} SHARE must be between 0 and 1", file=sys.stderr)
+            return EXIT_USAGE
     if args.log_file == "-":
         log, close_log = sys.stderr, False
     else:
@@ -137,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout_s=args.timeout,
         pollers_per_queue=args.pollers,
         outage_s=args.outage,
+        flaky=args.flaky,
         progress=None if args.quiet else sys.stderr,
         function_log=log,
     )

@@ -38,10 +38,15 @@ class _RequestHandler(_tms.MotoRequestHandler):
 _EPOCH = datetime.datetime(1970, 1, 1)
 
 
+#: A per-thread instant the clock below returns while set (see :func:`atomic_fifo_receives`).
+_frozen = threading.local()
+
+
 def _unix_time(dt: datetime.datetime | None = None) -> float:
     """moto.core.utils.unix_time without building two datetimes per call (same result)."""
     if dt is None:
-        return time.time()
+        frozen = getattr(_frozen, "now", None)
+        return time.time() if frozen is None else frozen
     return (dt - _EPOCH).total_seconds()
 
 
@@ -82,7 +87,76 @@ def _speedups() -> list[tuple[object, str, object]]:
     saved.append((backends, "list_of_moto_modules", backends.list_of_moto_modules))
     backends.list_of_moto_modules = lambda: modules
     saved.append(reuse_sns_signing_key())
+    saved.append(fifo_groups_in_flight())
+    saved.append(atomic_fifo_receives())
     return saved
+
+
+def fifo_groups_in_flight() -> tuple:
+    """Fix for moto 5.2.5's FIFO queues: a message group is blocked only by a message of it that is in flight
+    (received, not yet deleted, visibility timeout not yet over), as in SQS.
+
+    moto blocks a group while any message of it is in the queue's ``pending_messages`` set, and takes a message
+    out of that set only when a ReceiveMessage walks past it visible again. Two ways that breaks the order:
+
+    * a failed batch ``A, B`` of one group (both reported, both visible again): the next receive takes ``A`` out
+      of the set, still finds ``B`` in it, skips ``A``, then takes ``B`` out and delivers ``B`` before ``A``;
+    * a ReceiveMessage racing with the DeleteMessage of the same message (a redelivery after the visibility
+      timeout while the first receiver deletes it) can leave the deleted message in the set for good, and its
+      group never delivers again (the item's later changes look lost).
+
+    Returns (class, attribute, original)."""
+    from moto.sqs.models import Queue
+
+    original = Queue.__dict__["pending_message_groups"]
+
+    def pending_message_groups(self) -> set[str]:
+        present = {id(message) for message in self._messages}
+        return {
+            m.group_id for m in list(self._pending_messages)
+            if m.group_id is not None and id(m) in present and not m.visible
+        }
+
+    Queue.pending_message_groups = property(pending_message_groups)  # type: ignore[method-assign,assignment]
+    return (Queue, "pending_message_groups", original)
+
+
+def atomic_fifo_receives() -> tuple:
+    """Fix for moto 5.2.5's FIFO queues: one ReceiveMessage at a time per FIFO queue, as SQS does it.
+
+    moto's receive reads which groups are in flight once, then hands out messages, without a lock: two pollers
+    receiving at the same moment can both take a message of the same group (``A`` to one, ``B`` to the other),
+    and ``B`` may then be processed before ``A``. And it reads the clock for every message, so a message whose
+    visibility timeout ends during the walk counts as in flight when its group is checked early and as visible
+    when a later message of the group is checked: the later one goes out first. Here the receive of a FIFO queue
+    runs under the queue's lock, at one frozen instant (the clock above, per thread), and does its long-poll wait
+    outside the lock (short sleeps), so other pollers and deletes are not held up.
+    Returns (class, attribute, original)."""
+    from moto.sqs.models import SQSBackend
+
+    original = SQSBackend.__dict__["receive_message"]
+    locks: dict[str, threading.Lock] = {}
+    guard = threading.Lock()
+
+    def receive_message(self, queue_name, count, wait_seconds_timeout, visibility_timeout, message_attribute_names=None):
+        if not self.get_queue(queue_name).fifo_queue:
+            return original(self, queue_name, count, wait_seconds_timeout, visibility_timeout, message_attribute_names)
+        with guard:
+            lock = locks.setdefault(f"{self.account_id}/{self.region_name}/{queue_name}", threading.Lock())
+        deadline = time.monotonic() + (wait_seconds_timeout or 0)
+        while True:
+            with lock:
+                _frozen.now = time.time()
+                try:
+                    result = original(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+                finally:
+                    _frozen.now = None
+            if result or time.monotonic() >= deadline:
+                return result
+            time.sleep(0.05)
+
+    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+    return (SQSBackend, "receive_message", original)
 
 
 def reuse_sns_signing_key() -> tuple:

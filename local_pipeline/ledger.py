@@ -7,6 +7,10 @@ it was written, the subscriber should have received it, and at the end it is nei
 processed by that subscriber's business logic nor in its DLQ nor in the stream's on-failure
 queue.
 
+A processed change is *out of order* for a subscriber when that subscriber's business logic already processed a
+change of the same item with a higher stream sequence number (the stream keeps each item's changes in order;
+``ordering = "per-item"`` promises the consumers see that order, the standard design does not).
+
 Dead letters are told apart: a *poison* dead letter is a change of a poison item (one the
 business logic rejects every time: the DLQ is where it belongs); any other change in a DLQ or
 in the stream's on-failure queue that was never processed is an *outage casualty*: a healthy
@@ -63,6 +67,9 @@ class SubscriberTally:
     invocations: int = 0
     function_errors: int = 0
     dead_letters: dict[str, dict] = field(default_factory=dict)  # eventID -> message found in the DLQ
+    highest: dict[str, int] = field(default_factory=dict)  # item key -> highest sequence number processed
+    out_of_order: int = 0  # processed changes whose item already had a later change processed
+    out_of_order_examples: list[str] = field(default_factory=list)
 
 
 class Ledger:
@@ -74,6 +81,7 @@ class Ledger:
         self.poison: set[str] = set()  # item keys whose changes the business logic rejects
         self.stream: dict[str, Identity] = {}  # eventID -> identity
         self.sequence: dict[int, str] = {}  # sequence number -> eventID
+        self.sequence_of: dict[str, int] = {}  # eventID -> sequence number
         self.subs = {name: SubscriberTally() for name in subscribers}
         self.producer_invocations = 0
         self.producer_retries = 0
@@ -97,6 +105,7 @@ class Ledger:
         with self.lock:
             self.stream[record["eventID"]] = (key, record["eventName"], version)
             self.sequence[int(ddb["SequenceNumber"])] = record["eventID"]
+            self.sequence_of[record["eventID"]] = int(ddb["SequenceNumber"])
 
     def identity(self, event_id: str | None) -> Identity | None:
         return self.stream.get(event_id) if event_id else None
@@ -105,7 +114,18 @@ class Ledger:
     def processed(self, sub: str, event_id: str) -> None:
         now = time.monotonic()
         with self.lock:
-            self.subs[sub].processed[event_id].append(now)
+            tally = self.subs[sub]
+            tally.processed[event_id].append(now)
+            identity, sequence = self.stream.get(event_id), self.sequence_of.get(event_id)
+            if identity is None or sequence is None:
+                return
+            highest = tally.highest.get(identity[0])
+            if highest is not None and sequence < highest:
+                tally.out_of_order += 1
+                if len(tally.out_of_order_examples) < 10:
+                    tally.out_of_order_examples.append(f"{sub}:{identity[0]}:{identity[1]}:v{identity[2]}")
+            else:
+                tally.highest[identity[0]] = sequence
 
     def is_poison(self, event_id: str | None, message: Any) -> bool:
         """Whether the change is one of a poison item: by its stream identity, else by the message's keys."""
@@ -175,6 +195,7 @@ class Ledger:
                     "rejected_attempts": tally.rejected,
                     "invocations": tally.invocations,
                     "function_errors": tally.function_errors,
+                    "out_of_order": tally.out_of_order,
                 }
                 per_sub[name] = row
                 for k, v in row.items():
@@ -198,6 +219,8 @@ class Ledger:
                 # healthy changes dead-lettered: in a subscriber DLQ unprocessed, or in the stream failure queue
                 "outage_casualties": totals["dead_lettered_outage"] + len(self.stream_failures),
                 "lost": totals["lost"],
+                "out_of_order": totals["out_of_order"],
+                "out_of_order_examples": [e for t in self.subs.values() for e in t.out_of_order_examples][:10],
                 "duplicates_injected": totals["duplicates_injected"],
                 "duplicates_suppressed": totals["duplicates_suppressed"],
                 "acked_without_processing": totals["acked_without_processing"],

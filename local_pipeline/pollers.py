@@ -282,6 +282,9 @@ class QueuePoller(_Poller):
                 for name, a in (message.get("MessageAttributes") or {}).items()
             }
             kwargs = {"MessageAttributes": attributes} if attributes else {}
+            group = (message.get("Attributes") or {}).get("MessageGroupId")
+            if group:  # a FIFO queue: the copy joins the item's group, under its own deduplication id
+                kwargs.update(MessageGroupId=group, MessageDeduplicationId=f"redelivery-{message['MessageId']}")
             self.sqs.send_message(QueueUrl=self.res.queue_url, MessageBody=message["Body"], **kwargs)
             with self.ledger.lock:
                 self.tally.duplicates_injected += 1

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from constructs_lib import contract
+from constructs_lib import contract, ordering
 from constructs_lib.config import PipelineConfig, SubscriberConfig
 
 from .timing import Timing
@@ -83,7 +83,11 @@ def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources
     res.table_arn = table["TableArn"]
     res.stream_arn = table["LatestStreamArn"]
 
-    res.topic_arn = sns.create_topic(Name=config.topic_name, Tags=_tags(config))["TopicArn"]
+    fifo = ordering.is_fifo(config)
+    # ordering = "per-item": FIFO topic and queues, content-based deduplication off (constructs_lib/ordering.py).
+    topic_attributes = {"FifoTopic": "true", "ContentBasedDeduplication": "false"} if fifo else {}
+    queue_attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "false"} if fifo else {}
+    res.topic_arn = sns.create_topic(Name=config.topic_name, Attributes=topic_attributes, Tags=_tags(config))["TopicArn"]
 
     res.failure_queue_url = sqs.create_queue(QueueName=config.stream_failure_queue_name)["QueueUrl"]
     res.failure_queue_arn = _queue_arn(sqs, res.failure_queue_url)
@@ -91,7 +95,8 @@ def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources
     for sub in config.subscribers:
         sr = SubscriberResources(config=sub, visibility_timeout_s=timing.visibility_timeout(sub))
         sr.dlq_url = sqs.create_queue(
-            QueueName=sub.dlq_name, Attributes={"MessageRetentionPeriod": str(contract.FAILED_MESSAGE_RETENTION_SECONDS)}
+            QueueName=sub.dlq_name,
+            Attributes={"MessageRetentionPeriod": str(contract.FAILED_MESSAGE_RETENTION_SECONDS), **queue_attributes},
         )["QueueUrl"]
         sr.dlq_arn = _queue_arn(sqs, sr.dlq_url)
         sr.queue_url = sqs.create_queue(
@@ -100,6 +105,7 @@ def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources
                 "VisibilityTimeout": str(sr.visibility_timeout_s),
                 "MessageRetentionPeriod": str(sub.message_retention_seconds),
                 "RedrivePolicy": json.dumps({"deadLetterTargetArn": sr.dlq_arn, "maxReceiveCount": sub.max_receive_count}),
+                **queue_attributes,
             },
         )["QueueUrl"]
         sr.queue_arn = _queue_arn(sqs, sr.queue_url)

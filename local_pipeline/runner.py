@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import signal
 import threading
@@ -34,6 +35,10 @@ class ConsumerOutage(RuntimeError):
     """Raised by the instrumented business logic while a simulated outage lasts."""
 
 
+class TransientFailure(RuntimeError):
+    """Raised by the instrumented business logic on the first attempt of a "flaky" change (``--flaky``)."""
+
+
 #: fault(subscriber_name, message) -> None; raise to make the business logic reject the message.
 Fault = Callable[[str, Any], None]
 
@@ -46,6 +51,7 @@ class Options:
     timeout_s: float = 120.0
     pollers_per_queue: int = 1
     outage_s: float = 0.0  # business logic fails for this long after its first call
+    flaky: float = 0.0  # share of changes whose first attempt (per subscriber) fails, as a transient error would
     fault: Fault | None = None
     progress: TextIO | None = None  # where progress lines go (None: nowhere)
     function_log: TextIO | None = None  # handlers' stdout/logs (None: discarded)
@@ -96,6 +102,7 @@ class _Faults:
         self.options = options
         self.first_call: float | None = None
         self.lock = threading.Lock()
+        self.flaky_failed: set[tuple[str, str]] = set()  # (subscriber, eventID) whose first attempt failed
 
     def check(self, sub: str, message: Any) -> None:
         if self.options.outage_s > 0:
@@ -104,8 +111,22 @@ class _Faults:
                     self.first_call = time.monotonic()
             if time.monotonic() - self.first_call < self.options.outage_s:
                 raise ConsumerOutage(f"simulated outage of {sub} ({self.options.outage_s} s)")
+        if self.options.flaky > 0:
+            event_id = message.get("eventID") if isinstance(message, dict) else None
+            if event_id and _share_bucket(event_id) < self.options.flaky:
+                with self.lock:
+                    first = (sub, event_id) not in self.flaky_failed
+                    self.flaky_failed.add((sub, event_id))
+                if first:
+                    raise TransientFailure(f"simulated transient failure of {event_id} at {sub} (first attempt)")
         if self.options.fault is not None:
             self.options.fault(sub, message)
+
+
+def _share_bucket(event_id: str) -> float:
+    """A stable number in [0, 1] per eventID: "a share of the changes" picks the same ones in every run."""
+    # salted, so the flaky changes are not the same ones --duplicates picks (it hashes the bare eventID)
+    return int(hashlib.sha1(f"flaky:{event_id}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
 
 
 pipeline_message = shared_module("pipeline_message")

@@ -67,6 +67,12 @@ def test_environments_form_builds_fifo_names_per_environment():
          "stream_failure_queue_name: 'failures.fifo' must not end in '.fifo': it is the stream mapping's on-failure destination"),
         ({"ordering": "per-item", "alarm_topic_name": "alarms.fifo"}, "alarm_topic_name: 'alarms.fifo' must not end in '.fifo'"),
         ({"ordering": "fifo"}, "ordering: Input should be 'none' or 'per-item'"),
+        # Lambda's SQS mapping: FIFO queues take batches of at most 10 and no batching window
+        ({"ordering": "per-item", "subscribers": [{"batch_size": 20, "maximum_batching_window_seconds": 1,
+                                                   "function": {"timeout": 10}, "visibility_timeout_seconds": 60}]},
+         "subscribers.0.batch_size: 20 is above 10: Lambda reads FIFO queues in batches of at most 10"),
+        ({"ordering": "per-item", "subscribers": [{"maximum_batching_window_seconds": 5}]},
+         "subscribers.0.maximum_batching_window_seconds: must be 0 with ordering = 'per-item'"),
         # the DLQ "<stem>-dlq.fifo" must fit SQS's 80 characters: stem at most 71
         ({"ordering": "per-item", "subscribers": [{"queue_name": "q" * 72 + ".fifo"}]},
          "is not a valid sqs queue name: use 1-76 characters"),

@@ -72,13 +72,13 @@ class SubscriberConfig(_Model):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")] = "main"
     """The subscriber's name: lower case, digits, _; unique; names its logical ids and default AWS names."""
     queue_name: str = ""
-    """Default: "data-processing-queue" for the subscriber named "main", else "<name>-queue"; 1-76 characters of A-Z a-z 0-9 _ - (the DLQ adds "-dlq"); unique."""
+    """Default: "data-processing-queue" for the subscriber named "main", else "<name>-queue"; 1-76 characters of A-Z a-z 0-9 _ - (the DLQ adds "-dlq"); unique; ends in '.fifo' exactly when ordering = "per-item" (the default name then gets it)."""
     function_name: str = ""
     """Default: "sqs-message-consumer" for the subscriber named "main", else "<name>-consumer"; 1-64 characters of A-Z a-z 0-9 _ -; unique."""
     code: str = "consumer"
     """The consumer's code: a handler shipped with the package ("consumer") or a folder path holding app.py, absolute or relative to the app's working directory."""
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 10
-    """Messages per consumer invocation: 1-10, or up to 10000 with maximum_batching_window_seconds >= 1; batch_size x 50 ms + 2,250 ms must fit the consumer timeout."""
+    """Messages per consumer invocation: 1-10, or up to 10000 with maximum_batching_window_seconds >= 1; batch_size x 50 ms + 2,250 ms must fit the consumer timeout. With ordering = "per-item" (FIFO queues): 1-10 and no batching window."""
     maximum_batching_window_seconds: Annotated[int, Field(ge=0, le=300)] = 0
     """How long the trigger gathers messages before invoking; 0 = not at all."""
     visibility_timeout_seconds: Annotated[int, Field(ge=0, le=43200)] = 30
@@ -300,13 +300,13 @@ class PipelineConfig(_Model):
     table_name: str = "application-data-table"
     """The source table (with its stream): 3-255 characters of A-Z a-z 0-9 _ . -"""
     topic_name: str = "data-processing-topic"
-    """The fan-out topic: 1-256 characters of A-Z a-z 0-9 _ -"""
+    """The fan-out topic: 1-256 characters of A-Z a-z 0-9 _ -; ends in '.fifo' exactly when ordering = "per-item" (the default name then gets it)."""
     producer_function_name: str = "dynamodb-stream-producer"
     """The producer function (stream -> topic): 1-64 characters of A-Z a-z 0-9 _ -"""
     producer_code: str = "producer"
     """The producer's code: a handler shipped with the package ("producer") or a folder path holding app.py, absolute or relative to the app's working directory."""
     stream_failure_queue_name: str = "dynamodb-stream-producer-failures"
-    """Stream records that still fail after the retries land here (on-failure destination); SQS name rules."""
+    """Stream records that still fail after the retries land here (on-failure destination); SQS name rules, never '.fifo' (Lambda's on-failure destinations take standard queues only)."""
     runtime: Literal["python3.12"] = "python3.12"
     """Lambda runtime of both functions."""
     powertools_version: Annotated[str, Field(pattern=r"^(\d+\.\d+\.\d+|latest)?$")] = POWERTOOLS_VERSION
