@@ -58,7 +58,9 @@ FIFO ids (``ordering = "per-item"``: the topic is an SNS FIFO topic, its ARN end
 -------------------------------------------------------------------------------------------
 * ``MessageGroupId`` = :func:`group_id`: the table name and the item's keys, so every change of one item is in
   one group (delivered in order) and different items are independent. Stable: the keys are written with their
-  names sorted (a stream record may list them in any order) in the same JSON text as ``keys``. Readable
+  names sorted (a stream record may list them in any order) in the same JSON text as ``keys``, except that a
+  number key is written in one canonical form (DynamoDB compares numbers by value, so ``1``, ``1.0`` and ``1E0``
+  are one key: written ``1``; plain digits, no trailing fractional zeros, no exponent). Readable
   ``<table>/<keys JSON>`` when that is at most 128 characters of the characters SNS allows (ASCII letters,
   digits, punctuation; no spaces); otherwise ``<first 60 characters of the table>#<sha256 hex>`` over the same
   text (at most 125 characters). Table names contain neither ``/`` nor ``#``, so the two forms never meet.
@@ -79,7 +81,7 @@ import hashlib
 import json
 import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any
 
 VERSION = 1
@@ -288,10 +290,29 @@ def _hashed(prefix: str, text: str) -> str:
     return f"{prefix[:HASHED_TABLE_CHARS]}#{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
 
 
+def _canonical_number(value: Any) -> str:
+    """One value per number, as DynamoDB compares them: ``1``, ``1.0`` and ``1E0`` are the same key."""
+    dec = Decimal(_number(value))  # validates (raises ConversionError)
+    if dec.is_zero():
+        return "0"
+    dec = dec.normalize(Context(prec=len(dec.as_tuple().digits), Emax=MAX_EMAX, Emin=MIN_EMIN))
+    # plain digits within DynamoDB's range (exponents -130..+125); a hand-made huge exponent stays short
+    return format(dec, "f") if -131 <= dec.adjusted() <= 126 else str(dec)
+
+
+def _canonical_keys(keys: Any) -> Any:
+    if not isinstance(keys, dict):
+        return keys
+    return {
+        name: {"N": _canonical_number(av["N"])} if isinstance(av, dict) and len(av) == 1 and "N" in av else av
+        for name, av in sorted(keys.items())
+    }
+
+
 def group_id(table: str, keys: dict | None) -> str:
     """The ``MessageGroupId`` of an item's changes: ``<table>/<keys JSON>``, hashed when too long or not plain
     ASCII (see "FIFO ids"). ``keys`` is the stream record's ``Keys`` map (DynamoDB JSON)."""
-    canonical = image_json(dict(sorted(keys.items())) if isinstance(keys, dict) else keys)
+    canonical = image_json(_canonical_keys(keys))
     readable = f"{table}/{canonical}"
     if _FIFO_ID.fullmatch(readable):
         return readable

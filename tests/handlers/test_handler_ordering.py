@@ -34,6 +34,20 @@ def test_group_id_is_table_and_sorted_keys():
     assert pipeline_message.group_id("invoices", keys) != pipeline_message.group_id("orders", keys)
 
 
+@pytest.mark.parametrize("spelling", ["1.0", "1.00", "1E0", "10E-1", "+1", "01"])
+def test_group_id_of_a_number_key_does_not_depend_on_its_spelling(spelling):
+    # DynamoDB compares numbers by value: N "1.0" and N "1" are the same key, so the same item and the same group
+    assert pipeline_message.group_id("orders", {"pk": {"N": spelling}}) == pipeline_message.group_id("orders", {"pk": {"N": "1"}})
+    assert pipeline_message.group_id("orders", {"pk": {"N": "1"}}) == 'orders/{"pk":1}'
+
+
+def test_group_id_of_canonical_numbers_is_their_text():
+    for text in ["0", "-7", "100", "0.1", "12345678901234567890123", "1.5"]:
+        assert pipeline_message.group_id("orders", {"pk": {"N": text}}) == f'orders/{{"pk":{text}}}'
+    assert pipeline_message.group_id("orders", {"pk": {"N": "-0"}}) == pipeline_message.group_id("orders", {"pk": {"N": "0"}})
+    assert pipeline_message.group_id("orders", {"pk": {"N": "1E2"}}) == 'orders/{"pk":100}'
+
+
 @pytest.mark.parametrize(
     "keys",
     [
