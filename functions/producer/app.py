@@ -55,11 +55,13 @@ error, so EVERY record of the batch is retried and republished and a retry attem
 
 Per-item ordering: when ``SNS_TOPIC_ARN`` names a FIFO topic (it ends in ``.fifo``; SNS requires the two ids
 exactly then), every entry carries ``MessageGroupId`` (the table and the item's keys) and
-``MessageDeduplicationId`` (the record's eventID), see "FIFO ids" in pipeline_message.py. Batching stays 10
-entries per call; records are published in stream order, so each item's changes enter its group in order. The
-failure rule above keeps that order on retry, with one gap SNS leaves open: when an entry of a request fails
-and a later entry of the same item in that request succeeds, the retry republishes the failed one after it (a
+``MessageDeduplicationId`` (the record's eventID), see "FIFO ids" in pipeline_message.py. Records are published
+in stream order, so each item's changes enter its group in order, and the failure rule above keeps that order on
+retry. A request carries at most one change per item (a record whose group is already in the request starts the
+next request; up to 10 entries otherwise): SNS reports each entry on its own, so if an entry failed and a later
+entry of the same item in the same request were accepted, the retry would republish the failed one after it (a
 duplicate of the later one within 5 minutes is dropped by SNS deduplication and does not restore the order).
+An item changed several times in one stream batch therefore costs one request per change.
 
 The SNS client is created once per container, when the module is imported (at init), with the bounds above.
 
@@ -180,13 +182,17 @@ def prepare(record: dict, index: int, fifo: bool = False) -> Prepared:
 
 
 def batches(prepared: list[Prepared]):
-    """Yield (start index, entries) groups: <= 10 entries and <= 256 KiB per PublishBatch request."""
-    start, size = 0, 0
+    """Yield (start index, entries) groups: <= 10 entries and <= 256 KiB per PublishBatch request, and at most one
+    entry per FIFO message group (see "Per-item ordering")."""
+    start, size, groups = 0, 0, set()
     for i, item in enumerate(prepared):
-        if i > start and (i - start == MAX_BATCH_ENTRIES or size + item.size > MAX_MESSAGE_BYTES):
+        group = item.entry.get("MessageGroupId")
+        if i > start and (i - start == MAX_BATCH_ENTRIES or size + item.size > MAX_MESSAGE_BYTES or group in groups):
             yield start, prepared[start:i]
-            start, size = i, 0
+            start, size, groups = i, 0, set()
         size += item.size
+        if group is not None:
+            groups.add(group)
     if start < len(prepared):
         yield start, prepared[start:]
 

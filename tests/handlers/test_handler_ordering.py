@@ -122,12 +122,43 @@ def test_producer_sets_group_and_deduplication_ids_on_a_fifo_topic(producer, fif
     producer.sns.meta.events.register("provide-client-params.sns.PublishBatch", lambda params, **kw: calls.append(params))
     records = [stream_record(i, keys={"pk": {"S": f"item-{i % 3}"}}) for i in range(12)]
     assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
-    assert [len(c["PublishBatchRequestEntries"]) for c in calls] == [10, 2]  # still 10 per call
+    assert [len(c["PublishBatchRequestEntries"]) for c in calls] == [3, 3, 3, 3]  # one change per item per call
     entries = [e for c in calls for e in c["PublishBatchRequestEntries"]]
     assert [e["MessageDeduplicationId"] for e in entries] == [f"ev-{i}" for i in range(12)]
     assert [e["MessageGroupId"] for e in entries] == [f'{TABLE}/{{"pk":"item-{i % 3}"}}' for i in range(12)]
     messages = fifo.receive()
     assert messages and all(m["Attributes"]["MessageGroupId"].startswith(f"{TABLE}/") for m in messages)
+
+
+def test_fifo_request_holds_one_change_per_item(producer, fifo):
+    """Two changes of one item never share a PublishBatch request: SNS reports each entry on its own, and a failed
+    entry followed by an accepted one of the same item would be republished after it (out of order)."""
+    calls = []
+    producer.sns.meta.events.register("provide-client-params.sns.PublishBatch", lambda params, **kw: calls.append(params))
+    records = [stream_record(i, keys={"pk": {"S": f"item-{i % 3}"}}) for i in range(12)]
+    assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
+    assert [len(c["PublishBatchRequestEntries"]) for c in calls] == [3, 3, 3, 3]
+    for call in calls:
+        groups = [e["MessageGroupId"] for e in call["PublishBatchRequestEntries"]]
+        assert len(groups) == len(set(groups))
+    entries = [e for c in calls for e in c["PublishBatchRequestEntries"]]
+    assert [e["MessageDeduplicationId"] for e in entries] == [f"ev-{i}" for i in range(12)]  # stream order
+
+
+def test_fifo_failed_entry_is_not_overtaken_by_a_later_change_of_its_item(producer, fifo, monkeypatch):
+    from test_handler_producer import fail_entries
+
+    # item-a: ev-0, ev-2; item-b: ev-1. SNS fails ev-0's entry.
+    records = [stream_record(i, keys={"pk": {"S": "item-a" if i != 1 else "item-b"}}) for i in range(3)]
+    real = producer.sns.publish_batch
+    fail_entries(monkeypatch, producer.sns, {"r0"})
+    response = producer.handler(stream_event(records), CTX)
+    assert failed_ids(response) == [r["dynamodb"]["SequenceNumber"] for r in records]  # from the failed one on
+    producer.sns.publish_batch = real  # SNS accepts everything again
+    producer.handler(stream_event(records), CTX)  # Lambda's retry from ev-0
+    order = [pipeline_message.parse_body(m["Body"])["eventID"] for m in fifo.receive()]
+    item_a = [e for e in order if e in ("ev-0", "ev-2")]
+    assert item_a == ["ev-0", "ev-2"]
 
 
 def test_producer_retry_is_deduplicated_by_the_fifo_topic(producer, fifo):
