@@ -177,7 +177,7 @@ def prepare(record: dict, index: int, fifo: bool = False) -> Prepared:
     entry = {"Id": f"r{index}", "Message": message.body, "MessageAttributes": message.attributes}
     if fifo:
         entry["MessageGroupId"] = pipeline_message.record_group_id(record)
-        entry["MessageDeduplicationId"] = pipeline_message.deduplication_id(record.get("eventID", sequence_number))
+        entry["MessageDeduplicationId"] = pipeline_message.deduplication_id(pipeline_message.event_id(record))
     return Prepared(sequence_number, entry, message.size, message.truncated)
 
 

@@ -8,7 +8,8 @@ Message format (one SNS message per stream record, a JSON object, UTF-8 text)
 -----------------------------------------------------------------------------
     {
       "version": 1,
-      "eventID": "...",                 # stream record id; unique per record (consumers dedupe on it)
+      "eventID": "...",                 # stream record id; unique per record (consumers dedupe on it);
+                                        # <eventSourceARN>/<sequenceNumber> for a record without one
       "eventName": "INSERT" | "MODIFY" | "REMOVE",
       "tableName": "...",               # parsed from eventSourceARN (arn:...:table/<name>/stream/...)
       "eventSourceARN": "...",
@@ -204,9 +205,20 @@ def _epoch(value: Any) -> str:
     return json.dumps(value)
 
 
+def event_id(record: dict) -> str:
+    """The record's ``eventID``; a record without a non-empty string one (hand-made, never from Lambda) gets a
+    stand-in unique to the stream record and stable across retries, ``<eventSourceARN>/<SequenceNumber>``, so it
+    is neither refused by the consumers nor taken for a duplicate of another such record."""
+    value = record.get("eventID")
+    if isinstance(value, str) and value:
+        return value
+    ddb = record.get("dynamodb") if isinstance(record.get("dynamodb"), dict) else {}
+    return f"{record.get('eventSourceARN') or 'unknown'}/{ddb.get('SequenceNumber', '')}"
+
+
 def _text(record: dict, ddb: dict, table: str, keys: str, new: str, old: str, reason: str | None) -> str:
     parts = [
-        '{"version":' + str(VERSION) + ',"eventID":', _quote(str(record.get("eventID", ""))),
+        '{"version":' + str(VERSION) + ',"eventID":', _quote(event_id(record)),
         ',"eventName":', _quote(str(record.get("eventName", ""))),
         ',"tableName":', _quote(table),
         ',"eventSourceARN":', _quote(str(record.get("eventSourceARN", ""))),

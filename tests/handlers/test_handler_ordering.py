@@ -169,6 +169,15 @@ def test_producer_retry_is_deduplicated_by_the_fifo_topic(producer, fifo):
     assert sorted(bodies) == ["ev-1", "ev-2"]
 
 
+def test_records_without_an_event_id_are_not_deduplicated_by_the_fifo_topic(producer, fifo):
+    records = [stream_record(i) for i in range(3)]
+    records[0]["eventID"] = records[1]["eventID"] = None
+    del records[2]["eventID"]
+    assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
+    received = [pipeline_message.parse_body(m["Body"])["sequenceNumber"] for m in fifo.receive()]
+    assert sorted(received) == [r["dynamodb"]["SequenceNumber"] for r in records]
+
+
 def test_standard_topic_gets_no_fifo_ids(producer, pipeline):
     calls = []
     producer.sns.meta.events.register("provide-client-params.sns.PublishBatch", lambda params, **kw: calls.append(params))

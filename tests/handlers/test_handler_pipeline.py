@@ -80,3 +80,22 @@ def test_producer_retry_after_partial_failure_loses_nothing_and_duplicates_nothi
     for start in range(0, len(messages), 10):
         assert consumer.handler(sqs_event(messages[start:start + 10]), CTX) == {"batchItemFailures": []}
     assert sorted(recorder.ids) == sorted(f"ev-{i}" for i in range(25))
+
+
+def test_records_without_an_event_id_are_not_taken_for_duplicates(producer, consumer, pipeline, recorder):
+    """A hand-made record whose eventID is missing, null or empty is still one change: it must not share an id
+    (the consumers' idempotency key, the FIFO deduplication id) with other such records and be dropped."""
+    records = [stream_record(i) for i in range(4)]
+    records[0]["eventID"] = None
+    records[1]["eventID"] = None
+    records[2]["eventID"] = ""
+    del records[3]["eventID"]
+    assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
+    messages = pipeline.drain()
+    assert batch_item_failures(consumer.handler(sqs_event(messages), CTX)) == []
+    assert sorted(m["sequenceNumber"] for m in recorder.calls) == [seq(i) for i in range(4)]
+    assert len({m["eventID"] for m in recorder.calls}) == 4
+    # stable: the retry of a record has the same id (so its duplicate is still suppressed)
+    assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
+    assert batch_item_failures(consumer.handler(sqs_event(pipeline.drain()), CTX)) == []
+    assert len(recorder.calls) == 4
