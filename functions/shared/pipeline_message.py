@@ -299,7 +299,7 @@ HASHED_TABLE_CHARS = 60
 
 
 def _hashed(prefix: str, text: str) -> str:
-    return f"{prefix[:HASHED_TABLE_CHARS]}#{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
+    return f"{prefix[:HASHED_TABLE_CHARS]}#{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()}"
 
 
 def _canonical_number(value: Any) -> str:

@@ -54,6 +54,7 @@ def test_group_id_of_canonical_numbers_is_their_text():
         {"pk": {"S": "x" * 200}},  # too long
         {"pk": {"S": "caf\u00e9"}},  # not ASCII
         {"pk": {"S": "two words"}},  # a space: SNS allows letters, digits and punctuation only
+        {"pk": {"S": "a\ud800"}},  # a lone surrogate (the message escapes it; the id must not fail on it)
     ],
 )
 def test_group_id_is_hashed_when_sns_would_refuse_it(keys):
@@ -84,6 +85,7 @@ def test_deduplication_id_is_the_event_id():
     assert pipeline_message.deduplication_id("c81e728d9d4c2f636f067f89cc14862c") == "c81e728d9d4c2f636f067f89cc14862c"
     odd = pipeline_message.deduplication_id("an id with spaces" + "x" * 200)
     assert len(odd) <= 128 and " " not in odd
+    assert pipeline_message.deduplication_id("a\ud800") != pipeline_message.deduplication_id("a\ud801")
 
 
 # ---------------------------------------------------------------------------------------------- moto FIFO
