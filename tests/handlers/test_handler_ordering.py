@@ -262,3 +262,16 @@ def test_fifo_end_to_end_through_moto_keeps_group_order(producer, consumer, reco
     for message in recorder.calls:
         by_item.setdefault(message["keys"]["pk"], []).append(message["eventID"])
     assert by_item == {"item-0": ["ev-0", "ev-3"], "item-1": ["ev-1", "ev-1", "ev-4"], "item-2": ["ev-2", "ev-5"]}
+
+
+def test_fifo_deadline_reports_every_unstarted_message_in_order(consumer, recorder, pipeline):
+    from test_handler_consumer import ShrinkingDeadline
+
+    groups = ["a", "b", "a", "c", "b", "d"]
+    messages = [fifo_message(i, g) for i, g in enumerate(groups)]
+    recorder.fail = {"ev-0"}  # group a fails first: its later message is held back, not counted as started
+    context = ShrinkingDeadline(recorder, start_ms=consumer.DEADLINE_MARGIN_MS + 500, per_call_ms=400)
+    response = consumer.handler(fifo_event(messages), context)
+    # ev-0 (fails) and ev-1 start; from the third started message on, the margin is passed
+    assert recorder.ids == ["ev-0", "ev-1"]
+    assert failed_ids(response) == ["m0", "m2", "m3", "m4", "m5"]
