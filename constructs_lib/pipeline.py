@@ -80,6 +80,7 @@ class EventPipeline(Construct):
                  logical_id_prefix: str | None = None) -> None:
         super().__init__(scope, id)
         self.config = config
+        self._name_suffix = config.applied_name_suffix  # for add_subscriber (each update rebuilds config)
         self.prefix = ("" if id == DEFAULT_PIPELINE_ID else f"{id}_") if logical_id_prefix is None else logical_id_prefix
         self.account = caller_account(self, "caller", self._id("current"), config.partition)
         self.layers, self.bundle = self._powertools()
@@ -115,6 +116,9 @@ class EventPipeline(Construct):
         a bad one raises :class:`ConfigError` naming the field.
         """
         data = sub.model_dump() if isinstance(sub, SubscriberConfig) else dict(sub)
+        # The built configuration holds suffixed names and an empty name_suffix: name the new
+        # subscriber with the suffix the pipeline's configuration was built with, as if it had been there.
+        data = self.config.named_like_the_others(data, self._name_suffix)
         updated = build_config({
             **self.config.model_dump(), "subscribers": [*(s.model_dump() for s in self.config.subscribers), data]
         })

@@ -114,3 +114,41 @@ def test_pipeline_stack_outputs_cover_subscribers_added_later(tmp_path, synth):
     assert outputs["queue_url_audit"]["value"] == "${module.queue_audit.queue_url}"
     assert outputs["consumer_function_name_audit"]["value"] == "${module.consumer_audit.lambda_function_name}"
     assert {"queue_url_main", "dlq_url_main", "dlq_url_audit", "table_name"} <= set(outputs)
+
+
+def test_add_subscriber_gets_the_name_suffix_the_pipeline_was_built_with(stack, synth):
+    """name_suffix is applied to every AWS name, also of a subscriber added later: two pipelines
+    (or two environments in one account) adding the same subscriber must not share its queue,
+    function or table."""
+    orders, billing = two_pipelines(stack)
+    for pipeline, suffix in ((orders, "-orders"), (billing, "-billing")):
+        added = pipeline.add_subscriber({"name": "audit"})
+        assert added.config.queue_name == f"audit-queue{suffix}"
+        assert added.config.dlq_name == f"audit-queue{suffix}-dlq"
+        assert added.config.function_name == f"audit-consumer{suffix}"
+        assert added.config.idempotency_table_name == f"audit-consumer{suffix}-idempotency"
+    # the suffix is kept for the next one too, and applies to names given explicitly as at load
+    again = orders.add_subscriber({"name": "search", "queue_name": "index", "function_name": "indexer"})
+    assert (again.config.queue_name, again.config.function_name) == ("index-orders", "indexer-orders")
+    doc = synth(stack)
+    assert doc["module"]["orders_queue_audit"]["name"] == "audit-queue-orders"
+    assert doc["module"]["billing_queue_audit"]["name"] == "audit-queue-billing"
+    assert doc["module"]["orders_consumer_audit"]["function_name"] == "audit-consumer-orders"
+    assert doc["module"]["billing_idempotency_audit"]["name"] == "audit-consumer-billing-idempotency"
+    alarms = doc["resource"]["aws_cloudwatch_metric_alarm"]
+    assert alarms["orders_alarm_dlq_audit_messages"]["alarm_name"] == "audit-queue-orders-dlq-not-empty"
+
+
+def test_add_subscriber_under_per_item_ordering_and_a_suffix_gets_a_fifo_queue_named_as_the_module_does(stack, synth):
+    from constructs_lib import EventPipeline, build_config
+
+    pipeline = EventPipeline(stack, "pipeline", config=build_config(ordering="per-item", name_suffix="-ordered"))
+    added = pipeline.add_subscriber({"name": "audit"})
+    assert added.config.queue_name == "audit-queue-ordered.fifo"
+    assert added.config.dlq_name == "audit-queue-ordered-dlq.fifo"  # the sqs module's <stem>-dlq.fifo
+    doc = synth(stack)
+    module = doc["module"]["queue_audit"]
+    assert (module["name"], module["fifo_queue"]) == ("audit-queue-ordered.fifo", True)
+    alarm = doc["resource"]["aws_cloudwatch_metric_alarm"]["alarm_dlq_audit_messages"]
+    assert alarm["alarm_name"] == "audit-queue-ordered-dlq.fifo-not-empty"
+    assert alarm["dimensions"] == {"QueueName": "${module.queue_audit.dead_letter_queue_name}"}
