@@ -19,7 +19,7 @@ from .aws import (
     LambdaEventSourceMappingDestinationConfigOnFailure,
     SnsTopicSubscription,
 )
-from .config import PipelineConfig, SubscriberConfig, build_config
+from .config import PipelineConfig, SubscriberConfig, build_config, default_subscriber_names
 from .contract import FAILED_MESSAGE_RETENTION_SECONDS, producer_environment
 from .function import PythonFunction, PythonFunctionProps, build_dir
 from .ids import set_logical_id
@@ -115,7 +115,13 @@ class EventPipeline(Construct):
         The configuration is validated together with the pipeline's (unique names, limits):
         a bad one raises :class:`ConfigError` naming the field.
         """
-        data = sub.model_dump() if isinstance(sub, SubscriberConfig) else dict(sub)
+        if isinstance(sub, SubscriberConfig):
+            # Names it filled in itself (before it knew this pipeline) are left to the pipeline: the
+            # per-item '.fifo' default, the suffix.
+            defaults = dict(zip(("queue_name", "function_name"), default_subscriber_names(sub.name)))
+            data = {k: v for k, v in sub.model_dump().items() if defaults.get(k, object()) != v}
+        else:
+            data = dict(sub)
         # The built configuration holds suffixed names and an empty name_suffix: name the new
         # subscriber with the suffix the pipeline's configuration was built with, as if it had been there.
         data = self.config.named_like_the_others(data, self._name_suffix)

@@ -152,3 +152,15 @@ def test_add_subscriber_under_per_item_ordering_and_a_suffix_gets_a_fifo_queue_n
     alarm = doc["resource"]["aws_cloudwatch_metric_alarm"]["alarm_dlq_audit_messages"]
     assert alarm["alarm_name"] == "audit-queue-ordered-dlq.fifo-not-empty"
     assert alarm["dimensions"] == {"QueueName": "${module.queue_audit.dead_letter_queue_name}"}
+
+
+def test_add_subscriber_config_object_gets_the_pipelines_default_names(stack):
+    """A SubscriberConfig fills in its default names when it is built, before it knows the
+    pipeline: under per-item ordering those lack '.fifo', so they are the pipeline's to choose."""
+    from constructs_lib import EventPipeline, SubscriberConfig, build_config
+
+    pipeline = EventPipeline(stack, "pipeline", config=build_config(ordering="per-item"))
+    added = pipeline.add_subscriber(SubscriberConfig(name="audit"))
+    assert (added.config.queue_name, added.config.function_name) == ("audit-queue.fifo", "audit-consumer")
+    named = pipeline.add_subscriber(SubscriberConfig(name="search", queue_name="index.fifo", function_name="indexer"))
+    assert (named.config.queue_name, named.config.function_name) == ("index.fifo", "indexer")
