@@ -164,3 +164,28 @@ def test_add_subscriber_config_object_gets_the_pipelines_default_names(stack):
     assert (added.config.queue_name, added.config.function_name) == ("audit-queue.fifo", "audit-consumer")
     named = pipeline.add_subscriber(SubscriberConfig(name="search", queue_name="index.fifo", function_name="indexer"))
     assert (named.config.queue_name, named.config.function_name) == ("index.fifo", "indexer")
+
+
+def test_two_pipelines_creating_the_same_aws_names_are_refused(stack):
+    """Two pipelines of one stack that would create the same table, queue or function (no
+    name_suffix) are a configuration error at synth, not a failed apply."""
+    from constructs_lib import ConfigError, EventPipeline, build_config
+
+    EventPipeline(stack, "orders", config=build_config())
+    with pytest.raises(ConfigError, match=r"pipelines 'orders' and 'billing' both create '[^']+' in us-east-1: "
+                                          r"give one a name_suffix or other names"):
+        EventPipeline(stack, "billing", config=build_config())
+
+
+def test_a_subscriber_added_with_another_pipelines_name_is_refused(stack):
+    from constructs_lib import ConfigError, EventPipeline, build_config
+
+    legacy = EventPipeline(stack, "legacy", config=build_config())
+    orders = EventPipeline(stack, "orders", config=build_config(name_suffix="-orders"))
+    orders.add_subscriber({"name": "audit"})
+    with pytest.raises(ConfigError, match=r"pipelines 'orders' and 'legacy' both create 'audit-queue-orders'"):
+        legacy.add_subscriber({"name": "audit", "queue_name": "audit-queue-orders"})
+    assert [s.config.name for s in legacy.subscribers] == ["main"]
+    # IAM names are account-wide: the same function names in another region are refused too
+    with pytest.raises(ConfigError, match=r"pipelines 'orders' and 'west' both create the IAM 'role [^']+-orders'"):
+        EventPipeline(stack, "west", config=build_config(region="us-west-2", name_suffix="-orders"))
