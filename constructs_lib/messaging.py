@@ -92,7 +92,7 @@ class Topic(Construct):
 
 @dataclass(frozen=True)
 class QueueProps:
-    name: str = prop(description="The queue's name (required); its DLQ is '<name>-dlq'.")
+    name: str = prop(description="The queue's name (required); its DLQ is '<name>-dlq' ('<stem>-dlq.fifo' for '<stem>.fifo').")
     key: MessagingKey | None = prop(None, "Customer-managed key encrypting the queue (and DLQ); None = SQS-managed SSE.")
     account: Account | None = prop(None, "Owner of the queue; None = the account running Terraform.")
     enforce_tls: bool = prop(True, "Deny every request made without TLS (queue and DLQ policies).")
