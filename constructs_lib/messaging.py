@@ -205,6 +205,12 @@ class SubscribedQueue(Queue):
 
     def __init__(self, scope: Construct, id: str, *, topic: Topic, props: SubscribedQueueProps,
                  logical_id: str | None = None, subscription_logical_id: str | None = None) -> None:
+        if props.fifo and not topic.fifo:
+            # SNS refuses the subscription (a FIFO topic takes FIFO and standard queues).
+            raise PropsConflictError(
+                f"SubscribedQueue {scope.node.path}/{id}: props.fifo: a FIFO queue can be subscribed to an SNS "
+                f"FIFO topic only; topic {topic.name!r} is standard"
+            )
         super().__init__(
             scope, id, props=props, logical_id=logical_id,
             required_statements={"sns": (topic_send_statement(topic.topic_arn), "only the subscribed topic may send")},
