@@ -92,7 +92,7 @@ class Topic(Construct):
 
 @dataclass(frozen=True)
 class QueueProps:
-    name: str = prop(description="The queue's name (required); its DLQ is '<name>-dlq'.")
+    name: str = prop(description="The queue's name (required); its DLQ is '<name>-dlq' ('<stem>-dlq.fifo' for '<stem>.fifo').")
     key: MessagingKey | None = prop(None, "Customer-managed key encrypting the queue (and DLQ); None = SQS-managed SSE.")
     account: Account | None = prop(None, "Owner of the queue; None = the account running Terraform.")
     enforce_tls: bool = prop(True, "Deny every request made without TLS (queue and DLQ policies).")
@@ -205,6 +205,12 @@ class SubscribedQueue(Queue):
 
     def __init__(self, scope: Construct, id: str, *, topic: Topic, props: SubscribedQueueProps,
                  logical_id: str | None = None, subscription_logical_id: str | None = None) -> None:
+        if props.fifo and not topic.fifo:
+            # SNS refuses the subscription (a FIFO topic takes FIFO and standard queues).
+            raise PropsConflictError(
+                f"SubscribedQueue {scope.node.path}/{id}: props.fifo: a FIFO queue can be subscribed to an SNS "
+                f"FIFO topic only; topic {topic.name!r} is standard"
+            )
         super().__init__(
             scope, id, props=props, logical_id=logical_id,
             required_statements={"sns": (topic_send_statement(topic.topic_arn), "only the subscribed topic may send")},

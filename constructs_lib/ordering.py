@@ -107,16 +107,9 @@ def check(config: Any) -> None:
                 "per-item order: with ordering = 'per-item' every subscriber queue is a FIFO queue and its name "
                 "ends in '.fifo' (leave queue_name unset to get the default name with the suffix)"
             )
-        if fifo and sub.batch_size > 10:
-            raise ValueError(
-                f"subscribers.{index}.batch_size: {sub.batch_size} is above 10: Lambda reads FIFO queues in batches "
-                "of at most 10 (ordering = 'per-item')"
-            )
-        if fifo and sub.maximum_batching_window_seconds:
-            raise ValueError(
-                f"subscribers.{index}.maximum_batching_window_seconds: must be 0 with ordering = 'per-item': Lambda's "
-                "batching window is not supported for FIFO queues"
-            )
+        problem = fifo_mapping_problem(sub) if fifo else None
+        if problem:
+            raise ValueError(f"subscribers.{index}.{problem}")
         if not fifo and is_fifo_name(sub.queue_name):
             raise ValueError(
                 f"subscribers.{index}.queue_name: {sub.queue_name!r} ends in '.fifo', a FIFO queue's name: set "
@@ -124,6 +117,17 @@ def check(config: Any) -> None:
             )
     # Filter policies: SNS FIFO topics match both scopes (MessageAttributes and MessageBody), and raw delivery
     # to SQS FIFO queues works, so neither needs a rule here.
+
+
+def fifo_mapping_problem(sub: Any) -> str | None:
+    """``"<field>: <rule>"`` when a SubscriberConfig's mapping settings do not suit a FIFO queue, or None."""
+    if sub.batch_size > 10:
+        return (f"batch_size: {sub.batch_size} is above 10: Lambda reads FIFO queues in batches of at most 10 "
+                "(ordering = 'per-item')")
+    if sub.maximum_batching_window_seconds:
+        return ("maximum_batching_window_seconds: must be 0 with ordering = 'per-item': Lambda's batching window "
+                "is not supported for FIFO queues")
+    return None
 
 
 #: sns module inputs of a FIFO topic (``Topic`` with ``TopicProps(fifo=True)``).

@@ -19,7 +19,8 @@ from .aws import (
     LambdaEventSourceMappingDestinationConfigOnFailure,
     SnsTopicSubscription,
 )
-from .config import PipelineConfig, SubscriberConfig, build_config
+from .cdk import TerraformStack
+from .config import ConfigError, PipelineConfig, SubscriberConfig, build_config, default_subscriber_names
 from .contract import FAILED_MESSAGE_RETENTION_SECONDS, producer_environment
 from .function import PythonFunction, PythonFunctionProps, build_dir
 from .ids import set_logical_id
@@ -79,7 +80,9 @@ class EventPipeline(Construct):
     def __init__(self, scope: Construct, id: str, *, config: PipelineConfig,
                  logical_id_prefix: str | None = None) -> None:
         super().__init__(scope, id)
+        self._check_names_apart(config)
         self.config = config
+        self._name_suffix = config.applied_name_suffix  # for add_subscriber (each update rebuilds config)
         self.prefix = ("" if id == DEFAULT_PIPELINE_ID else f"{id}_") if logical_id_prefix is None else logical_id_prefix
         self.account = caller_account(self, "caller", self._id("current"), config.partition)
         self.layers, self.bundle = self._powertools()
@@ -114,10 +117,20 @@ class EventPipeline(Construct):
         The configuration is validated together with the pipeline's (unique names, limits):
         a bad one raises :class:`ConfigError` naming the field.
         """
-        data = sub.model_dump() if isinstance(sub, SubscriberConfig) else dict(sub)
+        if isinstance(sub, SubscriberConfig):
+            # Names it filled in itself (before it knew this pipeline) are left to the pipeline: the
+            # per-item '.fifo' default, the suffix.
+            defaults = dict(zip(("queue_name", "function_name"), default_subscriber_names(sub.name)))
+            data = {k: v for k, v in sub.model_dump().items() if defaults.get(k, object()) != v}
+        else:
+            data = dict(sub)
+        # The built configuration holds suffixed names and an empty name_suffix: name the new
+        # subscriber with the suffix the pipeline's configuration was built with, as if it had been there.
+        data = self.config.named_like_the_others(data, self._name_suffix)
         updated = build_config({
             **self.config.model_dump(), "subscribers": [*(s.model_dump() for s in self.config.subscribers), data]
         })
+        self._check_names_apart(updated)
         self.config = updated
         return self._subscribe(updated.subscribers[-1])
 
@@ -132,6 +145,24 @@ class EventPipeline(Construct):
 
     def _id(self, logical_id: str) -> str:
         return f"{self.prefix}{logical_id}"
+
+    def _check_names_apart(self, config: PipelineConfig) -> None:
+        """The AWS names (per region) and IAM names (account-wide) of ``config`` differ from those of
+        every other pipeline in the stack, or Terraform would create the same table, queue or role twice."""
+        def names(c: PipelineConfig) -> dict[tuple[str, str], str]:
+            return {**{(c.region, n): f"{n!r} in {c.region}" for n in c.aws_names()},
+                    **{("iam", n): f"the IAM {n!r}" for n in c.iam_names()}}
+
+        mine = names(config)
+        for other in TerraformStack.of(self).node.find_all():
+            if other is self or not isinstance(other, EventPipeline):
+                continue
+            clash = [key for key in mine if key in names(other.config)]
+            if clash:
+                raise ConfigError(
+                    f"invalid pipeline configuration:\n  pipelines {other.node.id!r} and {self.node.id!r} both "
+                    f"create {mine[clash[0]]}: give one a name_suffix or other names"
+                )
 
     def _subscribe(self, sub: SubscriberConfig) -> Subscriber:
         subscriber = Subscriber(

@@ -16,7 +16,8 @@ from .contract import IDEMPOTENCY_TTL_ATTRIBUTE, consumer_environment
 from .function import PythonFunction, PythonFunctionProps
 from .literal import terraform_literal
 from .messaging import SubscribedQueue, SubscribedQueueProps, Topic
-from .ordering import is_fifo
+from .ordering import fifo_mapping_problem, is_fifo
+from .props import PropsConflictError
 from .security import Account, MessagingKey
 from .table import Table, TableProps
 from .triggers import SQS_EXECUTION_ROLE, EventSourceTrigger, TriggerProps, managed_policy_arn
@@ -49,6 +50,10 @@ class Subscriber(Construct):
     def __init__(self, scope: Construct, id: str, *, config: PipelineConfig, sub: SubscriberConfig, topic: Topic,
                  account: Account, key: MessagingKey | None = None, layers: tuple[str, ...] = (),
                  bundle: Path | None = None, logical_id_prefix: str = "") -> None:
+        # EventPipeline validates sub with the configuration; built alone, the FIFO mapping rules are checked here.
+        problem = fifo_mapping_problem(sub) if is_fifo(config) else None
+        if problem:
+            raise PropsConflictError(f"Subscriber {scope.node.path}/{id}: sub.{problem}")
         super().__init__(scope, id)
         self.config = sub
         prefix = logical_id_prefix

@@ -93,7 +93,10 @@ def test_name_suffix_applies_to_every_name_once():
     assert config.stack_name == "event-driven-pipeline-dev"
     assert config.table_name == "application-data-table-dev"
     assert [s.queue_name for s in config.subscribers] == ["data-processing-queue-dev", "audit-queue-dev"]
-    assert PipelineConfig(**config.model_dump()) == config  # rebuilding does not suffix twice
+    # rebuilding does not suffix twice (compared as data: only the object built with the suffix
+    # remembers it, for EventPipeline.add_subscriber)
+    assert PipelineConfig(**config.model_dump()).model_dump() == config.model_dump()
+    assert config.applied_name_suffix == "-dev"
 
 
 def _run_main(tmp_path: Path, config_text: str, suffix: str = ".json") -> subprocess.CompletedProcess:

@@ -99,7 +99,7 @@ def test_an_app_elsewhere_builds_two_pipelines_and_an_extra_subscriber(installed
     modules = doc["module"]
     for prefix in ("orders_", "billing_"):
         assert {f"{prefix}{m}" for m in ("table", "topic", "producer", "queue_main", "consumer_main")} <= set(modules)
-    assert modules["orders_queue_audit"]["name"] == "audit-queue"
+    assert modules["orders_queue_audit"]["name"] == "audit-queue-orders"  # the pipeline's name_suffix, as for its configured subscribers
     audit_package = modules["orders_consumer_audit"]["local_existing_package"]
     assert Path(audit_package).name.startswith("audit-")
     assert (app / "cdktf.out" / "stacks" / "shop" / audit_package).is_file()

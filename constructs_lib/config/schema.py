@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from .. import ordering as _ordering
 from .filter_policy import check_filter_policy
@@ -282,6 +282,15 @@ class AlarmsConfig(_Model):
         return value
 
 
+def suffixed_subscriber(sub: dict[str, Any], suffix: str) -> dict[str, Any]:
+    """A subscriber's data with ``suffix`` on its queue and function names (the defaults when unset)."""
+    sub = dict(sub)
+    queue, function = default_subscriber_names(sub.get("name", "main"))
+    sub["queue_name"] = _ordering.with_suffix(sub.get("queue_name") or queue, suffix)
+    sub["function_name"] = f"{sub.get('function_name') or function}{suffix}"
+    return sub
+
+
 class PipelineConfig(_Model):
     """Everything one environment of the pipeline needs. Defaults = the original design."""
 
@@ -334,6 +343,8 @@ class PipelineConfig(_Model):
     ordering: _ordering.Ordering = "none"
     """"none" (standard topic and queues, the original design) or "per-item": a FIFO topic and FIFO queues, so each item's changes reach every consumer in stream order (see 'Per-item ordering')."""
 
+    _applied_name_suffix: str = PrivateAttr("")
+
     @model_validator(mode="before")
     @classmethod
     def _apply_suffix(cls, data: Any) -> Any:
@@ -352,14 +363,9 @@ class PipelineConfig(_Model):
         subs = [{}] if subs is None else subs
         if not isinstance(subs, list) or not all(isinstance(sub, (dict, BaseModel)) for sub in subs):
             raise ValueError("subscribers: must be a list of tables/objects, one per subscriber")
-        suffixed = []
-        for sub in subs:
-            sub = sub.model_dump() if isinstance(sub, BaseModel) else dict(sub)
-            queue, function = default_subscriber_names(sub.get("name", "main"))
-            sub["queue_name"] = _ordering.with_suffix(sub.get("queue_name") or queue, suffix)
-            sub["function_name"] = f"{sub.get('function_name') or function}{suffix}"
-            suffixed.append(sub)
-        data["subscribers"] = suffixed
+        data["subscribers"] = [
+            suffixed_subscriber(sub.model_dump() if isinstance(sub, BaseModel) else sub, suffix) for sub in subs
+        ]
         # Applied once: the built object holds the final names, and rebuilding it from
         # model_dump() must not append the suffix a second time.
         data["name_suffix"] = ""
@@ -373,6 +379,33 @@ class PipelineConfig(_Model):
         return _ordering.fifo_defaults(
             data, cls.model_fields["topic_name"].default, lambda name: default_subscriber_names(name)[0]
         )
+
+    # Defined after the "before" validators on purpose: this wrap validator runs first and sees the
+    # name_suffix before _apply_suffix applies and clears it.
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_suffix(cls, data: Any, handler: Any) -> "PipelineConfig":
+        suffix = data.get("name_suffix") if isinstance(data, dict) else None
+        config = handler(data)
+        if isinstance(suffix, str) and suffix:
+            config._applied_name_suffix = suffix
+        return config
+
+    @property
+    def applied_name_suffix(self) -> str:
+        """The name_suffix this object was built with (already in its names; ``name_suffix`` itself is "")."""
+        return self._applied_name_suffix
+
+    def named_like_the_others(self, sub: dict[str, Any], suffix: str) -> dict[str, Any]:
+        """A subscriber to add to this configuration, named as if it had been in the data the configuration
+        was built from: the per-item default queue name ('.fifo') and ``suffix`` (its name_suffix)."""
+        if not suffix:
+            return sub
+        filled = _ordering.fifo_defaults(
+            {"ordering": self.ordering, "topic_name": self.topic_name, "subscribers": [sub]},
+            self.topic_name, lambda name: default_subscriber_names(name)[0],
+        )["subscribers"][0]
+        return suffixed_subscriber(filled, suffix)
 
     @model_validator(mode="after")
     def _ordering_rules(self) -> "PipelineConfig":

@@ -114,3 +114,98 @@ def test_pipeline_stack_outputs_cover_subscribers_added_later(tmp_path, synth):
     assert outputs["queue_url_audit"]["value"] == "${module.queue_audit.queue_url}"
     assert outputs["consumer_function_name_audit"]["value"] == "${module.consumer_audit.lambda_function_name}"
     assert {"queue_url_main", "dlq_url_main", "dlq_url_audit", "table_name"} <= set(outputs)
+
+
+def test_add_subscriber_gets_the_name_suffix_the_pipeline_was_built_with(stack, synth):
+    """name_suffix is applied to every AWS name, also of a subscriber added later: two pipelines
+    (or two environments in one account) adding the same subscriber must not share its queue,
+    function or table."""
+    orders, billing = two_pipelines(stack)
+    for pipeline, suffix in ((orders, "-orders"), (billing, "-billing")):
+        added = pipeline.add_subscriber({"name": "audit"})
+        assert added.config.queue_name == f"audit-queue{suffix}"
+        assert added.config.dlq_name == f"audit-queue{suffix}-dlq"
+        assert added.config.function_name == f"audit-consumer{suffix}"
+        assert added.config.idempotency_table_name == f"audit-consumer{suffix}-idempotency"
+    # the suffix is kept for the next one too, and applies to names given explicitly as at load
+    again = orders.add_subscriber({"name": "search", "queue_name": "index", "function_name": "indexer"})
+    assert (again.config.queue_name, again.config.function_name) == ("index-orders", "indexer-orders")
+    doc = synth(stack)
+    assert doc["module"]["orders_queue_audit"]["name"] == "audit-queue-orders"
+    assert doc["module"]["billing_queue_audit"]["name"] == "audit-queue-billing"
+    assert doc["module"]["orders_consumer_audit"]["function_name"] == "audit-consumer-orders"
+    assert doc["module"]["billing_idempotency_audit"]["name"] == "audit-consumer-billing-idempotency"
+    alarms = doc["resource"]["aws_cloudwatch_metric_alarm"]
+    assert alarms["orders_alarm_dlq_audit_messages"]["alarm_name"] == "audit-queue-orders-dlq-not-empty"
+
+
+def test_add_subscriber_under_per_item_ordering_and_a_suffix_gets_a_fifo_queue_named_as_the_module_does(stack, synth):
+    from constructs_lib import EventPipeline, build_config
+
+    pipeline = EventPipeline(stack, "pipeline", config=build_config(ordering="per-item", name_suffix="-ordered"))
+    added = pipeline.add_subscriber({"name": "audit"})
+    assert added.config.queue_name == "audit-queue-ordered.fifo"
+    assert added.config.dlq_name == "audit-queue-ordered-dlq.fifo"  # the sqs module's <stem>-dlq.fifo
+    doc = synth(stack)
+    module = doc["module"]["queue_audit"]
+    assert (module["name"], module["fifo_queue"]) == ("audit-queue-ordered.fifo", True)
+    alarm = doc["resource"]["aws_cloudwatch_metric_alarm"]["alarm_dlq_audit_messages"]
+    assert alarm["alarm_name"] == "audit-queue-ordered-dlq.fifo-not-empty"
+    assert alarm["dimensions"] == {"QueueName": "${module.queue_audit.dead_letter_queue_name}"}
+
+
+def test_add_subscriber_config_object_gets_the_pipelines_default_names(stack):
+    """A SubscriberConfig fills in its default names when it is built, before it knows the
+    pipeline: under per-item ordering those lack '.fifo', so they are the pipeline's to choose."""
+    from constructs_lib import EventPipeline, SubscriberConfig, build_config
+
+    pipeline = EventPipeline(stack, "pipeline", config=build_config(ordering="per-item"))
+    added = pipeline.add_subscriber(SubscriberConfig(name="audit"))
+    assert (added.config.queue_name, added.config.function_name) == ("audit-queue.fifo", "audit-consumer")
+    named = pipeline.add_subscriber(SubscriberConfig(name="search", queue_name="index.fifo", function_name="indexer"))
+    assert (named.config.queue_name, named.config.function_name) == ("index.fifo", "indexer")
+
+
+def test_two_pipelines_creating_the_same_aws_names_are_refused(stack):
+    """Two pipelines of one stack that would create the same table, queue or function (no
+    name_suffix) are a configuration error at synth, not a failed apply."""
+    from constructs_lib import ConfigError, EventPipeline, build_config
+
+    EventPipeline(stack, "orders", config=build_config())
+    with pytest.raises(ConfigError, match=r"pipelines 'orders' and 'billing' both create '[^']+' in us-east-1: "
+                                          r"give one a name_suffix or other names"):
+        EventPipeline(stack, "billing", config=build_config())
+
+
+def test_a_subscriber_added_with_another_pipelines_name_is_refused(stack):
+    from constructs_lib import ConfigError, EventPipeline, build_config
+
+    legacy = EventPipeline(stack, "legacy", config=build_config())
+    orders = EventPipeline(stack, "orders", config=build_config(name_suffix="-orders"))
+    orders.add_subscriber({"name": "audit"})
+    with pytest.raises(ConfigError, match=r"pipelines 'orders' and 'legacy' both create 'audit-queue-orders'"):
+        legacy.add_subscriber({"name": "audit", "queue_name": "audit-queue-orders"})
+    assert [s.config.name for s in legacy.subscribers] == ["main"]
+    # IAM names are account-wide: the same function names in another region are refused too
+    with pytest.raises(ConfigError, match=r"pipelines 'orders' and 'west' both create the IAM 'role [^']+-orders'"):
+        EventPipeline(stack, "west", config=build_config(region="us-west-2", name_suffix="-orders"))
+
+
+def test_a_subscriber_built_alone_keeps_lambdas_fifo_mapping_rules(stack):
+    """Subscriber is public: built outside EventPipeline, its SubscriberConfig is not validated
+    with the pipeline's ordering, so the construct itself refuses an SQS FIFO mapping that Lambda
+    would refuse (batch above 10, a batching window)."""
+    from constructs_lib import PropsConflictError, Subscriber, SubscriberConfig, Topic, TopicProps, build_config
+    from constructs_lib.security import Account
+
+    config = build_config(ordering="per-item")
+    account = Account("123456789012")
+    topic = Topic(stack, "t", props=TopicProps(name="events.fifo", account=account, fifo=True))
+    big = SubscriberConfig(name="big", queue_name="big.fifo", batch_size=100, maximum_batching_window_seconds=1,
+                           function={"timeout": 10}, visibility_timeout_seconds=60)
+    with pytest.raises(PropsConflictError, match=r"Subscriber test/big: sub.batch_size: 100 is above 10: Lambda "
+                                                 r"reads FIFO queues in batches of at most 10"):
+        Subscriber(stack, "big", config=config, sub=big, topic=topic, account=account)
+    windowed = SubscriberConfig(name="windowed", queue_name="windowed.fifo", maximum_batching_window_seconds=1)
+    with pytest.raises(PropsConflictError, match=r"sub.maximum_batching_window_seconds: must be 0"):
+        Subscriber(stack, "windowed", config=config, sub=windowed, topic=topic, account=account)

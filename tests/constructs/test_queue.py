@@ -130,3 +130,18 @@ def test_fifo_name_must_match_the_kind(stack, account, name, fifo, rule):
     with pytest.raises(PropsConflictError) as caught:
         Queue(stack, "q", props=QueueProps(name=name, account=account, fifo=fifo))
     assert "props.name" in str(caught.value) and rule in str(caught.value)
+
+
+def test_a_fifo_queue_cannot_subscribe_to_a_standard_topic(stack, account):
+    """SNS delivers to SQS FIFO queues from FIFO topics only (a FIFO topic takes standard queues
+    too): the subscription would be refused at apply, so the construct refuses it up front."""
+    from constructs_lib import PropsConflictError, SubscribedQueue, SubscribedQueueProps, Topic, TopicProps
+
+    standard = Topic(stack, "t", props=TopicProps(name="events", account=account))
+    with pytest.raises(PropsConflictError, match=r"SubscribedQueue test/sq: props.fifo: a FIFO queue can be "
+                                                 r"subscribed to an SNS FIFO topic only; topic 'events' is standard"):
+        SubscribedQueue(stack, "sq", topic=standard,
+                        props=SubscribedQueueProps(name="orders.fifo", account=account, fifo=True))
+    fifo = Topic(stack, "ft", props=TopicProps(name="events.fifo", account=account, fifo=True))
+    SubscribedQueue(stack, "fq", topic=fifo, props=SubscribedQueueProps(name="orders.fifo", account=account, fifo=True))
+    SubscribedQueue(stack, "q", topic=fifo, props=SubscribedQueueProps(name="orders", account=account))
