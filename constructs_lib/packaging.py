@@ -27,6 +27,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: The default handlers: functions/ in this repository, constructs_lib/handlers/ once installed
@@ -158,7 +159,15 @@ def build_package(name: str, source: Path | None = None, build_dir: Path | None 
 #: pip's installation records: they name this machine's paths and pip's own version, so they
 #: would make the zip differ per machine. The package metadata (METADATA, WHEEL) stays.
 _PIP_RECORDS = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
-_RUNTIME_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
+class _Platform(NamedTuple):
+    pip: str  # pip's --platform
+    uv: str  # uv's --python-platform
+
+
+_RUNTIME_PLATFORMS = {
+    "x86_64": _Platform("manylinux2014_x86_64", "x86_64-manylinux2014"),
+    "arm64": _Platform("manylinux2014_aarch64", "aarch64-manylinux2014"),
+}
 
 
 def _dependency_pins(version: str) -> list[str]:
@@ -198,28 +207,22 @@ def find_uv() -> str | None:
     return None
 
 
-def _target_install_command(target: Path, python: str, architecture: str,
-                            packages: list[str]) -> tuple[str, list[str]]:
-    """pip of this interpreter, or uv where the environment has no pip (`make` builds ``.venv``
-    with uv, without pip). Both install the same wheels; their records are removed afterwards."""
+def target_install_command(target: Path, packages: list[str], *, pip_options: tuple[str, ...] = (),
+                           uv_options: tuple[str, ...] = ()) -> tuple[str, list[str]]:
+    """The command installing ``packages`` into the folder ``target``: this Python's pip, or uv where
+    the environment has no pip (`make` builds ``.venv`` with uv, without pip). Returns the installer's
+    name and the command; raises :class:`PackagingError` when there is neither."""
     if _has_pip():
-        return "pip", [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-            "--target", str(target), "--only-binary=:all:", "--implementation", "cp",
-            "--python-version", python, "--platform", _RUNTIME_PLATFORMS[architecture], *packages,
-        ]
+        return "pip", [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                       *pip_options, "--target", str(target), *packages]
     uv = find_uv()
     if uv is None:
         raise PackagingError(
-            "powertools_layer = 'none': installing Powertools into the zip needs pip in this Python "
-            f"({sys.executable}) or uv (on PATH, $PIPELINE_UV or .venv-tools/bin/uv, which `make synth` installs)"
+            f"installing into {target} needs pip in this Python ({sys.executable}) or uv "
+            "(on PATH, $PIPELINE_UV or .venv-tools/bin/uv, which `make synth` installs)"
         )
-    return "uv", [
-        uv, "pip", "install", "--quiet", "--python", sys.executable, "--target", str(target),
-        "--only-binary", ":all:", "--python-version", python,
-        "--python-platform", _RUNTIME_PLATFORMS[architecture].replace("manylinux2014_", "") + "-manylinux2014",
-        *packages,
-    ]
+    return "uv", [uv, "pip", "install", "--quiet", "--python", sys.executable, *uv_options,
+                  "--target", str(target), *packages]
 
 
 def powertools_bundle(version: str, runtime: str = "python3.12", architecture: str = "x86_64",
@@ -240,7 +243,17 @@ def powertools_bundle(version: str, runtime: str = "python3.12", architecture: s
     partial = cache_dir / f".{target.name}.{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     packages = [f"aws-lambda-powertools=={version}", *_dependency_pins(version)]
-    installer, command = _target_install_command(partial, python, architecture, packages)
+    platform = _RUNTIME_PLATFORMS[architecture]
+    try:
+        # Both install the same wheels for the runtime; their records are removed below.
+        installer, command = target_install_command(
+            partial, packages,
+            pip_options=("--no-compile", "--only-binary=:all:", "--implementation", "cp",
+                         "--python-version", python, "--platform", platform.pip),
+            uv_options=("--only-binary", ":all:", "--python-version", python, "--python-platform", platform.uv),
+        )
+    except PackagingError as error:
+        raise PackagingError(f"powertools_layer = 'none': {error}") from None
     result = subprocess.run(command, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"})
     if result.returncode != 0:

@@ -25,18 +25,12 @@ SOURCES = ("pyproject.toml", "README.md", "constructs_lib", "functions")
 
 
 def _install_command(target: Path, source: Path) -> list[str]:
-    """pip of this Python, or uv where the environment has none (`make` builds it with uv, without pip)."""
-    import importlib.util
+    from constructs_lib.packaging import PackagingError, target_install_command
 
-    from constructs_lib.packaging import find_uv
-
-    if importlib.util.find_spec("pip") is not None:
-        return [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-                "--target", str(target), str(source)]
-    uv = find_uv()
-    if uv is None:
-        pytest.skip("neither pip in this Python nor uv ($PIPELINE_UV, PATH, .venv-tools) to install the package with")
-    return [uv, "pip", "install", "--quiet", "--python", sys.executable, "--no-deps", "--target", str(target), str(source)]
+    try:
+        return target_install_command(target, [str(source)], pip_options=("--no-deps",), uv_options=("--no-deps",))[1]
+    except PackagingError as error:
+        pytest.skip(str(error))
 
 
 @pytest.fixture(scope="module")
