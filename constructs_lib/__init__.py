@@ -2,7 +2,7 @@
 
 The configuration names import without starting jsii; the constructs (which need cdktf and the
 AWS provider) are loaded on first use, so ``from constructs_lib import EventPipeline`` works
-and ``import constructs_lib.config`` stays fast.
+and ``import pipeline_model.config`` stays fast.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .config import ConfigError, PipelineConfig, SubscriberConfig, build_config
+from pipeline_model.config import ConfigError, PipelineConfig, SubscriberConfig, build_config
 
 #: Public name -> the module defining it (imported on first access).
 _LAZY = {
@@ -39,7 +39,7 @@ _LAZY = {
     "Dashboard": "observability",
     "PropsConflictError": "props",
     "DuplicateLogicalIdError": "ids",
-    "PackagingError": "packaging",
+    "PackagingError": "pipeline_model.packaging",
 }
 
 __all__ = ["ConfigError", "PipelineConfig", "SubscriberConfig", "build_config", *_LAZY]
@@ -51,7 +51,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ loads t
     from .ids import DuplicateLogicalIdError
     from .messaging import Queue, QueueProps, SubscribedQueue, SubscribedQueueProps, Topic, TopicProps
     from .observability import Alarms, Dashboard
-    from .packaging import PackagingError
+    from pipeline_model.packaging import PackagingError
     from .pipeline import EventPipeline
     from .props import PropsConflictError
     from .security import Account, MessagingKey
@@ -65,7 +65,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'constructs_lib' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = getattr(importlib.import_module(module if "." in module else f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
 

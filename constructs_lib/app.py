@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import ConfigError, PipelineConfig, build_config, environments_from_dict, read_config_file
+from pipeline_model.config import ConfigError, PipelineConfig, build_config, environments_from_dict, read_config_file
 
 #: Environment variables read by main.py (and so by `cdktf synth`).
 CONFIG_ENV = "PIPELINE_CONFIG"
@@ -90,7 +90,7 @@ def run(argv: list[str] | None = None) -> None:
     if "--check" in argv:
         return
     use_supported_node()
-    from .packaging import PackagingError
+    from pipeline_model.packaging import PackagingError
     from .runtime.flavour import FlavourError
 
     try:

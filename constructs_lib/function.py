@@ -15,9 +15,9 @@ from constructs import Construct
 
 from . import modules
 from .cdk import App, AssetType, TerraformAsset, TerraformHclModule
-from .contract import HANDLER
+from pipeline_model.contract import HANDLER
 from .ids import set_logical_id
-from .packaging import FUNCTIONS_DIR, PackagingError, build_package, code_folder  # noqa: F401 (re-exported)
+from pipeline_model.packaging import FUNCTIONS_DIR, PackagingError, build_package, code_folder  # noqa: F401 (re-exported)
 from .props import merge, prop
 
 #: The log retention (days) a function gets unless told otherwise.

@@ -14,10 +14,10 @@ from typing import Any
 from constructs import Construct
 
 from . import modules
-from .ordering import FIFO_QUEUE_INPUTS, FIFO_TOPIC_INPUTS, fifo_name_problem
+from pipeline_model.ordering import FIFO_QUEUE_INPUTS, FIFO_TOPIC_INPUTS, fifo_name_problem
 from .aws import SnsTopicSubscription
 from .cdk import TerraformHclModule
-from .contract import FAILED_MESSAGE_RETENTION_SECONDS
+from pipeline_model.contract import FAILED_MESSAGE_RETENTION_SECONDS
 from .ids import set_logical_id
 from .props import PropsConflictError, merge, prop
 from .security import (

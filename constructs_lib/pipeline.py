@@ -20,13 +20,13 @@ from .aws import (
     SnsTopicSubscription,
 )
 from .cdk import TerraformStack
-from .config import ConfigError, PipelineConfig, SubscriberConfig, build_config, default_subscriber_names
-from .contract import FAILED_MESSAGE_RETENTION_SECONDS, producer_environment
+from pipeline_model.config import ConfigError, PipelineConfig, SubscriberConfig, build_config, default_subscriber_names
+from pipeline_model.contract import FAILED_MESSAGE_RETENTION_SECONDS, producer_environment
 from .function import PythonFunction, PythonFunctionProps, build_dir
 from .ids import set_logical_id
-from .literal import terraform_literal
+from pipeline_model.literal import terraform_literal
 from .messaging import Queue, QueueProps, Topic, TopicProps
-from .ordering import is_fifo
+from pipeline_model.ordering import is_fifo
 from .observability import (
     AlarmSpec,
     Alarms,
@@ -37,7 +37,7 @@ from .observability import (
     messages_waiting_alarm,
     queue_age_alarm,
 )
-from .packaging import powertools_bundle
+from pipeline_model.packaging import powertools_bundle
 from .security import MessagingKey, alarm_arn_pattern, caller_account
 from .subscriber import IDEMPOTENCY_ACTIONS, Subscriber, function_props
 from .table import Table, TableProps

@@ -7,7 +7,7 @@ from constructs import Construct
 from . import modules
 from .aws import AwsProvider, AwsProviderDefaultTags
 from .cdk import LocalBackend, TerraformOutput, TerraformStack, s3_backend
-from .config import PipelineConfig
+from pipeline_model.config import PipelineConfig
 from .pipeline import EventPipeline
 from .subscriber import Subscriber
 

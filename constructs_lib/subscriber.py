@@ -11,12 +11,12 @@ from typing import Any
 
 from constructs import Construct
 
-from .config import FunctionConfig, PipelineConfig, SubscriberConfig
-from .contract import IDEMPOTENCY_TTL_ATTRIBUTE, consumer_environment
+from pipeline_model.config import FunctionConfig, PipelineConfig, SubscriberConfig
+from pipeline_model.contract import IDEMPOTENCY_TTL_ATTRIBUTE, consumer_environment
 from .function import PythonFunction, PythonFunctionProps
-from .literal import terraform_literal
+from pipeline_model.literal import terraform_literal
 from .messaging import SubscribedQueue, SubscribedQueueProps, Topic
-from .ordering import fifo_mapping_problem, is_fifo
+from pipeline_model.ordering import fifo_mapping_problem, is_fifo
 from .props import PropsConflictError
 from .security import Account, MessagingKey
 from .table import Table, TableProps

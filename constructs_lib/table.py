@@ -14,7 +14,7 @@ from constructs import Construct
 
 from . import modules
 from .cdk import TerraformHclModule
-from .contract import STREAM_VIEW_TYPE, TABLE_HASH_KEY
+from pipeline_model.contract import STREAM_VIEW_TYPE, TABLE_HASH_KEY
 from .ids import set_logical_id
 from .props import merge, prop
 

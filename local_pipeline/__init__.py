@@ -2,7 +2,7 @@
 
 ``make local ARGS="--items 500 --poison 5 --json"`` or, in Python::
 
-    from constructs_lib.config import build_config
+    from pipeline_model.config import build_config
     from local_pipeline import LocalPipeline, Options, Workload
 
     result = LocalPipeline(build_config(), Options(workload=Workload(items=100, poison=3))).run()

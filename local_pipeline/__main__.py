@@ -19,7 +19,7 @@ import signal
 import sys
 from pathlib import Path
 
-from constructs_lib.config import ConfigError, PipelineConfig
+from pipeline_model.config import ConfigError, PipelineConfig
 
 from .runner import EXIT_CASUALTIES, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, LocalPipeline, Options, exit_status
 from .timing import Timing

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator
 
-from constructs_lib.packaging import code_folder
+from pipeline_model.packaging import code_folder
 from tools.lambda_harness import FUNCTIONS_DIR, LambdaContext, load_handler
 
 from .safety import check_client

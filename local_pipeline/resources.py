@@ -1,7 +1,7 @@
 """Create the pipeline's resources on the emulator from the same PipelineConfig the stack uses.
 
 Names and settings are read from the configuration object, and the design's fixed facts
-(key schemas, retention, the functions' environments) from :mod:`constructs_lib.contract`,
+(key schemas, retention, the functions' environments) from :mod:`pipeline_model.contract`,
 which the cdktf constructs use too; nothing here repeats them.
 """
 
@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from constructs_lib import contract, ordering
-from constructs_lib.config import PipelineConfig, SubscriberConfig
+from pipeline_model import contract, ordering
+from pipeline_model.config import PipelineConfig, SubscriberConfig
 
 from .timing import Timing
 
@@ -84,7 +84,7 @@ def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources
     res.stream_arn = table["LatestStreamArn"]
 
     fifo = ordering.is_fifo(config)
-    # ordering = "per-item": FIFO topic and queues, content-based deduplication off (constructs_lib/ordering.py).
+    # ordering = "per-item": FIFO topic and queues, content-based deduplication off (pipeline_model/ordering.py).
     topic_attributes = {"FifoTopic": "true", "ContentBasedDeduplication": "false"} if fifo else {}
     queue_attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "false"} if fifo else {}
     res.topic_arn = sns.create_topic(Name=config.topic_name, Attributes=topic_attributes, Tags=_tags(config))["TopicArn"]

@@ -13,8 +13,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable, TextIO
 
-from constructs_lib import contract
-from constructs_lib.config import PipelineConfig
+from pipeline_model import contract
+from pipeline_model.config import PipelineConfig
 from tools.lambda_harness import parse_batch_info, shared_module
 
 from .emulator import ACCOUNT_ID, Emulator

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from constructs_lib.config import SubscriberConfig
+from pipeline_model.config import SubscriberConfig
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from pydantic import BaseModel  # noqa: E402
 from pydantic_core import PydanticUndefined  # noqa: E402
 
-from constructs_lib.config import PipelineConfig  # noqa: E402
+from pipeline_model.config import PipelineConfig  # noqa: E402
 
 README = ROOT / "README.md"
 CONFIG_MARKERS = ("<!-- config-table:start (scripts/generate_config_table.py) -->", "<!-- config-table:end -->")

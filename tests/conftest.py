@@ -83,7 +83,7 @@ def fresh_synth(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def default_synth(synth_config) -> Synth:
-    from constructs_lib.config import build_config
+    from pipeline_model.config import build_config
 
     return synth_config([build_config()])
 

@@ -149,7 +149,7 @@ def test_cdktn_pipfile_keeps_the_pipfile_pins_except_the_cdk():
 # --- the S3 backend's use_lockfile -----------------------------------------------------------
 
 def _backend(synth_config, **backend):
-    from constructs_lib.config import build_config
+    from pipeline_model.config import build_config
 
     return synth_config([build_config(backend=dict(bucket="state-bucket", **backend))]).only["terraform"]["backend"]
 
@@ -179,7 +179,7 @@ def test_s3_backend_with_the_dynamodb_lock_writes_no_use_lockfile(synth_config):
 
 
 def test_s3_backend_without_any_lock_is_refused():
-    from constructs_lib.config import ConfigError, build_config
+    from pipeline_model.config import ConfigError, build_config
 
     with pytest.raises(ConfigError) as caught:
         build_config(backend={"bucket": "state-bucket"})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from constructs_lib.config import ConfigError, PipelineConfig, build_config
+from pipeline_model.config import ConfigError, PipelineConfig, build_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

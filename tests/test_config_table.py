@@ -44,7 +44,7 @@ def _models(model: type[BaseModel], seen: set) -> set:
 
 
 def test_every_config_field_has_a_description():
-    from constructs_lib.config import PipelineConfig
+    from pipeline_model.config import PipelineConfig
 
     missing = [f"{model.__name__}.{name}" for model in _models(PipelineConfig, set())
                for name, field in model.model_fields.items() if not (field.description or "").strip()]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from constructs_lib.app import load_environments
-from constructs_lib.config import ConfigError, build_config, check_filter_policy
+from pipeline_model.config import ConfigError, build_config, check_filter_policy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = PROJECT_ROOT / "examples" / "fanout.toml"

@@ -20,8 +20,8 @@ from typing import Any, Literal, Union
 import pytest
 from pydantic import BaseModel
 
-from constructs_lib.config import ConfigError, PipelineConfig, build_config
-from constructs_lib.literal import terraform_literal
+from pipeline_model.config import ConfigError, PipelineConfig, build_config
+from pipeline_model.literal import terraform_literal
 
 PAYLOADS = ['${file("x")}', "%{ if true }", "%{if}"]
 KEY, VALUE = object(), object()  # path markers: a dict's key / a dict's value

@@ -21,11 +21,11 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = PROJECT_ROOT / "examples" / "two_pipelines_app.py"
 #: What the package is built from (a copy, so the build leaves nothing in the repository).
-SOURCES = ("pyproject.toml", "README.md", "constructs_lib", "functions")
+SOURCES = ("pyproject.toml", "README.md", "constructs_lib", "pipeline_model", "functions")
 
 
 def _install_command(target: Path, source: Path) -> list[str]:
-    from constructs_lib.packaging import PackagingError, target_install_command
+    from pipeline_model.packaging import PackagingError, target_install_command
 
     try:
         return target_install_command(target, [str(source)], pip_options=("--no-deps",), uv_options=("--no-deps",))[1]
@@ -59,10 +59,10 @@ def installed(tmp_path_factory) -> Path:
 
 
 def test_the_package_ships_its_handlers_and_py_typed(installed):
-    package = installed / "constructs_lib"
-    assert (package / "py.typed").is_file()
+    for package in ("constructs_lib", "pipeline_model"):
+        assert (installed / package / "py.typed").is_file()
     for handler in ("producer", "consumer"):
-        assert (package / "handlers" / handler / "app.py").is_file()
+        assert (installed / "pipeline_model" / "handlers" / handler / "app.py").is_file()
 
 
 def test_an_app_elsewhere_builds_two_pipelines_and_an_extra_subscriber(installed, tmp_path):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from constructs_lib import ordering
+from pipeline_model import ordering
 from constructs_lib.app import load_environments
-from constructs_lib.config import ConfigError, build_config, environments_from_dict
+from pipeline_model.config import ConfigError, build_config, environments_from_dict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = PROJECT_ROOT / "examples" / "ordered.toml"

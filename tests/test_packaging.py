@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from constructs_lib.packaging import SHARED_CODE_DIR, PackagingError, build_package
+from pipeline_model.packaging import SHARED_CODE_DIR, PackagingError, build_package
 from tools.lambda_harness import apply_offline_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

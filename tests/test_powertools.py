@@ -10,8 +10,8 @@ import zipfile
 
 import pytest
 
-from constructs_lib.config import POWERTOOLS_VERSION, ConfigError, build_config
-from constructs_lib.packaging import PackagingError, powertools_bundle
+from pipeline_model.config import POWERTOOLS_VERSION, ConfigError, build_config
+from pipeline_model.packaging import PackagingError, powertools_bundle
 
 FUNCTIONS = ("producer", "consumer_main")
 LAYER = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:18"
@@ -124,7 +124,7 @@ def _tree(folder):
 def test_uv_installs_the_same_bundle_where_the_environment_has_no_pip(bundle, tmp_path, monkeypatch):
     """`make` builds .venv with uv and without pip: the bundle then comes from uv, file for file
     what pip installs (records dropped, no uv lock file left in the zip)."""
-    import constructs_lib.packaging as packaging
+    import pipeline_model.packaging as packaging
 
     if packaging.find_uv() is None:
         pytest.skip("no uv here ($PIPELINE_UV, PATH or .venv-tools/bin/uv)")
@@ -140,7 +140,7 @@ def test_uv_installs_the_same_bundle_where_the_environment_has_no_pip(bundle, tm
 
 
 def test_without_pip_or_uv_the_error_names_both(tmp_path, monkeypatch):
-    import constructs_lib.packaging as packaging
+    import pipeline_model.packaging as packaging
 
     monkeypatch.setattr(packaging, "_has_pip", lambda: False)
     monkeypatch.setattr(packaging, "find_uv", lambda: None)

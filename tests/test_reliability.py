@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from constructs_lib.config import POWERTOOLS_VERSION, ConfigError, build_config
+from pipeline_model.config import POWERTOOLS_VERSION, ConfigError, build_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

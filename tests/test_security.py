@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from constructs_lib.config import ConfigError, build_config
+from pipeline_model.config import ConfigError, build_config
 from constructs_lib.security import KEY_ADMIN_ACTIONS, SNS_OWNER_ACTIONS, SQS_OWNER_ACTIONS
 
 KEY = "${aws_kms_key.messaging_key.arn}"

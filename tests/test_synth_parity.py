@@ -24,7 +24,7 @@ def test_provider_region_and_default_tags(tf):
 
 
 def test_region_and_tags_are_configurable(synth_config):
-    from constructs_lib.config import build_config
+    from pipeline_model.config import build_config
 
     doc = synth_config([build_config(region="eu-west-2", tags={"Environment": "Dev", "Team": "data"})]).only
     (provider,) = doc["provider"]["aws"]
@@ -190,7 +190,7 @@ def test_stack_outputs(tf):
 
 
 def test_synth_is_deterministic(default_synth, fresh_synth):
-    from constructs_lib.config import build_config
+    from pipeline_model.config import build_config
 
     again = fresh_synth([build_config()])
     assert json.dumps(again.only, sort_keys=True) == json.dumps(default_synth.only, sort_keys=True)

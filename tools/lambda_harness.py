@@ -6,7 +6,7 @@ tests. It imports neither the emulator nor boto3, so each of them can use it alo
 
 * :func:`load_handler`: import a function's ``app.py`` from its code folder as a fresh module (a new
   "container": module-level clients and settings are created again, from the environment of the moment),
-  with the folder and the shared function code (``constructs_lib.packaging.SHARED_CODE_DIR``, which every
+  with the folder and the shared function code (``pipeline_model.packaging.SHARED_CODE_DIR``, which every
   zip carries at its root) importable only while it loads. The modules the import brings in from there
   (``business``, ``pipeline_message``, ...) stay with the handler and are taken out of ``sys.modules``
   again, so two loads never share them.
@@ -37,7 +37,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, MutableMapping, TextIO
 
-from constructs_lib.packaging import FUNCTIONS_DIR, SHARED_CODE_DIR
+from pipeline_model.packaging import FUNCTIONS_DIR, SHARED_CODE_DIR
 
 __all__ = [
     "FUNCTIONS_DIR", "SHARED_CODE_DIR", "InvalidBatchResponse", "LambdaContext", "LoadedHandler",

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from constructs_lib.packaging import code_folder
+from pipeline_model.packaging import code_folder
 from tools.lambda_harness import (
     FUNCTIONS_DIR,
     InvalidBatchResponse,

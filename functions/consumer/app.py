@@ -42,7 +42,7 @@ can run again in a second invocation. So:
   reported as failed and its redelivery runs the business logic again once the "in progress" record expires
   (at this invocation's deadline): at least once, as for any failure between the business logic and the write.
 * ``cdktf synth`` refuses a ``batch_size`` that cannot fit: ``batch_size x MESSAGE_BUDGET_MS (50 ms) +
-  DEADLINE_MARGIN_MS <= timeout`` (constructs_lib/contract.py holds the same numbers; a test keeps them equal).
+  DEADLINE_MARGIN_MS <= timeout`` (pipeline_model/contract.py holds the same numbers; a test keeps them equal).
   Business logic slower than about 50 ms per message needs a larger timeout or a smaller batch.
   Without a context (or without ``get_remaining_time_in_millis``) there is no deadline check.
 

@@ -1,6 +1,6 @@
 """The pipeline's message format, built by the producer and parsed by every reader: one module, in every zip.
 
-Every function zip carries this file at its root (constructs_lib/packaging.py, ``SHARED_CODE_DIR``), so a handler
+Every function zip carries this file at its root (pipeline_model/packaging.py, ``SHARED_CODE_DIR``), so a handler
 does ``import pipeline_message``; ``make local``, the replay tool, the bench and the tests load the same file
 (tools/lambda_harness.py). Nothing else builds or parses a message.
 

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from constructs_lib.config import build_config
+from pipeline_model.config import build_config
 from local_pipeline import LocalPipeline, Options
 
 

@@ -63,7 +63,7 @@ def _cli_run(work: Path) -> subprocess.CompletedProcess:
 # first one's teardown waits for the pollers. The script reports whether the emulator really stopped.
 _DOUBLE_CTRL_C = """
 import json, socket, sys, time
-from constructs_lib.config import build_config
+from pipeline_model.config import build_config
 from local_pipeline import LocalPipeline, Options, Workload
 from moto.sqs import models as sqs_models
 

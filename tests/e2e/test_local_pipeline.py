@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from constructs_lib.config import build_config
+from pipeline_model.config import build_config
 from local_pipeline import Workload, exit_status
 from tools.lambda_harness import shared_module
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from constructs_lib.config import build_config
+from pipeline_model.config import build_config
 from local_pipeline import Workload
 from local_pipeline.ledger import Ledger
 

@@ -18,7 +18,7 @@ import threading
 import pytest
 from botocore.exceptions import ClientError
 
-from constructs_lib.config import build_config
+from pipeline_model.config import build_config
 from local_pipeline import LocalPipeline, Options, Workload
 from tools import replay_stream_failures as rsf
 from tools.lambda_harness import apply_offline_environment

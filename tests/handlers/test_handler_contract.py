@@ -11,8 +11,8 @@ import sys
 import pytest
 from handlers_support import ROOT
 
-from constructs_lib import contract
-from constructs_lib.config import ConfigError, build_config
+from pipeline_model import contract
+from pipeline_model.config import ConfigError, build_config
 
 
 def test_synth_rule_uses_the_consumers_own_numbers(consumer):

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 # --- naming rules AWS enforces (documented service quotas) --------------------------------
 _NAME_RULES: dict[str, tuple[re.Pattern[str], int, str]] = {
     "dynamodb table": (re.compile(r"^[A-Za-z0-9_.-]{3,255}$"), 255, "3-255 characters of A-Z a-z 0-9 _ . -"),
-    # A FIFO topic's or queue's name ends in ".fifo", within the same limit (constructs_lib/ordering.py).
+    # A FIFO topic's or queue's name ends in ".fifo", within the same limit (pipeline_model/ordering.py).
     "sns topic": (
         re.compile(r"^(?:[A-Za-z0-9_-]{1,256}|[A-Za-z0-9_-]{1,251}\.fifo)$"), 256,
         "1-256 characters of A-Z a-z 0-9 _ - (a FIFO topic: ending in '.fifo')",

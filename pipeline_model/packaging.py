@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-#: The default handlers: functions/ in this repository, constructs_lib/handlers/ once installed
+#: The default handlers: functions/ in this repository, pipeline_model/handlers/ once installed
 #: (pyproject.toml ships functions/ there as package data).
 _INSTALLED_FUNCTIONS_DIR = Path(__file__).resolve().parent / "handlers"
 FUNCTIONS_DIR = _INSTALLED_FUNCTIONS_DIR if _INSTALLED_FUNCTIONS_DIR.is_dir() else PROJECT_ROOT / "functions"

@@ -1,6 +1,6 @@
 """What the deployed stack and the local emulator (`make local`) must agree on, without cdktf.
 
-Names and sizes live in :mod:`constructs_lib.config`; this module holds the few fixed facts of
+Names and sizes live in :mod:`pipeline_model.config`; this module holds the few fixed facts of
 the design and the functions' environments, so the constructs and ``local_pipeline`` read them
 from one place. It imports nothing heavier than the configuration.
 """

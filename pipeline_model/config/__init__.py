@@ -1,6 +1,6 @@
 """The pipeline's configuration: one typed, validated object (:class:`PipelineConfig`).
 
-Split by concern; every name is re-exported here, so ``from constructs_lib.config import ...``
+Split by concern; every name is re-exported here, so ``from pipeline_model.config import ...``
 keeps working:
 
 * :mod:`.schema`: the models and their defaults (the original design) and rules;
