@@ -38,7 +38,10 @@ class ConfigError(PipelineError, ValueError):
 
     def __init__(self, problems: Problem | Iterable[Problem] | str) -> None:
         if isinstance(problems, str):
-            problems = [Problem("", problems)]
+            # TRANSITIONAL (removed when every raise builds Problems): text in the old format.
+            head, _, rest = problems.partition("\n")
+            texts = rest.splitlines() if head == f"{CONFIG_HEADING}:" else [problems]
+            problems = [Problem("", text.strip()) for text in texts if text.strip()]
         elif isinstance(problems, Problem):
             problems = [problems]
         self.problems: tuple[Problem, ...] = tuple(problems)
