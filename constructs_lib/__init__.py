@@ -11,13 +11,19 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from pipeline_model.config import ConfigError, PipelineConfig, SubscriberConfig, build_config
+from pipeline_model.errors import PipelineError, Problem
 
 #: Public name -> the module defining it (imported on first access).
 _LAZY = {
     "App": "cdk",
     "TerraformStack": "cdk",
     "EventPipeline": "pipeline",
+    "EventPipelineProps": "pipeline_props",
+    "SynthesizedError": "pipeline",
     "Subscriber": "subscriber",
+    "SubscriberProps": "subscriber",
+    "StackFacts": "facts",
+    "stack_facts": "facts",
     "PipelineStack": "stack",
     "aws_provider": "stack",
     "build_app": "app",
@@ -42,7 +48,7 @@ _LAZY = {
     "PackagingError": "pipeline_model.packaging",
 }
 
-__all__ = ["ConfigError", "PipelineConfig", "SubscriberConfig", "build_config", *_LAZY]
+__all__ = ["ConfigError", "PipelineConfig", "PipelineError", "Problem", "SubscriberConfig", "build_config", *_LAZY]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ loads them
     from .app import build_app
@@ -52,11 +58,13 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ loads t
     from .messaging import Queue, QueueProps, SubscribedQueue, SubscribedQueueProps, Topic, TopicProps
     from .observability import Alarms, Dashboard
     from pipeline_model.packaging import PackagingError
-    from .pipeline import EventPipeline
+    from .facts import StackFacts, stack_facts
+    from .pipeline import EventPipeline, SynthesizedError
+    from .pipeline_props import EventPipelineProps
     from .props import PropsConflictError
     from .security import Account, MessagingKey
     from .stack import PipelineStack, aws_provider
-    from .subscriber import Subscriber
+    from .subscriber import Subscriber, SubscriberProps
     from .table import Table, TableProps
     from .triggers import EventSourceTrigger, TriggerProps
 

@@ -21,6 +21,8 @@ _SUBMODULES = (
     "cloudwatch_dashboard",
     "data_aws_caller_identity",
     "data_aws_ssm_parameter",
+    "data_aws_region",
+    "data_aws_partition",
 )
 
 _modules, STATUS = _provider.load(FLAVOUR, _SUBMODULES)
@@ -46,3 +48,5 @@ CloudwatchMetricAlarm = _modules["cloudwatch_metric_alarm"].CloudwatchMetricAlar
 CloudwatchDashboard = _modules["cloudwatch_dashboard"].CloudwatchDashboard
 DataAwsCallerIdentity = _modules["data_aws_caller_identity"].DataAwsCallerIdentity
 DataAwsSsmParameter = _modules["data_aws_ssm_parameter"].DataAwsSsmParameter
+DataAwsRegion = _modules["data_aws_region"].DataAwsRegion
+DataAwsPartition = _modules["data_aws_partition"].DataAwsPartition

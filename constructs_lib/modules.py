@@ -23,3 +23,12 @@ ALL = {"dynamodb_table": DYNAMODB_TABLE, "sns": SNS, "sqs": SQS, "lambda": LAMBD
 TERRAFORM_REQUIRED_VERSION = ">= 1.3.0"
 AWS_PROVIDER_SOURCE = "hashicorp/aws"
 AWS_PROVIDER_VERSION = "~> 5.0"
+
+#: What each pinned module requires of hashicorp/aws (their versions.tf, newest tag in each major):
+#: dynamodb-table 4.x and sns 6.x ">= 5.98", sqs 4.x ">= 4.36", lambda 7.x ">= 5.79".
+TUTORIAL_AWS_REQUIREMENT = {
+    "dynamodb-table": ">= 5.98",
+    "sns": ">= 5.98",
+    "sqs": ">= 4.36",
+    "lambda": ">= 5.79",
+}

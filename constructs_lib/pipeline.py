@@ -1,18 +1,30 @@
 """The whole pipeline: table stream -> producer -> topic -> queue(s) -> consumer(s).
 
-``EventPipeline`` only wires constructs that apply their own secure defaults (table, topic,
-queues, functions, key); everything it reads comes from one :class:`PipelineConfig`.
-Subscribers can be added after construction with :meth:`EventPipeline.add_subscriber`.
+``EventPipeline(scope, id, props=EventPipelineProps(...))`` wires constructs that apply their own
+secure defaults (table, topic, queues, functions, key). Facts about the environment (region,
+partition, account) come from the stack (:mod:`constructs_lib.facts`); the configuration file's
+path is :meth:`EventPipeline.from_config`. Subscribers can be added later with
+:meth:`EventPipeline.add_subscriber`.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from constructs import Construct
+import jsii
+from constructs import Construct, IValidation
 
+from pipeline_model.config import ConfigError, PipelineConfig, SubscriberConfig
+from pipeline_model.contract import FAILED_MESSAGE_RETENTION_SECONDS, producer_environment
+from pipeline_model.errors import PipelineError, Problem
+from pipeline_model.literal import terraform_literal
+from pipeline_model.names import default_subscriber_names
+from pipeline_model.packaging import powertools_bundle
+
+from . import modules
 from .aws import (
     DataAwsSsmParameter,
     LambdaEventSourceMappingDestinationConfig,
@@ -20,13 +32,10 @@ from .aws import (
     SnsTopicSubscription,
 )
 from .cdk import TerraformStack
-from pipeline_model.config import ConfigError, PipelineConfig, SubscriberConfig, build_config, default_subscriber_names
-from pipeline_model.contract import FAILED_MESSAGE_RETENTION_SECONDS, producer_environment
+from .facts import StackFacts, provider_region, stack_facts
 from .function import PythonFunction, PythonFunctionProps, build_dir
 from .ids import set_logical_id
-from pipeline_model.literal import terraform_literal
 from .messaging import Queue, QueueProps, Topic, TopicProps
-from pipeline_model.ordering import is_fifo
 from .observability import (
     AlarmSpec,
     Alarms,
@@ -37,21 +46,27 @@ from .observability import (
     messages_waiting_alarm,
     queue_age_alarm,
 )
-from pipeline_model.packaging import powertools_bundle
+from .pipeline_props import EventPipelineProps, props_from_config, settings_model
+from .providers import check_provider_constraint
 from .security import MessagingKey, alarm_arn_pattern, caller_account
-from .subscriber import IDEMPOTENCY_ACTIONS, Subscriber, function_props
+from .subscriber import IDEMPOTENCY_ACTIONS, Subscriber, SubscriberProps, function_props
 from .table import Table, TableProps
+from .tagging import apply_tags
 from .triggers import DYNAMODB_EXECUTION_ROLE, EventSourceTrigger, TriggerProps, managed_policy_arn
 
-__all__ = ["IDEMPOTENCY_ACTIONS", "EventPipeline", "Subscriber", "stream_mapping"]
+__all__ = ["IDEMPOTENCY_ACTIONS", "EventPipeline", "EventPipelineProps", "Subscriber", "stream_mapping"]
 
 #: The construct id whose pipeline keeps unprefixed logical ids (the app's single pipeline).
 DEFAULT_PIPELINE_ID = "pipeline"
 
 
-def stream_mapping(config: PipelineConfig, failure_queue_arn: str) -> dict[str, Any]:
+class SynthesizedError(PipelineError):
+    """The construct tree was changed after the app was synthesized (the change would be lost)."""
+
+
+def stream_mapping(props: EventPipelineProps, failure_queue_arn: str) -> dict[str, Any]:
     """Arguments of the stream -> producer mapping: bounded retries, bisect, on-failure queue."""
-    stream = config.stream
+    stream = props.stream
     mapping: dict[str, Any] = {
         "starting_position": stream.starting_position,
         "batch_size": stream.batch_size,
@@ -69,54 +84,116 @@ def stream_mapping(config: PipelineConfig, failure_queue_arn: str) -> dict[str, 
     return mapping
 
 
+@jsii.implements(IValidation)
+class _AtSynth:
+    """Runs when the app is synthesized: checks the stack's aws provider constraint against the
+    pipeline's modules, and marks the pipeline synthesized (later changes raise)."""
+
+    def __init__(self, pipeline: "EventPipeline") -> None:
+        self._pipeline = pipeline
+
+    def validate(self) -> list[str]:
+        self._pipeline._synthesized = True
+        problem = check_provider_constraint(TerraformStack.of(self._pipeline), modules.TUTORIAL_AWS_REQUIREMENT)
+        return [problem] if problem else []
+
+
 class EventPipeline(Construct):
-    """Wires the stream table, producer, topic and subscribers from one :class:`PipelineConfig`.
+    """Table with stream -> producer -> topic -> subscribers, from :class:`EventPipelineProps`.
+
+    ``EventPipeline(stack, "orders")`` alone is the complete, secure original design. Region,
+    partition and account are the stack's (its AWS provider's region, else data sources).
 
     Logical ids (the names in the Terraform JSON and state) are prefixed with
     ``logical_id_prefix``; by default ``"<id>_"``, except for the id ``"pipeline"`` (the app's
     single pipeline), whose ids stay unprefixed (``module.table``, ``module.topic``, ...).
     """
 
-    def __init__(self, scope: Construct, id: str, *, config: PipelineConfig,
-                 logical_id_prefix: str | None = None) -> None:
+    def __init__(self, scope: Construct, id: str, *, props: EventPipelineProps | None = None,
+                 config: PipelineConfig | None = None, logical_id_prefix: str | None = None) -> None:
+        if config is not None:
+            warnings.warn(
+                "EventPipeline(config=...) is deprecated and will be removed in the next release: use "
+                "EventPipeline.from_config(scope, id, config), or props=EventPipelineProps(...)",
+                DeprecationWarning, stacklevel=2,
+            )
+            if props is not None:
+                raise TypeError("EventPipeline: give props or config, not both")
+            _check_region(scope, config)
+            props = props_from_config(config)
         super().__init__(scope, id)
-        self._check_names_apart(config)
-        self.config = config
-        self._name_suffix = config.applied_name_suffix  # for add_subscriber (each update rebuilds config)
+        self.props = props if props is not None else EventPipelineProps()
+        self.facts: StackFacts = stack_facts(self)
+        # The region's own rules (Powertools source, layer ARNs, key users' partition), now that the
+        # stack's region is known; with a region token they wait for Terraform.
+        if self.facts.region_known:
+            settings_model(self.props, self.facts.region)
+        self._check_names_apart(self.props)
+        self._synthesized = False
+        self.node.add_validation(_AtSynth(self))
         self.prefix = ("" if id == DEFAULT_PIPELINE_ID else f"{id}_") if logical_id_prefix is None else logical_id_prefix
-        self.account = caller_account(self, "caller", self._id("current"), config.partition)
+        props = self.props
+        names = props.names
+        self.account = caller_account(self, "caller", self._id("current"), self.facts.partition)
         self.layers, self.bundle = self._powertools()
         self.key = self._key()
-        self.table = Table(self, "table", props=self._table_props(), logical_id=self._id("table"))
-        self.topic = Topic(self, "topic", props=self._topic_props(config.topic_name, fifo=is_fifo(config)),
+        self.table = Table(self, "table", props=TableProps(
+            name=names.table,
+            point_in_time_recovery=props.security.point_in_time_recovery,
+            deletion_protection=props.deletion_protection,
+        ), logical_id=self._id("table"))
+        self.topic = Topic(self, "topic", props=self._topic_props(names.topic, fifo=props.fifo),
                            logical_id=self._id("topic"))
         # Stream records that still fail after the bounded retries are kept here, not dropped.
         self.stream_failures = Queue(self, "stream_failures", props=self._queue_props(
-            config.stream_failure_queue_name, message_retention_seconds=FAILED_MESSAGE_RETENTION_SECONDS,
+            names.stream_failure_queue, message_retention_seconds=FAILED_MESSAGE_RETENTION_SECONDS,
         ), logical_id=self._id("stream_failures"))
         self.producer = PythonFunction(self, "producer", props=self._producer_props(), logical_id=self._id("producer"))
         if self.key is not None:
             self.key.grant_send(self.producer.role_arn)
         self.stream_trigger = EventSourceTrigger(self, "stream_trigger", function=self.producer, props=TriggerProps(
             event_source_arn=self.table.stream_arn,
-            managed_policy_arn=managed_policy_arn(DYNAMODB_EXECUTION_ROLE, config.partition),
-            mapping=stream_mapping(config, self.stream_failures.queue_arn),
+            managed_policy_arn=managed_policy_arn(DYNAMODB_EXECUTION_ROLE, self.facts.partition),
+            mapping=stream_mapping(props, self.stream_failures.queue_arn),
         ))
-        self.alarm_topic, self.alarms = self._alarms() if config.alarms.enabled else (None, None)
-        self.dashboard = self._dashboard() if config.dashboard else None
+        self.alarm_topic, self.alarms = self._alarms() if props.alarms.enabled else (None, None)
+        self.dashboard = self._dashboard() if props.dashboard else None
         self.subscribers: list[Subscriber] = []
         self._listeners: list[Callable[[Subscriber], None]] = []
-        for sub in config.subscribers:
+        for sub in props.subscribers:
             self._subscribe(sub)
+        apply_tags(self, props.tags)
+
+    @classmethod
+    def from_config(cls, scope: Construct, id: str, config: PipelineConfig, *,
+                    logical_id_prefix: str | None = None) -> "EventPipeline":
+        """The pipeline a configuration (TOML/JSON file, :func:`build_config`) describes.
+
+        The configuration's region must be the stack's provider's (a :class:`ConfigError` naming
+        both otherwise); its tags tag every resource the pipeline creates.
+        """
+        _check_region(scope, config)
+        return cls(scope, id, props=props_from_config(config), logical_id_prefix=logical_id_prefix)
+
+    @property
+    def config(self) -> EventPipelineProps:
+        """Deprecated name of :attr:`props`."""
+        return self.props
 
     def add_subscriber(self, sub: SubscriberConfig | dict[str, Any]) -> Subscriber:
         """Add a subscriber after construction: its queue (+ DLQ, policies), subscription,
         idempotency table, consumer and trigger; the key's grant for its consumer; its alarms;
         its dashboard widgets; and the stream trigger waits for its subscription.
 
-        The configuration is validated together with the pipeline's (unique names, limits):
-        a bad one raises :class:`ConfigError` naming the field.
+        Validated together with the pipeline (unique names, limits): a bad one raises
+        :class:`ConfigError` naming the field. After the app was synthesized it raises
+        :class:`SynthesizedError` (the subscriber would be missing from the synthesized stack).
         """
+        if self._synthesized:
+            raise SynthesizedError(
+                f"EventPipeline {self.node.path}: add_subscriber after the app was synthesized would be lost: "
+                "add subscribers before app.synth()"
+            )
         if isinstance(sub, SubscriberConfig):
             # Names it filled in itself (before it knew this pipeline) are left to the pipeline: the
             # per-item '.fifo' default, the suffix.
@@ -124,15 +201,15 @@ class EventPipeline(Construct):
             data = {k: v for k, v in sub.model_dump().items() if defaults.get(k, object()) != v}
         else:
             data = dict(sub)
-        # The built configuration holds suffixed names and an empty name_suffix: name the new
-        # subscriber with the suffix the pipeline's configuration was built with, as if it had been there.
-        data = self.config.named_like_the_others(data, self._name_suffix)
-        updated = build_config({
-            **self.config.model_dump(), "subscribers": [*(s.model_dump() for s in self.config.subscribers), data]
-        })
+        new = SubscriberConfig(**data)
+        # Checked with the pipeline's rules (raises ConfigError), then copied without a second check.
+        updated = self.props.model_copy(update={"subscribers": (*self.props.subscribers, new)})
+        settings_model(updated, self.facts.region if self.facts.region_known else None)
         self._check_names_apart(updated)
-        self.config = updated
-        return self._subscribe(updated.subscribers[-1])
+        self.props = updated
+        subscriber = self._subscribe(new)
+        apply_tags(subscriber, self.props.tags)
+        return subscriber
 
     def on_subscriber(self, listener: Callable[[Subscriber], None]) -> None:
         """Call ``listener`` with every subscriber: those there now and each one added later
@@ -146,29 +223,34 @@ class EventPipeline(Construct):
     def _id(self, logical_id: str) -> str:
         return f"{self.prefix}{logical_id}"
 
-    def _check_names_apart(self, config: PipelineConfig) -> None:
-        """The AWS names (per region) and IAM names (account-wide) of ``config`` differ from those of
+    def _check_names_apart(self, props: EventPipelineProps) -> None:
+        """The AWS names (per region) and IAM names (account-wide) of ``props`` differ from those of
         every other pipeline in the stack, or Terraform would create the same table, queue or role twice."""
-        def names(c: PipelineConfig) -> dict[tuple[str, str], str]:
-            return {**{(c.region, n): f"{n!r} in {c.region}" for n in c.aws_names()},
-                    **{("iam", n): f"the IAM {n!r}" for n in c.iam_names()}}
+        def names(p: EventPipelineProps) -> dict[tuple[str, str], str]:
+            n = p.names
+            return {**{("aws", name): f"{name!r}" for name in n.aws_names()},
+                    **{("iam", name): f"the IAM {name!r}" for name in n.iam_names()}}
 
-        mine = names(config)
+        mine = names(props)
         for other in TerraformStack.of(self).node.find_all():
-            if other is self or not isinstance(other, EventPipeline):
+            if other is self or not isinstance(other, EventPipeline) or not hasattr(other, "props"):
                 continue
-            clash = [key for key in mine if key in names(other.config)]
+            clash = [key for key in mine if key in names(other.props)]
             if clash:
-                raise ConfigError(
-                    f"invalid pipeline configuration:\n  pipelines {other.node.id!r} and {self.node.id!r} both "
-                    f"create {mine[clash[0]]}: give one a name_suffix or other names"
-                )
+                raise ConfigError(Problem(
+                    "names", f"pipelines {other.node.id!r} and {self.node.id!r} both create {mine[clash[0]]}",
+                    "give one a name_suffix or other names",
+                ))
 
     def _subscribe(self, sub: SubscriberConfig) -> Subscriber:
-        subscriber = Subscriber(
-            self, f"subscriber_{sub.name}", config=self.config, sub=sub, topic=self.topic, account=self.account,
-            key=self.key, layers=self.layers, bundle=self.bundle, logical_id_prefix=self.prefix,
-        )
+        props, names = self.props, self.props.names.subscriber(sub.name)
+        subscriber = Subscriber(self, f"subscriber_{sub.name}", props=SubscriberProps(
+            settings=sub.model_copy(update={"queue_name": names.queue, "function_name": names.function}),
+            names=names, topic=self.topic, account=self.account, key=self.key, layers=self.layers,
+            bundle=self.bundle, logical_id_prefix=self.prefix, fifo=props.fifo, runtime=props.runtime,
+            architecture=props.architecture, tracing=props.security.tracing,
+            enforce_tls=props.security.enforce_tls, partition=self.facts.partition,
+        ))
         self.subscribers.append(subscriber)
         # With TRIM_HORIZON the producer publishes as soon as the mapping exists: every
         # subscription must be in place by then, or those messages would reach no queue.
@@ -181,8 +263,9 @@ class EventPipeline(Construct):
 
     def _powertools(self) -> tuple[tuple[str, ...], Path | None]:
         """Where the functions get Powertools: (layers, bundle folder packaged into each zip)."""
-        config = self.config
-        parameter = config.powertools_layer_parameter()
+        config = self.props
+        parameter = _powertools_parameter(config.powertools_layer, config.powertools_version, config.runtime,
+                                          config.architecture)
         if parameter:
             layer = DataAwsSsmParameter(self, "powertools_layer", name=parameter)
             set_logical_id(layer, self._id("powertools_layer"))
@@ -195,37 +278,29 @@ class EventPipeline(Construct):
         return (), None
 
     def _key(self) -> MessagingKey | None:
-        config = self.config
-        security = config.security
+        security = self.props.security
         if not security.customer_managed_key:
             return None
         return MessagingKey(
-            self, "key", alias=f"alias/{config.stack_name}", account=self.account, region=config.region,
+            self, "key", alias=self.props.names.key_alias, account=self.account,
             deletion_window_days=security.key_deletion_window_days, key_users=tuple(security.key_users),
             logical_id=self._id("messaging_key"),
         )
 
-    def _table_props(self) -> TableProps:
-        config = self.config
-        return TableProps(
-            name=config.table_name,
-            point_in_time_recovery=config.security.point_in_time_recovery,
-            deletion_protection=config.deletion_protection,
-        )
-
     def _topic_props(self, name: str, statements: dict[str, Any] | None = None, fifo: bool = False) -> TopicProps:
         return TopicProps(name=name, key=self.key, account=self.account, fifo=fifo,
-                          enforce_tls=self.config.security.enforce_tls, policy_statements=statements or {})
+                          enforce_tls=self.props.security.enforce_tls, policy_statements=statements or {})
 
     def _queue_props(self, name: str, **settings: Any) -> QueueProps:
         return QueueProps(name=name, key=self.key, account=self.account,
-                          enforce_tls=self.config.security.enforce_tls, **settings)
+                          enforce_tls=self.props.security.enforce_tls, **settings)
 
     def _producer_props(self) -> PythonFunctionProps:
-        config = self.config
+        config = self.props
         return function_props(
-            config, config.producer,
-            function_name=config.producer_function_name,
+            config.producer, runtime=config.runtime, architecture=config.architecture,
+            tracing=config.security.tracing,
+            function_name=config.names.producer_function,
             code=config.producer_code,
             environment=producer_environment(config, self.topic.topic_arn),
             policy_statements={
@@ -243,7 +318,7 @@ class EventPipeline(Construct):
         )
 
     def _alarms(self) -> tuple[Topic, Alarms]:
-        config = self.config
+        config, names = self.props, self.props.names
         cloudwatch = {
             "cloudwatch_alarms": {
                 "sid": "CloudWatchAlarmsPublish",
@@ -253,11 +328,11 @@ class EventPipeline(Construct):
                 "conditions": [
                     {"test": "StringEquals", "variable": "aws:SourceAccount", "values": [self.account.id]},
                     {"test": "ArnLike", "variable": "aws:SourceArn",
-                     "values": [alarm_arn_pattern(self.account, config.region)]},
+                     "values": [alarm_arn_pattern(self.account, self.facts.region)]},
                 ],
             }
         }
-        topic = Topic(self, "alarm_topic", props=self._topic_props(config.alarm_topic_name, cloudwatch),
+        topic = Topic(self, "alarm_topic", props=self._topic_props(names.alarm_topic, cloudwatch),
                       logical_id=self._id("alarm_topic"))
         if self.key is not None:
             self.key.allow_cloudwatch_alarms()
@@ -268,10 +343,10 @@ class EventPipeline(Construct):
             )
             set_logical_id(email, self._id("alarm_email"))
         specs: list[AlarmSpec] = [
-            *function_alarms("producer", config.producer_function_name, self.producer.function_name),
-            iterator_age_alarm("producer", config.producer_function_name, self.producer.function_name,
+            *function_alarms("producer", names.producer_function, self.producer.function_name),
+            iterator_age_alarm("producer", names.producer_function, self.producer.function_name,
                                config.alarms.iterator_age_ms),
-            messages_waiting_alarm("stream_failures", config.stream_failure_queue_name,
+            messages_waiting_alarm("stream_failures", names.stream_failure_queue,
                                    self.stream_failures.queue_name),
         ]
         alarms = Alarms(
@@ -281,26 +356,43 @@ class EventPipeline(Construct):
         return topic, alarms
 
     def _subscriber_alarms(self, subscriber: Subscriber) -> list[AlarmSpec]:
-        sub, config = subscriber.config, self.config
+        names, config = subscriber.names, self.props
         return [
-            queue_age_alarm(f"queue_{sub.name}", sub.queue_name, subscriber.queue.queue_name,
+            queue_age_alarm(f"queue_{names.name}", names.queue, subscriber.queue.queue_name,
                             config.alarms.queue_age_seconds),
-            messages_waiting_alarm(f"dlq_{sub.name}", sub.dlq_name, subscriber.queue.dlq_name),
-            *function_alarms(f"consumer_{sub.name}", sub.function_name, subscriber.function.function_name),
+            messages_waiting_alarm(f"dlq_{names.name}", names.dlq, subscriber.queue.dlq_name),
+            *function_alarms(f"consumer_{names.name}", names.function, subscriber.function.function_name),
         ]
 
     def _dashboard(self) -> Dashboard:
-        config = self.config
+        name, region = self.props.names.dashboard, self.facts.region
 
         def props() -> DashboardProps:  # at synth: the subscribers added until then
             return DashboardProps(
-                name=config.stack_name,
-                region=config.region,
+                name=name,
+                region=region,
                 producer_function=self.producer.function_name,
                 consumer_functions=tuple(s.function.function_name for s in self.subscribers),
                 queues=tuple(s.queue.queue_name for s in self.subscribers),
                 dead_letter_queues=(self.stream_failures.queue_name, *(s.queue.dlq_name for s in self.subscribers)),
             )
 
-        return Dashboard(self, "dashboard", props=props, name=config.stack_name, region=config.region,
+        return Dashboard(self, "dashboard", props=props, name=name, region=region,
                          logical_id=self._id("dashboard"))
+
+
+def _check_region(scope: Construct, config: PipelineConfig) -> None:
+    """A configuration's region must be the stack's: the pipeline takes its region from the stack."""
+    region = provider_region(scope)
+    if region is not None and region != config.region:
+        raise ConfigError(Problem(
+            "region", f"the configuration says {config.region!r} but the stack's AWS provider is in {region!r}",
+            "the pipeline is built in the stack's region: make the two agree",
+        ))
+
+
+def _powertools_parameter(layer: str, version: str, runtime: str, architecture: str) -> str | None:
+    """Public SSM parameter holding the Powertools layer ARN for this runtime and architecture."""
+    if layer != "ssm" or not version:
+        return None
+    return f"/aws/service/powertools/python/{architecture}/{runtime}/{version}"

@@ -8,8 +8,11 @@ from typing import Any
 
 from constructs import Construct
 
+from pipeline_model.aws_facts import dns_suffix_of
+
 from .aws import DataAwsCallerIdentity, KmsAlias, KmsKey
 from .cdk import TerraformStack, lazy_string
+from .facts import stack_facts
 from .ids import set_logical_id
 from .props import prop
 
@@ -109,16 +112,17 @@ def deny_insecure_transport(service: str) -> dict[str, Any]:
 VIA_SERVICES = ("sqs", "sns")
 
 
-def service_endpoint(service: str, region: str) -> str:
-    """The endpoint name KMS puts in ``kms:ViaService`` (``.amazonaws.com.cn`` in China)."""
-    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"{service}.{region}.{suffix}"
+def service_endpoint(service: str, region: str, dns_suffix: str | None = None) -> str:
+    """The endpoint name KMS puts in ``kms:ViaService`` (``.amazonaws.com.cn`` in China); ``dns_suffix``
+    None = derived from a literal region."""
+    return f"{service}.{region}.{dns_suffix or dns_suffix_of(region)}"
 
 
 @dataclass(frozen=True)
 class KeyProps:
     account: Account = prop(description="The key's owner: administers the key.")
     region: str = prop(description="The stack's region (for kms:ViaService and the CloudWatch alarm ARNs).")
+    dns_suffix: str | None = prop(None, "The region's service DNS suffix (kms:ViaService); None = derived from region.")
     sns_topic_arns: tuple[str, ...] = prop(
         (), "Topics whose deliveries into the encrypted queues (and undeliverable messages into the DLQs) SNS "
         "encrypts: the sns.amazonaws.com grant requires one of them as aws:SourceArn. Built from names, not from "
@@ -158,7 +162,7 @@ def key_policy(props: KeyProps) -> dict[str, Any]:
             "AccountUsesKeyThroughSqsAndSns", {"AWS": "*"}, KEY_SEND_ACTIONS,
             {"StringEquals": {
                 "kms:CallerAccount": account.id,
-                "kms:ViaService": [service_endpoint(s, props.region) for s in VIA_SERVICES],
+                "kms:ViaService": [service_endpoint(s, props.region, props.dns_suffix) for s in VIA_SERVICES],
             }},
         ))
     if props.sns_topic_arns:
@@ -204,13 +208,16 @@ class MessagingKey(Construct):
     :meth:`grant_receive`, :meth:`allow_cloudwatch_alarms`), however late.
     """
 
-    def __init__(self, scope: Construct, id: str, *, alias: str, account: Account, region: str,
-                 deletion_window_days: int = 30, key_users: tuple[str, ...] = (),
+    def __init__(self, scope: Construct, id: str, *, alias: str, account: Account | None = None,
+                 region: str | None = None, deletion_window_days: int = 30, key_users: tuple[str, ...] = (),
                  description: str = "Encrypts the pipeline's SNS topics and SQS queues",
-                 logical_id: str = "messaging_key") -> None:
+                 logical_id: str = "messaging_key", tags: dict[str, str] | None = None) -> None:
         super().__init__(scope, id)
-        self.account = account
-        self.region = region
+        facts = stack_facts(self)
+        self.account = account or stack_account(self)
+        #: The stack's region unless told otherwise (facts from the stack, never a copy).
+        self.region = region or facts.region
+        self.dns_suffix = None if region else facts.dns_suffix
         self.key_users = tuple(key_users)
         self.description = description
         self._topics: list[str] = []
@@ -224,6 +231,7 @@ class MessagingKey(Construct):
             enable_key_rotation=True,
             deletion_window_in_days=deletion_window_days,
             policy=lazy_string(lambda: json.dumps(self.policy)),
+            tags=dict(tags) if tags else None,
         )
         set_logical_id(self.key, logical_id)
         self.alias = KmsAlias(self, "alias", name=alias, target_key_id=self.key.key_id)
@@ -249,6 +257,7 @@ class MessagingKey(Construct):
         return KeyProps(
             account=self.account,
             region=self.region,
+            dns_suffix=self.dns_suffix,
             sns_topic_arns=tuple(self._topics),
             cloudwatch_alarms=self._cloudwatch_alarms,
             key_users=self.key_users,
@@ -268,17 +277,18 @@ def _append_once(values: list[str], value: str) -> None:
 
 
 def caller_account(scope: Construct, id: str = "caller", logical_id: str = "current",
-                   partition: str = "aws") -> Account:
-    """The account running Terraform (``data.aws_caller_identity``) as an :class:`Account`."""
+                   partition: str | None = None) -> Account:
+    """The account running Terraform (``data.aws_caller_identity``) as an :class:`Account`, in the
+    stack's partition unless told otherwise."""
     identity = DataAwsCallerIdentity(scope, id)
     set_logical_id(identity, logical_id)
-    return Account(identity.account_id, partition)
+    return Account(identity.account_id, partition or stack_facts(scope).partition)
 
 
-def stack_account(scope: Construct, partition: str = "aws") -> Account:
+def stack_account(scope: Construct, partition: str | None = None) -> Account:
     """One caller-identity lookup per stack, shared by constructs built without an account."""
     stack = TerraformStack.of(scope)
     identity = stack.node.try_find_child("caller_identity")
     if identity is None:
         return caller_account(stack, "caller_identity", "caller_identity", partition)
-    return Account(identity.account_id, partition)
+    return Account(identity.account_id, partition or stack_facts(scope).partition)

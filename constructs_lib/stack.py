@@ -8,6 +8,7 @@ from . import modules
 from .aws import AwsProvider, AwsProviderDefaultTags
 from .cdk import LocalBackend, TerraformOutput, TerraformStack, s3_backend
 from pipeline_model.config import PipelineConfig
+
 from .pipeline import EventPipeline
 from .subscriber import Subscriber
 
@@ -31,7 +32,7 @@ def aws_provider(stack: TerraformStack, region: str, tags: dict[str, str] | None
 
 class PipelineStack(TerraformStack):
     def __init__(self, scope: Construct, config: PipelineConfig) -> None:
-        super().__init__(scope, config.stack_name)
+        super().__init__(scope, config.names.stack)
         self.config = config
         aws_provider(self, config.region, config.tags)
         if config.backend is not None:
@@ -51,8 +52,8 @@ class PipelineStack(TerraformStack):
             # cdktf's default local backend writes an absolute path of this machine into the
             # JSON. This relative path (from cdktf.out/stacks/<stack>/, where terraform runs)
             # names the same file at the project root.
-            LocalBackend(self, path=f"../../../terraform.{config.stack_name}.tfstate")
-        self.pipeline = EventPipeline(self, "pipeline", config=config)
+            LocalBackend(self, path=f"../../../terraform.{config.names.stack}.tfstate")
+        self.pipeline = EventPipeline.from_config(self, "pipeline", config)
 
         p = self.pipeline
         outputs = {
@@ -71,7 +72,7 @@ class PipelineStack(TerraformStack):
         p.on_subscriber(self._subscriber_outputs)
 
     def _subscriber_outputs(self, sub: Subscriber) -> None:
-        name = sub.config.name
+        name = sub.names.name
         TerraformOutput(self, f"queue_url_{name}", value=sub.queue.queue_url)
         TerraformOutput(self, f"dlq_url_{name}", value=sub.queue.dlq_url)
         TerraformOutput(self, f"consumer_function_name_{name}", value=sub.function.function_name)

@@ -6,19 +6,24 @@ mapping, and Powertools idempotency keeps its records in a table of its own.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from constructs import Construct
 
-from pipeline_model.config import FunctionConfig, PipelineConfig, SubscriberConfig
+from pipeline_model import defaults
+from pipeline_model.config import FunctionConfig, SubscriberConfig
 from pipeline_model.contract import IDEMPOTENCY_TTL_ATTRIBUTE, consumer_environment
-from .function import PythonFunction, PythonFunctionProps
 from pipeline_model.literal import terraform_literal
+from pipeline_model.names import SubscriberNames, subscriber_names
+from pipeline_model.ordering import fifo_mapping_problem
+
+from .facts import stack_facts
+from .function import PythonFunction, PythonFunctionProps
 from .messaging import SubscribedQueue, SubscribedQueueProps, Topic
-from pipeline_model.ordering import fifo_mapping_problem, is_fifo
-from .props import PropsConflictError
-from .security import Account, MessagingKey
+from .props import PropsConflictError, prop
+from .security import Account, MessagingKey, stack_account
 from .table import Table, TableProps
 from .triggers import SQS_EXECUTION_ROLE, EventSourceTrigger, TriggerProps, managed_policy_arn
 
@@ -26,47 +31,76 @@ from .triggers import SQS_EXECUTION_ROLE, EventSourceTrigger, TriggerProps, mana
 IDEMPOTENCY_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
 
 
-def function_props(config: PipelineConfig, function: FunctionConfig, **props: Any) -> PythonFunctionProps:
+def function_props(function: FunctionConfig, *, runtime: str, architecture: str, tracing: bool,
+                   **props: Any) -> PythonFunctionProps:
     """A pipeline function's props: the pipeline's runtime, architecture and tracing, the
     function's own timeout, memory, log retention and concurrency, and ``props``."""
     return PythonFunctionProps(
-        runtime=config.runtime,
-        architecture=config.architecture,
+        runtime=runtime,
+        architecture=architecture,
         timeout=function.timeout,
         memory_size=function.memory_size,
-        tracing=config.security.tracing,
+        tracing=tracing,
         log_retention_days=function.log_retention_days,
         reserved_concurrency=function.reserved_concurrency,
         **props,
     )
 
 
-class Subscriber(Construct):
-    """Queue (+ DLQ) subscribed to ``topic``, idempotency table, consumer and trigger.
+@dataclass(frozen=True)
+class SubscriberProps:
+    topic: Topic = prop(description="The topic the queue subscribes to (required).")
+    settings: SubscriberConfig = prop(SubscriberConfig(), "The subscriber's settings: name, batch size, "
+                                      "visibility, retention, filter policy, consumer code and size, ...")
+    names: SubscriberNames | None = prop(None, "Its AWS names; None = from settings (the given names, else "
+                                         "'<name>-queue' / '<name>-consumer', '.fifo' on a FIFO topic).")
+    key: MessagingKey | None = prop(None, "Customer-managed key of the queue and DLQ; None = SQS-managed SSE.")
+    account: Account | None = prop(None, "Owner of the queue; None = the account running Terraform.")
+    fifo: bool | None = prop(None, "FIFO queue and DLQ; None = as the topic is.")
+    runtime: str = prop(defaults.RUNTIME, "Lambda runtime of the consumer.")
+    architecture: str = prop(defaults.ARCHITECTURE, "Lambda architecture of the consumer.")
+    tracing: bool = prop(True, "X-Ray active tracing of the consumer.")
+    enforce_tls: bool = prop(True, "Queue and DLQ policies deny requests made without TLS.")
+    layers: tuple[str, ...] = prop((), "Layer version ARNs of the consumer (e.g. Powertools).")
+    bundle: Path | None = prop(None, "A folder of libraries packaged into the consumer's zip.")
+    partition: str | None = prop(None, "Partition of the managed policy ARN; None = the stack's.")
+    logical_id_prefix: str = prop("", "Prefix of the logical ids (queue_<name>, consumer_<name>, ...).")
 
-    With a ``key``, the consumer's role is granted reading the encrypted queue.
+
+class Subscriber(Construct):
+    """Queue (+ DLQ) subscribed to ``props.topic``, idempotency table, consumer and trigger.
+
+    With a ``key``, the consumer's role is granted reading the encrypted queue. Exposes ``queue``,
+    ``idempotency_table``, ``function``, ``trigger``, ``names`` and ``config`` (its settings).
     """
 
-    def __init__(self, scope: Construct, id: str, *, config: PipelineConfig, sub: SubscriberConfig, topic: Topic,
-                 account: Account, key: MessagingKey | None = None, layers: tuple[str, ...] = (),
-                 bundle: Path | None = None, logical_id_prefix: str = "") -> None:
-        # EventPipeline validates sub with the configuration; built alone, the FIFO mapping rules are checked here.
-        problem = fifo_mapping_problem(sub) if is_fifo(config) else None
+    def __init__(self, scope: Construct, id: str, *, props: SubscriberProps) -> None:
+        sub = props.settings
+        fifo = props.topic.fifo if props.fifo is None else props.fifo
+        # Built alone (not by EventPipeline), the FIFO mapping rules are checked here.
+        problem = fifo_mapping_problem(sub) if fifo else None
         if problem:
-            raise PropsConflictError(f"Subscriber {scope.node.path}/{id}: sub.{problem}")
+            raise PropsConflictError(f"Subscriber {scope.node.path}/{id}: props.settings.{problem}")
         super().__init__(scope, id)
+        names = props.names or subscriber_names(sub.name, sub.queue_name or None, sub.function_name or None,
+                                                fifo=fifo)
+        self.names = names
         self.config = sub
-        prefix = logical_id_prefix
+        key, topic = props.key, props.topic
+        account = props.account or stack_account(self)
+        partition = props.partition or stack_facts(self).partition
+        layers, bundle = props.layers, props.bundle
+        prefix = props.logical_id_prefix
         self.queue = SubscribedQueue(
             self,
             "queue",
             topic=topic,
             props=SubscribedQueueProps(
-                name=sub.queue_name,
+                name=names.queue,
                 key=key,
                 account=account,
-                enforce_tls=config.security.enforce_tls,
-                fifo=is_fifo(config),  # FIFO queue + DLQ under ordering = "per-item"
+                enforce_tls=props.enforce_tls,
+                fifo=fifo,  # FIFO queue + DLQ under ordering = "per-item"
                 visibility_timeout_seconds=sub.visibility_timeout_seconds,
                 message_retention_seconds=sub.message_retention_seconds,
                 max_receive_count=sub.max_receive_count,
@@ -84,7 +118,7 @@ class Subscriber(Construct):
             self,
             "idempotency",
             props=TableProps(
-                name=sub.idempotency_table_name,
+                name=names.idempotency_table,
                 stream=False,
                 ttl_attribute=IDEMPOTENCY_TTL_ATTRIBUTE,
                 point_in_time_recovery=None,
@@ -96,8 +130,10 @@ class Subscriber(Construct):
             self,
             "consumer",
             props=function_props(
-                config, sub.function, function_name=sub.function_name, code=sub.code,
-                environment=consumer_environment(sub, self.idempotency_table.table_name),
+                sub.function, runtime=props.runtime, architecture=props.architecture, tracing=props.tracing,
+                function_name=names.function, code=sub.code,
+                environment=consumer_environment(sub.model_copy(update={"function_name": names.function}),
+                                                 self.idempotency_table.table_name),
                 policy_statements={
                     "idempotency": {
                         "effect": "Allow",
@@ -120,7 +156,7 @@ class Subscriber(Construct):
             function=self.function,
             props=TriggerProps(
                 event_source_arn=self.queue.queue_arn,
-                managed_policy_arn=managed_policy_arn(SQS_EXECUTION_ROLE, config.partition),
+                managed_policy_arn=managed_policy_arn(SQS_EXECUTION_ROLE, partition),
                 mapping=mapping,
             ),
         )

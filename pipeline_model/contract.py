@@ -33,7 +33,8 @@ def consumer_batch_ms(batch_size: int) -> int:
 
 
 def producer_environment(config: PipelineConfig, topic_arn: str) -> dict[str, str]:
-    return {"SNS_TOPIC_ARN": topic_arn, "POWERTOOLS_SERVICE_NAME": config.producer_function_name}
+    """The producer's environment (``config``: anything with ``names``, the configuration or the props)."""
+    return {"SNS_TOPIC_ARN": topic_arn, "POWERTOOLS_SERVICE_NAME": config.names.producer_function}
 
 
 def consumer_environment(sub: SubscriberConfig, idempotency_table: str) -> dict[str, str]:

@@ -14,3 +14,7 @@ ALARM_TOPIC_NAME = "data-processing-alarms"
 SUBSCRIBER_NAME = "main"
 MAIN_QUEUE_NAME = "data-processing-queue"
 MAIN_FUNCTION_NAME = "sqs-message-consumer"
+
+# --- functions ----------------------------------------------------------------------------------
+RUNTIME = "python3.12"
+ARCHITECTURE = "x86_64"

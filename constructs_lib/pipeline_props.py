@@ -1,0 +1,161 @@
+"""``EventPipelineProps``: everything one pipeline can be told, typed, frozen, each field with a
+default and a description, and no fact about the environment (region, partition and account come
+from the stack; backend and stack name are the app's).
+
+``EventPipelineProps()`` is the original design: a complete, secure pipeline. The configuration
+file's path to it is :func:`props_from_config`, the one function from config to props.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pipeline_model import defaults
+from pipeline_model.config import (
+    POWERTOOLS_VERSION,
+    AlarmsConfig,
+    FunctionConfig,
+    PipelineConfig,
+    SecurityConfig,
+    StreamConfig,
+    SubscriberConfig,
+    build_config,
+)
+from pipeline_model.names import PipelineNames, pipeline_names
+from pipeline_model.ordering import Ordering
+
+#: The fields of PipelineConfig that describe the app, not a pipeline (never props).
+APP_FIELDS = ("environment", "region", "backend", "stack_name", "tags", "name_suffix")
+
+
+class EventPipelineProps(BaseModel):
+    """What an :class:`~constructs_lib.EventPipeline` builds. Every field has a default; the
+    defaults are the original design with this project's secure settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True,
+                              arbitrary_types_allowed=True)
+
+    name: str | None = None
+    """The pipeline's name: its KMS key alias is alias/<name> and its dashboard <name>. None = "event-driven-pipeline"."""
+    name_suffix: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,16}$")
+    """Appended to every AWS name the pipeline creates (before '.fifo'), e.g. "-dev"."""
+    table_name: str | None = None
+    """The source table (with its stream). None = "application-data-table"."""
+    topic_name: str | None = None
+    """The fan-out topic. None = "data-processing-topic" (+ ".fifo" with ordering "per-item")."""
+    producer_function_name: str | None = None
+    """The producer function (stream -> topic). None = "dynamodb-stream-producer"."""
+    stream_failure_queue_name: str | None = None
+    """Where stream records that still fail after the retries are kept. None = "dynamodb-stream-producer-failures"."""
+    alarm_topic_name: str | None = None
+    """The alarm topic. None = "data-processing-alarms"."""
+    producer_code: str | Path = "producer"
+    """The producer's code: "producer" (shipped) or a folder holding app.py (str or Path; a relative path is resolved against the folder of the app's entry file)."""
+    runtime: str = "python3.12"
+    """Lambda runtime of every function of the pipeline."""
+    architecture: str = "x86_64"
+    """Lambda architecture of every function (and of the Powertools layer): x86_64 or arm64."""
+    powertools_version: str = POWERTOOLS_VERSION
+    """Powertools for AWS Lambda (Python) release the functions use."""
+    powertools_layer: str = "ssm"
+    """"ssm" (AWS's public layer, its ARN read from the public SSM parameter), a layer version ARN, or "none" (packaged into the zips)."""
+    producer: FunctionConfig = FunctionConfig()
+    """The producer's timeout, memory, concurrency and log retention."""
+    stream: StreamConfig = StreamConfig()
+    """How the producer reads the table's stream."""
+    subscribers: tuple[SubscriberConfig, ...] = (SubscriberConfig(),)
+    """The topic's subscribers (queue -> consumer each); default: one named main."""
+    ordering: Ordering = "none"
+    """"none" (standard topic and queues) or "per-item" (FIFO topic and queues: each item's changes in order)."""
+    security: SecurityConfig = SecurityConfig()
+    """Encryption, TLS-only policies, point-in-time recovery, deletion protection (None = on), tracing."""
+    alarms: AlarmsConfig = AlarmsConfig()
+    """CloudWatch alarms, published to the alarm topic."""
+    dashboard: bool = True
+    """Create a CloudWatch dashboard of the pipeline."""
+    tags: dict[str, str] = Field(default_factory=dict)
+    """Tags of every resource the pipeline creates (besides the provider's default_tags)."""
+
+    @model_validator(mode="after")
+    def _valid(self) -> "EventPipelineProps":
+        # The pipeline's rules (names, ordering, limits) are the configuration's: checked by the
+        # same model, with the same messages. The region's own rules wait for the stack's region
+        # (EventPipeline): until then, a region the given ARNs agree with.
+        settings_model(self, _region_of_arns(self))
+        return self
+
+    @property
+    def names(self) -> PipelineNames:
+        """Every AWS name the pipeline creates."""
+        return pipeline_names(
+            stack=self.name, table=self.table_name, topic=self.topic_name,
+            producer_function=self.producer_function_name, stream_failure_queue=self.stream_failure_queue_name,
+            alarm_topic=self.alarm_topic_name, suffix=self.name_suffix, fifo=self.ordering == "per-item",
+            subscribers=[(s.name, s.queue_name or None, s.function_name or None) for s in self.subscribers],
+        )
+
+    @property
+    def fifo(self) -> bool:
+        return self.ordering == "per-item"
+
+    @property
+    def deletion_protection(self) -> bool:
+        """Table deletion protection: the explicit setting, else on."""
+        explicit = self.security.deletion_protection
+        return True if explicit is None else explicit
+
+
+def settings_model(props: EventPipelineProps, region: str | None = None) -> PipelineConfig:
+    """The configuration model checking ``props`` by the pipeline's rules (``region`` = the stack's,
+    when known, for the region's own rules), raising :class:`ConfigError`."""
+    names = props.names
+    data: dict[str, Any] = {
+        name: getattr(props, name) for name in type(props).model_fields
+        if name not in ("name", "name_suffix", "tags", "subscribers", "producer_code")
+    }
+    data.update(
+        stack_name=names.stack, table_name=names.table, topic_name=names.topic,
+        producer_function_name=names.producer_function, stream_failure_queue_name=names.stream_failure_queue,
+        alarm_topic_name=names.alarm_topic, producer_code=str(props.producer_code),
+        subscribers=[sub.model_copy(update={"queue_name": n.queue, "function_name": n.function})
+                     for sub, n in zip(props.subscribers, names.subscribers)],
+    )
+    if region is not None:
+        data["region"] = region
+    return build_config(data)
+
+
+#: A region of each partition, for checking ARNs before the stack's region is known.
+_PARTITION_REGION = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
+
+
+def _region_of_arns(props: EventPipelineProps) -> str | None:
+    layer = props.powertools_layer.split(":")
+    if len(layer) > 4 and layer[0] == "arn":
+        return layer[3]
+    for arn in props.security.key_users:
+        parts = arn.split(":")
+        if len(parts) > 1 and parts[1] in _PARTITION_REGION:
+            return _PARTITION_REGION[parts[1]]
+    return None
+
+
+def props_from_config(config: PipelineConfig) -> EventPipelineProps:
+    """The one function from configuration to props: the pipeline's fields as the user gave them
+    (names are computed from them, with the same name_suffix, by ``props.names``); the app's fields
+    (environment, region, backend, stack) stay with the app. The configuration's tags tag every
+    resource the pipeline creates."""
+    return EventPipelineProps(
+        name=config.stack_name, name_suffix=config.name_suffix, table_name=config.table_name,
+        topic_name=config.topic_name, producer_function_name=config.producer_function_name,
+        stream_failure_queue_name=config.stream_failure_queue_name, alarm_topic_name=config.alarm_topic_name,
+        producer_code=config.producer_code, runtime=config.runtime, architecture=config.architecture,
+        powertools_version=config.powertools_version, powertools_layer=config.powertools_layer,
+        producer=config.producer, stream=config.stream, subscribers=tuple(config.subscribers),
+        ordering=config.ordering,
+        security=config.security.model_copy(update={"deletion_protection": config.deletion_protection}),
+        alarms=config.alarms, dashboard=config.dashboard, tags=dict(config.tags),
+    )
