@@ -92,9 +92,9 @@ def test_missing_code_folder_is_a_clear_error(tmp_path):
         build_package("empty", tmp_path / "empty", tmp_path)
 
 
-def test_real_function_packages_hold_their_handlers():
+def test_real_function_packages_hold_their_handlers(tmp_path):
     for name in ("producer", "consumer"):
-        with zipfile.ZipFile(build_package(name)) as archive:
+        with zipfile.ZipFile(build_package(name, None, tmp_path)) as archive:
             names = archive.namelist()
         assert "app.py" in names
         assert not any("__pycache__" in n or n.endswith(".pyc") or n.startswith("tests/") for n in names)
@@ -102,10 +102,10 @@ def test_real_function_packages_hold_their_handlers():
 
 # --- the shared function code: the message format in every zip ----------------------------------
 
-def test_every_function_zip_carries_the_message_format_at_its_root():
+def test_every_function_zip_carries_the_message_format_at_its_root(tmp_path):
     assert "pipeline_message.py" in SHARED
     for name in ("producer", "consumer"):
-        with zipfile.ZipFile(build_package(name)) as archive:
+        with zipfile.ZipFile(build_package(name, None, tmp_path)) as archive:
             for module in SHARED:
                 assert archive.read(module) == (SHARED_CODE_DIR / module).read_bytes(), (name, module)
 
@@ -128,7 +128,7 @@ print(app.pipeline_message.__name__ if hasattr(app, "pipeline_message") else app
 @pytest.mark.parametrize("name", ["producer", "consumer"])
 def test_a_handler_imports_the_message_format_from_its_zip_alone(name, tmp_path):
     task = tmp_path / "task"  # what Lambda does with the zip: unpack it into /var/task
-    with zipfile.ZipFile(build_package(name)) as archive:
+    with zipfile.ZipFile(build_package(name, None, tmp_path / "build")) as archive:
         archive.extractall(task)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     apply_offline_environment(environ=env)
@@ -159,6 +159,7 @@ def test_zips_leave_out_dotfiles_vcs_caches_and_editor_backups(tmp_path):
     source = tmp_path / "demo"
     _tree(source, {
         "app.py": "def handler(e, c):\n    return 1\n",
+        "lib/__init__.py": "",
         "lib/util.py": "X = 1\n",
         "lib/data.json": "{}\n",
         ".env": "SECRET=1\n",
@@ -180,7 +181,7 @@ def test_zips_leave_out_dotfiles_vcs_caches_and_editor_backups(tmp_path):
         "tests/test_app.py": "x",
     })
     with zipfile.ZipFile(build_package("demo", source, tmp_path / "out")) as archive:
-        assert archive.namelist() == _with_shared("app.py", "lib/data.json", "lib/util.py")
+        assert archive.namelist() == _with_shared("app.py", "lib/__init__.py", "lib/data.json", "lib/util.py")
 
 
 def test_a_symlink_out_of_the_function_folder_is_refused(tmp_path):
