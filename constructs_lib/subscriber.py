@@ -37,6 +37,8 @@ def function_props(config: PipelineConfig, function: FunctionConfig, **props: An
         tracing=config.security.tracing,
         log_retention_days=function.log_retention_days,
         reserved_concurrency=function.reserved_concurrency,
+        include=tuple(function.package_include),
+        exclude=tuple(function.package_exclude),
         **props,
     )
 
