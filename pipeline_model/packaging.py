@@ -563,8 +563,8 @@ def _bundle_verified(target: Path, requirement: str) -> bool:
     return expected["files"] is not None and recorded == expected
 
 
-def powertools_bundle(version: str, runtime: str = "python3.12", architecture: str = "x86_64", *,
-                      cache_dir: Path) -> Path:
+def powertools_bundle(version: str, runtime: str = "python3.12", architecture: str = "x86_64",
+                      cache_dir: Path | None = None) -> Path:
     """A folder holding ``aws-lambda-powertools==version`` and what it requires, installed for
     the Lambda runtime; built once per (version, runtime, architecture) under ``cache_dir`` and
     reused, so synth needs the package index only the first time.
@@ -574,6 +574,8 @@ def powertools_bundle(version: str, runtime: str = "python3.12", architecture: s
     boto3 is not installed: the Lambda Python runtime provides it (and Powertools 3 does not
     require it). Raises :class:`PackagingError` when pip cannot install the release.
     """
+    if cache_dir is None:
+        raise TypeError("powertools_bundle(): cache_dir is required (the library keeps no build folder of its own)")
     python = runtime.removeprefix("python")
     requirement = f"aws-lambda-powertools=={version}"
     target = cache_dir / f"{version}-py{python}-{architecture}"

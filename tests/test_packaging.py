@@ -472,3 +472,20 @@ def test_links_planted_in_the_build_folder_are_neither_followed_nor_shipped(cach
     package = build_package("demo", source, build)
     assert not package.is_symlink() and package.read_bytes() == reference.read_bytes()
     assert outside.read_bytes() == planted, "nothing was written through a link"
+
+
+def test_the_configuration_chooses_what_each_pipeline_zip_holds(synth_config, tmp_path):
+    import shutil
+
+    from pipeline_model.config import build_config
+    from pipeline_model.packaging import FUNCTIONS_DIR
+
+    folder = tmp_path / "handlers" / "mine"
+    shutil.copytree(FUNCTIONS_DIR / "consumer", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    _tree(folder, {"data/rules.json": "{}", "data/draft.json": "{}"})
+    config = build_config(subscribers=[{"code": str(folder), "function": {
+        "package_include": ["data/*.json"], "package_exclude": ["data/draft.json"]}}])
+    result = synth_config([config])
+    module = result.only["module"]["consumer_main"]
+    names = _names(result.stack_dir("event-driven-pipeline") / module["local_existing_package"])
+    assert "data/rules.json" in names and "data/draft.json" not in names and "business.py" in names
