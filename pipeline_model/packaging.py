@@ -450,7 +450,8 @@ def build_package(name: str, source: Path | None, build_dir: Path, *, extra: Pat
             indent=1, sort_keys=True).encode())
     if len(data) > DIRECT_UPLOAD_LIMIT:
         say(f"packaging {_shown(label)}: warning: the zip is {_mib(len(data))} ({len(data):,} bytes), above Lambda's "
-            f"{DIRECT_UPLOAD_LIMIT // 2**20} MB ({DIRECT_UPLOAD_LIMIT:,} bytes) for a direct upload; deploy it through S3 (docs/packaging.md)")
+            f"{DIRECT_UPLOAD_LIMIT // 2**20} MB ({DIRECT_UPLOAD_LIMIT:,} bytes) for a direct upload, which terraform apply "
+            "makes: leave files out (exclude) or move libraries to a layer (docs/packaging.md)")
     return target
 
 

@@ -394,7 +394,8 @@ def test_above_the_direct_upload_size_a_warning_names_function_and_size(tmp_path
     size = package.stat().st_size
     assert capsys.readouterr().err.splitlines() == [
         f"packaging orders-consumer: warning: the zip is 0.0 MiB ({size:,} bytes), above Lambda's 0 MB (2,048 bytes) "
-        "for a direct upload; deploy it through S3 (docs/packaging.md)"
+        "for a direct upload, which terraform apply makes: leave files out (exclude) or move libraries to a layer "
+        "(docs/packaging.md)"
     ]
 
 
