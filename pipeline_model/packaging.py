@@ -73,8 +73,8 @@ NEVER_DIRS = frozenset({"__pycache__", "node_modules", "tests", "CVS", "_darcs"}
 #: Files never packaged (besides every file whose name starts with a dot): compiled Python and
 #: editor backups / swap / lock files.
 NEVER_FILES = ("*.pyc", "*.pyo", "*~", "*.swp", "*.swo", "*.bak", "*.orig", "*.rej", "#*#")
-#: Build products left out without a mention (Lambda compiles the sources itself).
-_QUIET = ("__pycache__", "*.pyc", "*.pyo")
+#: Build products and tool caches, left out without a mention (Lambda compiles the sources itself).
+_QUIET = ("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", ".ruff_cache")
 #: Secret-looking file names (matched against the file's name, in any folder): shipped only when
 #: an include entry names the very file, without wildcards.
 SECRET_PATTERNS = (

@@ -248,7 +248,8 @@ def test_secrets_state_and_node_modules_stay_out_and_are_named_on_stderr(tmp_pat
 
 def test_nothing_left_out_prints_nothing(tmp_path, capsys):
     source = tmp_path / "demo"
-    _tree(source, {"app.py": "A = 1\n", "lib/__init__.py": "", "__pycache__/app.cpython-312.pyc": "x"})
+    _tree(source, {"app.py": "A = 1\n", "lib/__init__.py": "", "__pycache__/app.cpython-312.pyc": "x",
+                   "lib/util.pyc": "x", ".pytest_cache/v/cache/nodeids": "[]"})
     build_package("demo", source, tmp_path / "out")
     assert capsys.readouterr().err == ""
 
