@@ -56,6 +56,11 @@ export PIPELINE_ENVIRONMENTS := $(ENVIRONMENTS)
 export PIPELINE_CDK := $(CDK)
 export PIPELINE_PYTHON := $(CURDIR)/$(PY)
 export PIPELINE_INSTALLER := $(INSTALLER)
+# The uv make installs, for what synth installs itself (powertools_layer = "none") where .venv has no
+# pip: the library looks only at $PIPELINE_UV and PATH, never into this checkout. Expanded per recipe.
+export PIPELINE_UV ?= $(if $(wildcard $(CURDIR)/$(TOOLS)/bin/uv),$(CURDIR)/$(TOOLS)/bin/uv)
+# The provider's lazy jsii copy, kept with this checkout's other build artefacts.
+export PIPELINE_JSII_CACHE_DIR ?= $(CURDIR)/.build/jsii
 export TERRAFORM
 
 # TF_CLI_CONFIG_FILE naming a file that does not exist makes terraform, and the cdktf CLI that

@@ -65,6 +65,9 @@ if __name__ == "__main__":
     if problem:
         sys.stderr.write(problem + "\n")
         sys.exit(2)
+    # This project keeps the provider's lazy jsii copy with its other build artefacts (the library
+    # itself defaults to the user's cache folder).
+    os.environ.setdefault("PIPELINE_JSII_CACHE_DIR", os.path.join(ROOT, ".build", "jsii"))
     from constructs_lib.app import run
 
     run(sys.argv[1:])

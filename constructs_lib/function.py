@@ -51,6 +51,9 @@ class PythonFunctionProps:
     log_retention_days: int = prop(DEFAULT_LOG_RETENTION_DAYS, "Retention of the function's log group.")
     reserved_concurrency: int = prop(-1, "Reserved concurrent executions; -1 = unreserved.")
     bundle: Path | None = prop(None, "A folder of libraries packaged into the zip beside the code (e.g. Powertools).")
+    include: tuple[str, ...] = prop((), "Glob patterns (relative to the code folder) of further files to package, e.g. "
+                                        "'data/*.json'; see docs/packaging.md.")
+    exclude: tuple[str, ...] = prop((), "Glob patterns of files or folders never to package; see docs/packaging.md.")
     extra: dict[str, Any] = prop(description="Further lambda module inputs, applied over the defaults.", factory=dict)
 
 
@@ -66,7 +69,8 @@ class PythonFunction(Construct):
     def __init__(self, scope: Construct, id: str, *, props: PythonFunctionProps, logical_id: str | None = None) -> None:
         # Packaged first: bad code fails before anything is added to the construct tree.
         source = code_folder(props.code)
-        package = build_package(source.name, source, build_dir(scope), extra=props.bundle)
+        package = build_package(source.name, source, build_dir(scope), extra=props.bundle,
+                                include=props.include, exclude=props.exclude, label=props.function_name)
         super().__init__(scope, id)
         self.asset = TerraformAsset(self, "package", path=str(package), type=AssetType.FILE)
         defaults: dict[str, Any] = {

@@ -43,6 +43,8 @@ def function_props(function: FunctionConfig, *, runtime: str, architecture: str,
         tracing=tracing,
         log_retention_days=function.log_retention_days,
         reserved_concurrency=function.reserved_concurrency,
+        include=tuple(function.package_include),
+        exclude=tuple(function.package_exclude),
         **props,
     )
 

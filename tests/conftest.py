@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,9 @@ from typing import Any
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The checkout's jsii copy (as main.py and the Makefile choose), set before constructs_lib is imported:
+# the library itself defaults to the user's cache folder.
+os.environ.setdefault("PIPELINE_JSII_CACHE_DIR", str(PROJECT_ROOT / ".build" / "jsii"))
 
 
 @dataclass

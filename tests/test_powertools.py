@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from pipeline_model.config import POWERTOOLS_VERSION, ConfigError, build_config
 from pipeline_model.packaging import PackagingError, powertools_bundle
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("producer", "consumer_main")
 LAYER = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:18"
 
@@ -61,6 +64,13 @@ def test_layer_settings_are_checked(settings, message):
     assert message in str(caught.value)
 
 
+def _use_tools_uv(patch):
+    """Where this checkout's .venv has no pip: the uv `make` installs (and exports as PIPELINE_UV)."""
+    tools_uv = PROJECT_ROOT / ".venv-tools" / "bin" / "uv"
+    if not os.environ.get("PIPELINE_UV") and os.access(tools_uv, os.X_OK):
+        patch.setenv("PIPELINE_UV", str(tools_uv))
+
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     """The pinned release installed for the runtime where the synth looks for it.
@@ -70,7 +80,9 @@ def bundle(tmp_path_factory):
     index, so the release is installed once per machine (the repository's .build/) and copied there.
     """
     try:
-        cached = powertools_bundle(POWERTOOLS_VERSION)
+        with pytest.MonkeyPatch.context() as patch:
+            _use_tools_uv(patch)
+            cached = powertools_bundle(POWERTOOLS_VERSION, cache_dir=PROJECT_ROOT / ".build" / "powertools")
     except PackagingError as error:
         pytest.skip(f"installing Powertools needs the package index the first time: {error}")
     target = tmp_path_factory.getbasetemp() / ".build" / "powertools" / cached.name
@@ -126,6 +138,7 @@ def test_uv_installs_the_same_bundle_where_the_environment_has_no_pip(bundle, tm
     what pip installs (records dropped, no uv lock file left in the zip)."""
     import pipeline_model.packaging as packaging
 
+    _use_tools_uv(monkeypatch)
     if packaging.find_uv() is None:
         pytest.skip("no uv here ($PIPELINE_UV, PATH or .venv-tools/bin/uv)")
     monkeypatch.setattr(packaging, "_has_pip", lambda: False)
@@ -147,3 +160,42 @@ def test_without_pip_or_uv_the_error_names_both(tmp_path, monkeypatch):
     with pytest.raises(PackagingError) as caught:
         powertools_bundle(POWERTOOLS_VERSION, cache_dir=tmp_path)
     assert "needs pip in this Python" in str(caught.value) and "uv" in str(caught.value)
+
+
+def _fake_bundle(folder, marker_text):
+    (folder / "aws_lambda_powertools").mkdir(parents=True)
+    (folder / "aws_lambda_powertools" / "__init__.py").write_text("EVIL = 1\n")
+    (folder / ".complete").write_text(marker_text)
+
+
+@pytest.mark.parametrize("marker", ["old", "forged-other-files"])
+def test_a_foreign_bundle_in_the_cache_is_never_reused(tmp_path, monkeypatch, marker):
+    """A folder placed where the bundle is cached (an older marker, or a marker whose file hash does
+    not match the files) is installed afresh, never packaged."""
+    import json
+
+    import pipeline_model.packaging as packaging
+
+    target = tmp_path / f"{POWERTOOLS_VERSION}-py3.12-x86_64"
+    if marker == "old":  # what earlier versions wrote: the requirement alone
+        _fake_bundle(target, f"aws-lambda-powertools=={POWERTOOLS_VERSION}\n")
+    else:
+        _fake_bundle(target, json.dumps({"format": packaging.PACKAGE_FORMAT, "files": "0" * 64,
+                                         "requirement": f"aws-lambda-powertools=={POWERTOOLS_VERSION}"}))
+    installs = []
+
+    def install(partial, packages, **_):
+        installs.append(packages[0])
+        script = ("import pathlib, sys; p = pathlib.Path(sys.argv[1]) / 'aws_lambda_powertools'; "
+                  "p.mkdir(parents=True); (p / '__init__.py').write_text('GOOD = 1\\n')")
+        return "pip", [sys.executable, "-c", script, str(partial)]
+
+    monkeypatch.setattr(packaging, "target_install_command", install)
+    bundle = powertools_bundle(POWERTOOLS_VERSION, cache_dir=tmp_path)
+    assert installs == [f"aws-lambda-powertools=={POWERTOOLS_VERSION}"]
+    assert (bundle / "aws_lambda_powertools" / "__init__.py").read_text() == "GOOD = 1\n"
+    # The fresh install is recorded and reused; a change to it afterwards is noticed again.
+    assert powertools_bundle(POWERTOOLS_VERSION, cache_dir=tmp_path) == bundle and len(installs) == 1
+    (bundle / "aws_lambda_powertools" / "__init__.py").write_text("EVIL = 1\n")
+    powertools_bundle(POWERTOOLS_VERSION, cache_dir=tmp_path)
+    assert len(installs) == 2 and (bundle / "aws_lambda_powertools" / "__init__.py").read_text() == "GOOD = 1\n"

@@ -15,8 +15,8 @@ Works the same for cdktf (``cdktf_cdktf_provider_aws``) and CDK Terrain
   so only the resource modules actually used are compiled. Both index forms are understood:
   cdktf's ``exports.x = require("./x");`` and cdktn's
   ``exports.x = __importStar(require("./x/index"));``. The copy is built once (about 5 s)
-  into ``.build/jsii/`` of a checkout, or the user's cache folder (``$XDG_CACHE_HOME`` or
-  ``~/.cache``, ``constructs_lib/jsii``) for an installed package (``PIPELINE_JSII_CACHE_DIR`` moves it) and reused while the installed
+  into ``$PIPELINE_JSII_CACHE_DIR`` (this project's main.py and Makefile set it to ``.build/jsii/``),
+  else the user's cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``, ``constructs_lib/jsii``), and reused while the installed
   tarball is unchanged; everything in it except that one file is byte for byte the original.
   The package's own ``_jsii`` module then finds the assembly already loaded.
 
@@ -66,11 +66,8 @@ class LoadStatus:
 
 #: Where the lazy-index tarball is kept; PIPELINE_JSII_CACHE_DIR overrides it.
 def _default_cache_dir() -> Path:
-    """The project's ``.build/jsii`` in a checkout; for an installed package (no checkout around
-    it, site-packages maybe read-only) the user's cache folder instead of beside the package."""
-    checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "constructs_lib").is_dir() and (checkout / "pyproject.toml").is_file():
-        return checkout / ".build" / "jsii"
+    """The user's cache folder: the library never writes beside itself or into the project using it
+    (site-packages may be read-only; an app chooses its own folder with PIPELINE_JSII_CACHE_DIR)."""
     cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache_home) / "constructs_lib" / "jsii"
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from .. import ordering as _ordering
 from ..names import PipelineNames, pipeline_names
+from ..packaging import check_pattern
 from .filter_policy import check_filter_policy
 from .naming import (
     _EMAIL,
@@ -57,6 +58,19 @@ class FunctionConfig(_Model):
     """Reserved concurrent executions; -1 = unreserved (the account's pool)."""
     log_retention_days: int = 14
     """Retention of the function's log group, in days (a value CloudWatch Logs accepts)."""
+    package_include: list[str] = Field(default_factory=list)
+    """Glob patterns (relative to the code folder; '**' = any folders) of further files to package besides Python modules and package data, e.g. "data/*.json"; a secret-looking file ships only when named exactly (docs/packaging.md)."""
+    package_exclude: list[str] = Field(default_factory=list)
+    """Glob patterns of files or folders never to package; they win over package_include (docs/packaging.md)."""
+
+    @field_validator("package_include", "package_exclude")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            problem = check_pattern(pattern)
+            if problem:
+                raise ValueError(problem)
+        return value
 
     @field_validator("log_retention_days")
     @classmethod

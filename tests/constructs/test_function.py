@@ -84,3 +84,23 @@ def test_unknown_shipped_handler_and_missing_folder_fail_clearly(stack, tmp_path
         function(stack, code="nope")
     with pytest.raises(PackagingError, match="does not exist"):
         function(stack, code=str(tmp_path / "missing"))
+
+
+def test_include_and_exclude_props_choose_what_the_zip_holds(stack, tmp_path, capsys):
+    folder = handler_folder(tmp_path / "src")
+    (folder / "data").mkdir()
+    (folder / "data" / "rules.json").write_text("{}")
+    (folder / "scratch.py").write_text("X = 1\n")
+    (folder / "notes.txt").write_text("x")
+    (folder / "deploy.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    function(stack, code=str(folder), include=("data/*.json", "*.pem"), exclude=("scratch.py",))
+    (package,) = (tmp_path / ".build").glob("my_handler-*.zip")
+    with zipfile.ZipFile(package) as archive:
+        names = archive.namelist()
+    assert "app.py" in names and "data/rules.json" in names
+    assert not {"scratch.py", "notes.txt", "deploy.pem"} & set(names)
+    # One line, naming the function (its AWS name) and what stayed out.
+    assert capsys.readouterr().err.splitlines() == [
+        "packaging f: left out 3 files: deploy.pem, notes.txt, scratch.py "
+        "(secret-looking files ship only when an include entry names them exactly)"
+    ]
