@@ -13,7 +13,7 @@ Invalid values are rejected when the object is built, before any cdktf or jsii c
 with a :class:`ConfigError` that names the field and the rule it broke.
 """
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .files import (
     MAX_INT_DIGITS,
     build_config,

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .filter_policy import MAX_DEPTH
 from .naming import check_no_collisions
 from .schema import AlarmsConfig, PipelineConfig, S3BackendConfig, SecurityConfig, StreamConfig, SubscriberConfig

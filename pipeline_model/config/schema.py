@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from .. import ordering as _ordering
+from ..names import PipelineNames, pipeline_names
 from .filter_policy import check_filter_policy
 from .naming import (
     _EMAIL,
@@ -518,6 +519,16 @@ class PipelineConfig(_Model):
             [self.table_name, *(s.idempotency_table_name for s in self.subscribers)],
         )
         return self
+
+    @property
+    def names(self) -> PipelineNames:
+        """Every AWS name of this environment (pipeline_model.names)."""
+        return pipeline_names(
+            stack=self.stack_name, table=self.table_name, topic=self.topic_name,
+            producer_function=self.producer_function_name, stream_failure_queue=self.stream_failure_queue_name,
+            alarm_topic=self.alarm_topic_name,
+            subscribers=[(s.name, s.queue_name, s.function_name) for s in self.subscribers],
+        )
 
     @property
     def deletion_protection(self) -> bool:

@@ -1,0 +1,103 @@
+"""Every AWS name a pipeline creates, computed once, from the raw inputs, in one function
+(:func:`pipeline_names`), like a Terraform module's ``locals``.
+
+A name the user gives is used as given; a default name gets ``.fifo`` under per-item ordering;
+``name_suffix`` goes on every name (before ``.fifo``). Nothing else in the project derives names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from . import defaults
+from .ordering import FIFO_SUFFIX, dlq_name, with_suffix
+
+
+@dataclass(frozen=True)
+class SubscriberNames:
+    """The AWS names of one subscriber."""
+
+    name: str
+    queue: str
+    dlq: str
+    function: str
+    idempotency_table: str
+
+
+@dataclass(frozen=True)
+class PipelineNames:
+    """The AWS names of one pipeline."""
+
+    stack: str
+    table: str
+    topic: str
+    producer_function: str
+    stream_failure_queue: str
+    alarm_topic: str
+    key_alias: str
+    dashboard: str
+    subscribers: tuple[SubscriberNames, ...]
+
+    def subscriber(self, name: str) -> SubscriberNames:
+        for sub in self.subscribers:
+            if sub.name == name:
+                return sub
+        raise KeyError(name)
+
+    @property
+    def function_names(self) -> list[str]:
+        return [self.producer_function, *(s.function for s in self.subscribers)]
+
+    def aws_names(self) -> list[str]:
+        """Every regional AWS name (table, topics, queues, functions, KMS alias, dashboard)."""
+        names = [self.table, self.topic, self.producer_function, self.stream_failure_queue, self.alarm_topic,
+                 self.key_alias, self.dashboard]
+        for sub in self.subscribers:
+            names += [sub.queue, sub.dlq, sub.function, sub.idempotency_table]
+        return names
+
+    def iam_names(self) -> list[str]:
+        """IAM names (account-wide, every region): the lambda module names each function's role
+        after the function and its inline policies after the role."""
+        return [f"role {name}" for name in self.function_names]
+
+
+def default_subscriber_names(name: str) -> tuple[str, str]:
+    """(queue, function) of a subscriber that names neither: the original design's names for
+    the subscriber "main", else ``<name>-queue`` and ``<name>-consumer`` (``_`` becomes ``-``)."""
+    if name == defaults.SUBSCRIBER_NAME:
+        return defaults.MAIN_QUEUE_NAME, defaults.MAIN_FUNCTION_NAME
+    stem = name.replace("_", "-")
+    return f"{stem}-queue", f"{stem}-consumer"
+
+
+def subscriber_names(name: str, queue: str | None = None, function: str | None = None, *,
+                     suffix: str = "", fifo: bool = False) -> SubscriberNames:
+    default_queue, default_function = default_subscriber_names(name)
+    queue = with_suffix(queue or default_queue + (FIFO_SUFFIX if fifo else ""), suffix)
+    function = f"{function or default_function}{suffix}"
+    return SubscriberNames(name=name, queue=queue, dlq=dlq_name(queue), function=function,
+                           idempotency_table=f"{function}-idempotency")
+
+
+def pipeline_names(*, stack: str | None = None, table: str | None = None, topic: str | None = None,
+                   producer_function: str | None = None, stream_failure_queue: str | None = None,
+                   alarm_topic: str | None = None, suffix: str = "", fifo: bool = False,
+                   subscribers: Iterable[tuple[str, str | None, str | None]] = ()) -> PipelineNames:
+    """The names of a pipeline from its raw inputs: ``None`` = the default name.
+
+    ``subscribers`` holds (name, queue name or None, function name or None) per subscriber.
+    """
+    stack = f"{stack or defaults.STACK_NAME}{suffix}"
+    return PipelineNames(
+        stack=stack,
+        table=f"{table or defaults.TABLE_NAME}{suffix}",
+        topic=with_suffix(topic or defaults.TOPIC_NAME + (FIFO_SUFFIX if fifo else ""), suffix),
+        producer_function=f"{producer_function or defaults.PRODUCER_FUNCTION_NAME}{suffix}",
+        stream_failure_queue=with_suffix(stream_failure_queue or defaults.STREAM_FAILURE_QUEUE_NAME, suffix),
+        alarm_topic=with_suffix(alarm_topic or defaults.ALARM_TOPIC_NAME, suffix),
+        key_alias=f"alias/{stack}",
+        dashboard=stack,
+        subscribers=tuple(subscriber_names(n, q, f, suffix=suffix, fifo=fifo) for n, q, f in subscribers),
+    )
