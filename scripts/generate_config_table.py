@@ -1,21 +1,34 @@
 #!/usr/bin/env python3
-"""Write README.md's configuration and construct-props tables from the models.
+"""Write every generated table of the documentation from the code: run this after changing a model.
 
-The configuration table lists every field of ``PipelineConfig`` (nested models flattened:
-``security.tracing``, ``subscribers[].batch_size``, ``backend.bucket``) with its default, the
-rule its type and constraints enforce, and its description (the field's docstring). The props
-table lists every field of the constructs' ``*Props`` dataclasses with its default and its
-description (``metadata["description"]``). Each table is written between its markers in
-README.md; tests/test_config_table.py fails when the README and the models disagree.
+Two kinds of table, each between a pair of marker comments in a Markdown file (README.md or
+docs/**/*.md):
 
-Usage: scripts/generate_config_table.py [--check]   (--check compares and exits 1 on a difference)
+* ``<!-- generated:config (python scripts/generate_config_table.py) -->``: every field of
+  ``PipelineConfig`` (nested models flattened: ``security.tracing``, ``subscribers[].batch_size``,
+  ``backend.bucket``) with its default, the rule its type and constraints enforce, and its
+  description (the field's docstring). It lives in docs/configuration.md.
+* ``<!-- generated:props <Name> (python scripts/generate_config_table.py) -->``: one row per field
+  of the props dataclass ``<Name>`` (``dataclasses.fields``): field, type, default and
+  ``metadata["description"]``. Each lives on its construct's page under docs/constructs/.
+
+Each table ends at ``<!-- /generated -->``. The props classes are found in ``constructs_lib.__all__``
+(every public name ending in ``Props``), plus the few documented classes the package does not
+export (``UNEXPORTED``); ``PAGES`` says on which page each one belongs. A public props class
+without a page, or a page without its table's markers, is an error naming what to add.
+
+Usage: python scripts/generate_config_table.py [--check]
+       (--check writes nothing: it lists the stale files and exits 1)
+tests/test_config_table.py runs the check.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
+import re
 import sys
 import types
 import typing
@@ -30,22 +43,46 @@ from pydantic_core import PydanticUndefined  # noqa: E402
 
 from pipeline_model.config import PipelineConfig  # noqa: E402
 
-README = ROOT / "README.md"
-CONFIG_MARKERS = ("<!-- config-table:start (scripts/generate_config_table.py) -->", "<!-- config-table:end -->")
-PROPS_MARKERS = ("<!-- props-table:start (scripts/generate_config_table.py) -->", "<!-- props-table:end -->")
-#: The construct props documented, by module.
-PROPS = {
-    "table": ["TableProps"],
-    "messaging": ["TopicProps", "QueueProps", "SubscribedQueueProps"],
-    "function": ["PythonFunctionProps"],
-    "triggers": ["TriggerProps"],
-    "security": ["KeyProps"],
-    "observability": ["DashboardProps"],
-}
+COMMAND = "python scripts/generate_config_table.py"
+#: The files that may hold generated tables: the README and every page under docs/.
+DOCS = ROOT / "docs"
+#: ``<!-- generated:<kind>[ <name>] (...) -->`` ... ``<!-- /generated -->``.
+MARKER = re.compile(r"<!-- generated:(?P<kind>config|props)(?: (?P<name>\w+))? \([^)]*\) -->\n"
+                    r"(?P<body>.*?)<!-- /generated -->", re.S)
+START = "<!-- generated:{what} (" + COMMAND + ") -->"
 
+#: The page of each documented props class (relative to the repository). A class listed here that
+#: the code does not define (yet) is skipped; a public one missing here is an error.
+PAGES = {
+    "EventPipelineProps": "docs/constructs/event-pipeline.md",
+    "SubscriberProps": "docs/constructs/subscriber.md",
+    "TableProps": "docs/constructs/table.md",
+    "TopicProps": "docs/constructs/topic.md",
+    "QueueProps": "docs/constructs/queue.md",
+    "SubscribedQueueProps": "docs/constructs/queue.md",
+    "PythonFunctionProps": "docs/constructs/python-function.md",
+    "TriggerProps": "docs/constructs/event-source-trigger.md",
+    "KeyProps": "docs/constructs/messaging-key.md",
+    "AlarmsProps": "docs/constructs/alarms-dashboard.md",
+    "DashboardProps": "docs/constructs/alarms-dashboard.md",
+}
+#: Documented props classes that ``constructs_lib`` does not export: name -> its module.
+UNEXPORTED = {"KeyProps": "constructs_lib.security", "DashboardProps": "constructs_lib.observability"}
+
+
+class DocsError(Exception):
+    """A marker or a mapping that does not fit the code (the message says what to change)."""
+
+
+# --- the configuration table -----------------------------------------------------------------
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _text(text: str) -> str:
+    """A description as a table cell: ``<name>`` would be read as an HTML tag, so it is escaped."""
+    return _cell(text).replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _code(value: Any) -> str:
@@ -116,10 +153,10 @@ def config_rows(model: type[BaseModel] = PipelineConfig, prefix: str = "") -> li
         path = f"{prefix}{name}"
         sub, is_list = _model_of(field.annotation)
         if sub is not None:
-            rows.append(f"| `{path}{'[]' if is_list else ''}` | {_default(field)} | | {_cell(field.description or '')} |")
+            rows.append(f"| `{path}{'[]' if is_list else ''}` | {_default(field)} | | {_text(field.description or '')} |")
             nested.append((sub, f"{path}{'[]' if is_list else ''}."))
             continue
-        rows.append(f"| `{path}` | {_cell(_default(field))} | {_cell(_rule(field))} | {_cell(field.description or '')} |")
+        rows.append(f"| `{path}` | {_cell(_default(field))} | {_cell(_rule(field))} | {_text(field.description or '')} |")
     for sub, sub_prefix in nested:
         rows += config_rows(sub, sub_prefix)
     return rows
@@ -129,62 +166,126 @@ def config_table() -> str:
     return "\n".join(["| field | default | rule | description |", "|---|---|---|---|", *config_rows()])
 
 
-def _props_classes() -> list[type]:
-    import importlib
+# --- the props tables ------------------------------------------------------------------------
 
-    return [getattr(importlib.import_module(f"constructs_lib.{module}"), name)
-            for module, names in PROPS.items() for name in names]
+def props_classes() -> dict[str, type]:
+    """Every documented props class by name: the public ``*Props`` names and ``UNEXPORTED``."""
+    from constructs_lib.app import use_supported_node
+
+    use_supported_node()  # the construct modules start jsii: on the node the project installs
+    import constructs_lib
+
+    names = [n for n in constructs_lib.__all__ if n.endswith("Props")]
+    classes = {name: getattr(constructs_lib, name) for name in names}
+    for name, module in UNEXPORTED.items():
+        classes.setdefault(name, getattr(importlib.import_module(module), name))
+    unmapped = sorted(set(classes) - set(PAGES))
+    if unmapped:
+        raise DocsError(f"{', '.join(unmapped)}: no documentation page; add it to PAGES in "
+                        f"scripts/generate_config_table.py and put its markers on that page")
+    return classes
+
+
+def _type(field: dataclasses.Field) -> str:
+    # With ``from __future__ import annotations`` the type is the text written in the code.
+    text = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", repr(field.type))
+    return re.sub(r"\btyping\.", "", text)
 
 
 def _props_default(field: dataclasses.Field) -> str:
     if field.default is not dataclasses.MISSING:
-        return "none" if field.default is None else _code(field.default if not isinstance(field.default, tuple)
-                                                          else list(field.default))
-    if field.default_factory is not dataclasses.MISSING:
-        return _code(field.default_factory())
-    return "(required)"
+        value = field.default
+    elif field.default_factory is not dataclasses.MISSING:
+        value = field.default_factory()
+    else:
+        return "(required)"
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        value = list(value)
+    if dataclasses.is_dataclass(value) or not isinstance(value, (str, int, float, bool, list, dict)):
+        return f"`{type(value).__name__}()`" if dataclasses.is_dataclass(value) else _cell(repr(value))
+    return _code(value)
 
 
-def props_table() -> str:
-    rows = ["| props | field | default | description |", "|---|---|---|---|"]
-    for cls in _props_classes():
-        for field in dataclasses.fields(cls):
-            rows.append(f"| `{cls.__name__}` | `{field.name}` | {_cell(_props_default(field))} | "
-                        f"{_cell(field.metadata.get('description', ''))} |")
+def props_table(cls: type) -> str:
+    rows = ["| field | type | default | description |", "|---|---|---|---|"]
+    for field in dataclasses.fields(cls):
+        rows.append(f"| `{field.name}` | `{_cell(_type(field))}` | {_cell(_props_default(field))} | "
+                    f"{_text(field.metadata.get('description', ''))} |")
     return "\n".join(rows)
 
 
-def replace_between(text: str, markers: tuple[str, str], body: str) -> str:
-    start, end = markers
-    head, found, rest = text.partition(start)
-    if not found or end not in rest:
-        raise SystemExit(f"README.md: markers {start!r} ... {end!r} not found")
-    return f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
+# --- the files -------------------------------------------------------------------------------
+
+def documents() -> list[Path]:
+    return [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
 
 
-def render(readme: str) -> str:
-    from constructs_lib.app import use_supported_node
+def render(text: str, classes: dict[str, type] | None = None, where: str = "") -> str:
+    """``text`` with every generated table between its markers written afresh."""
 
-    use_supported_node()
-    readme = replace_between(readme, CONFIG_MARKERS, config_table())
-    return replace_between(readme, PROPS_MARKERS, props_table())
+    def table(match: re.Match[str]) -> str:
+        kind, name = match["kind"], match["name"]
+        if kind == "config":
+            body, what = config_table(), "config"
+        else:
+            known = classes if classes is not None else props_classes()
+            if name not in known:
+                raise DocsError(f"{where}: the marker names props {name!r}, which the code does not define "
+                                f"(known: {', '.join(sorted(known))})")
+            body, what = props_table(known[name]), f"props {name}"
+        return f"{START.format(what=what)}\n{body}\n<!-- /generated -->"
+
+    return MARKER.sub(table, text)
+
+
+def missing_markers(texts: dict[str, str], classes: dict[str, type]) -> list[str]:
+    """Pages of ``PAGES`` that lack the table of a props class the code defines, and a missing config table."""
+    problems = []
+    for name in sorted(classes):
+        page = PAGES[name]
+        text = texts.get(page)
+        if text is None:
+            problems.append(f"{page}: missing (the page of {name})")
+        elif f"<!-- generated:props {name} (" not in text:
+            problems.append(f"{page}: no table of {name}; add the line {START.format(what='props ' + name)} "
+                            f"followed by <!-- /generated -->")
+    if not any("<!-- generated:config (" in text for text in texts.values()):
+        problems.append("docs/configuration.md: no configuration table (<!-- generated:config ... -->)")
+    return problems
+
+
+def stale(write: bool) -> tuple[list[str], list[str]]:
+    """(the files whose tables differ from the code, the mapping problems); writes them when asked."""
+    classes = props_classes()
+    texts = {path.relative_to(ROOT).as_posix(): path.read_text() for path in documents()}
+    changed = []
+    for rel, text in texts.items():
+        wanted = render(text, classes, rel)
+        if wanted != text:
+            changed.append(rel)
+            if write:
+                (ROOT / rel).write_text(wanted)
+    return changed, missing_markers(texts, classes)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 on a difference")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a table is stale")
     args = parser.parse_args(argv)
-    current = README.read_text()
-    wanted = render(current)
-    if args.check:
-        if wanted != current:
-            print("README.md: the configuration or props table differs from the models; "
-                  "run scripts/generate_config_table.py", file=sys.stderr)
-            return 1
-        return 0
-    if wanted != current:
-        README.write_text(wanted)
-    return 0
+    try:
+        changed, problems = stale(write=not args.check)
+    except DocsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if args.check and changed:
+        print(f"error: generated tables differ from the code in {', '.join(changed)}; regenerate them with: {COMMAND}",
+              file=sys.stderr)
+        return 1
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
