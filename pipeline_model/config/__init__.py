@@ -7,12 +7,14 @@ keeps working:
 * :mod:`.filter_policy`: SNS subscription filter policies, checked as SNS would;
 * :mod:`.files`: building the object from data and TOML/JSON files, with readable errors;
 * :mod:`.naming`: AWS name rules, default names, collisions across environments;
+* :mod:`.capacity`: the optional ``[capacity]`` section (the peak to carry);
 * :mod:`.errors`: :class:`ConfigError`.
 
 Invalid values are rejected when the object is built, before any cdktf or jsii code runs,
 with a :class:`ConfigError` that names the field and the rule it broke.
 """
 
+from .capacity import CapacityConfig
 from .errors import ConfigError
 from .files import (
     MAX_INT_DIGITS,
@@ -55,6 +57,7 @@ __all__ = [
     "NUMERIC_LIMIT",
     "POWERTOOLS_VERSION",
     "AlarmsConfig",
+    "CapacityConfig",
     "ConfigError",
     "FunctionConfig",
     "Memory",
