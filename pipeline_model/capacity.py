@@ -28,8 +28,8 @@ from .contract import CONSUMER_DEADLINE_MARGIN_MS
 
 # --- AWS limits (each with its source) --------------------------------------------------------
 
-#: DynamoDB: one write request/capacity unit writes an item of up to 1 KB; larger items take one unit per KB.
-#: Source: DynamoDB Developer Guide, "DynamoDB throughput capacity" (read/write capacity units).
+#: DynamoDB: one write capacity/request unit writes an item of up to 1 KB; larger items take one unit per KB.
+#: Source: DynamoDB Developer Guide, "Constraints in Amazon DynamoDB" (capacity unit sizes).
 WRITE_UNIT_KIB = 1
 #: DynamoDB: a partition serves at most 1,000 write units per second.
 #: Source: DynamoDB Developer Guide, "Understanding DynamoDB warm throughput" / "Burst and adaptive capacity"
@@ -39,7 +39,7 @@ PARTITION_WRITE_UNITS_PER_SECOND = 1000
 #: Source: Lambda Developer Guide, "Lambda parameters for Amazon DynamoDB event source mappings".
 MAX_PARALLELIZATION_FACTOR = 10
 #: Lambda: 6 MB payload per synchronous invocation (a stream batch is one).
-#: Source: Lambda Developer Guide, "Lambda quotas" (invocation payload, synchronous).
+#: Source: Lambda API Reference, "Invoke" ("For synchronous invocations, the maximum payload size is 6 MB").
 INVOCATION_PAYLOAD_KIB = 6 * 1024
 #: SNS: 10 entries per PublishBatch request, 256 KiB per message and per request (all entries together).
 #: Source: SNS API Reference, "PublishBatch"; AWS General Reference, "Amazon SNS endpoints and quotas".

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: DynamoDB's largest item, 400 KB (DynamoDB "Service, account, and table quotas": item size).
+#: DynamoDB's largest item, 400 KB (DynamoDB Developer Guide, "Constraints in Amazon DynamoDB": item size).
 MAX_ITEM_SIZE_KIB = 400
 #: Lambda's longest invocation, 900 s (Lambda quotas: function timeout); a message cannot take longer.
 MAX_MESSAGE_MS = 900_000
