@@ -260,3 +260,14 @@ def test_the_producers_deadline_margin_is_the_handlers():
         if isinstance(node, ast.Assign) and {getattr(t, "id", None) for t in node.targets} & names:
             exec(compile(ast.Module(body=[node], type_ignores=[]), "app.py", "exec"), {"max": max, "int": int}, namespace)
     assert namespace["DEADLINE_MARGIN_MS"] == cap.PRODUCER_DEADLINE_MARGIN_MS
+
+
+def test_the_section_changes_nothing_in_the_stack(synth_config):
+    """The examples carry a [capacity] section; their synthesized JSON is the one without it."""
+    from pipeline_model.config import environments_from_dict, read_config_file
+
+    data = read_config_file(ROOT / "examples" / "ordered.toml")
+    assert "capacity" in data
+    without = {key: value for key, value in data.items() if key != "capacity"}
+    with_section = synth_config(environments_from_dict(data))
+    assert with_section.documents == synth_config(environments_from_dict(without)).documents
