@@ -85,7 +85,7 @@ define install
 	+@$(MAKE) -s --no-print-directory -j3 _install DEPS="$(1)"
 endef
 
-.PHONY: help install synth test plan validate validate-stacks terraform-on-path bench local replay scan clean clean-env _install
+.PHONY: help install synth test plan validate validate-stacks terraform-on-path bench capacity local replay scan clean clean-env _install
 
 help:
 	@echo "targets:"
@@ -95,6 +95,7 @@ help:
 	@echo "  make validate  synth, then terraform validate + offline plan of every stack (offline when the registry is unreachable)"
 	@echo "  make scan      synth, then the checkov security scan of every stack"
 	@echo "  make bench     performance figures (ARGS=--setup: fresh-clone set-up times instead)"
+	@echo "  make capacity  each environment's peak against AWS's quotas: [capacity] in CONFIG (ARGS=\"--quota sns_publish=60000\")"
 	@echo "  make local     the pipeline end to end on a local AWS emulator (ARGS=\"--items 500\")"
 	@echo "  make replay    republish stream batches from the failure queue (ARGS=\"--queue-url ... --topic-arn ...\")"
 	@echo "  make install   install everything (Python packages, CLI, checkov) without running anything"
@@ -143,7 +144,7 @@ define synthesize
 	@$(PY) main.py --check
 	@test -d .build/jsii || echo "==> $(CDK) synth (the first run after install also prepares the provider's jsii files, about 15 s)"
 	@# The installed Node.js first on PATH too: cdktn-cli checks `node --version` (>= 22) itself.
-	@export $(WITH_NODE); PATH="$(CURDIR)/$(NODE_MODULES)/.bin:$$PATH" "$$JSII_NODE" $(CLI) synth
+	@export $(WITH_NODE) PIPELINE_CAPACITY_SHOWN=1; PATH="$(CURDIR)/$(NODE_MODULES)/.bin:$$PATH" "$$JSII_NODE" $(CLI) synth
 	@ls -1 cdktf.out/stacks/*/cdk.tf.json
 endef
 
@@ -181,6 +182,11 @@ terraform-on-path:
 bench:
 	$(call install,$(TEST_DEPS))
 	@$(WITH_NODE) $(PY) -m bench $(ARGS)
+
+# Pure Python (pipeline_model only): no Node.js, no cdktf.
+capacity:
+	$(call install,$(VENV)/.installed)
+	@$(PY) -m pipeline_model.capacity $(ARGS)
 
 local:
 	$(call install,$(VENV)/.installed)

@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from pipeline_model.capacity import synth_hook as capacity_synth_hook
 from pipeline_model.config import ConfigError, PipelineConfig, build_config, environments_from_dict, read_config_file
 
 #: Environment variables read by main.py (and so by `cdktf synth`).
@@ -85,6 +86,7 @@ def run(argv: list[str] | None = None) -> None:
     argv = argv or []
     try:
         configs = load_environments()
+        capacity_synth_hook(configs, argv)  # [capacity]: the table, or ConfigError when strict (docs/capacity.md)
     except ConfigError as error:
         fail(error)
     if "--check" in argv:

@@ -112,11 +112,13 @@ def _rule(field: Any) -> str:
         parts.append("one of " + ", ".join(_code(a) for a in typing.get_args(annotation)))
     bounds: dict[str, Any] = {}
     for item in field.metadata:
-        for name in ("ge", "le", "min_length", "max_length", "pattern"):
+        for name in ("gt", "ge", "le", "min_length", "max_length", "pattern"):
             value = getattr(item, name, None)
             if value is not None:
                 bounds[name] = value
-    if "ge" in bounds and "le" in bounds:
+    if "gt" in bounds:
+        parts.append(f"> {bounds['gt']}" + (f" and <= {bounds['le']}" if "le" in bounds else ""))
+    elif "ge" in bounds and "le" in bounds:
         parts.append(f"{bounds['ge']}-{bounds['le']}")
     elif "ge" in bounds:
         parts.append(f">= {bounds['ge']}")

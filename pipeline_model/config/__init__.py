@@ -7,6 +7,7 @@ keeps working:
 * :mod:`.filter_policy`: SNS subscription filter policies, checked as SNS would;
 * :mod:`.files`: building the object from data and TOML/JSON files, with readable errors;
 * :mod:`.naming`: AWS name rules, default names, collisions across environments;
+* :mod:`.capacity`: the optional ``[capacity]`` section (the peak to carry);
 * :mod:`.errors`: :class:`ConfigError`.
 
 Invalid values are rejected when the object is built, before any cdktf or jsii code runs,
@@ -14,6 +15,7 @@ with a :class:`ConfigError` that names the field and the rule it broke.
 """
 
 from ..errors import ConfigError
+from .capacity import CapacityConfig
 from .files import (
     MAX_INT_DIGITS,
     build_config,
@@ -55,6 +57,7 @@ __all__ = [
     "NUMERIC_LIMIT",
     "POWERTOOLS_VERSION",
     "AlarmsConfig",
+    "CapacityConfig",
     "ConfigError",
     "FunctionConfig",
     "Memory",

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from .. import ordering as _ordering
 from ..names import PipelineNames, pipeline_names
 from ..packaging import check_pattern
+from .capacity import CapacityConfig
 from .filter_policy import check_filter_policy
 from .naming import (
     _EMAIL,
@@ -357,6 +358,8 @@ class PipelineConfig(_Model):
     """The topic's subscribers (1-50), each a queue -> consumer; default: one named main."""
     ordering: _ordering.Ordering = "none"
     """"none" (standard topic and queues, the original design) or "per-item": a FIFO topic and FIFO queues, so each item's changes reach every consumer in stream order (see 'Per-item ordering')."""
+    capacity: CapacityConfig | None = None
+    """Optional: the peak this environment must carry; `make capacity` (and synth) checks it against AWS's quotas (see docs/capacity.md)."""
 
     _applied_name_suffix: str = PrivateAttr("")
 
