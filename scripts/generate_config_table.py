@@ -141,7 +141,7 @@ def _default(field: Any) -> str:
         return "(required)"
     if isinstance(value, BaseModel):
         return "see below"
-    if isinstance(value, list) and value and isinstance(value[0], BaseModel):
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], BaseModel):
         return f"{len(value)}: " + ", ".join(_code(v.model_dump(include={'name'}).get("name", "")) for v in value)
     if value is None:
         return "none"
@@ -210,8 +210,20 @@ def _props_default(field: dataclasses.Field) -> str:
     return _code(value)
 
 
+def _pydantic_type(annotation: Any) -> str:
+    text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
+    return text or str(annotation).replace("typing.", "").replace("pathlib.", "").replace(
+        "pipeline_model.config.schema.", "")
+
+
 def props_table(cls: type) -> str:
     rows = ["| field | type | default | description |", "|---|---|---|---|"]
+    if isinstance(cls, type) and issubclass(cls, BaseModel):  # props that are pydantic models
+        for name, info in cls.model_fields.items():
+            default = _default(info).replace("see below", f"`{type(info.default).__name__}()`")
+            rows.append(f"| `{name}` | `{_cell(_pydantic_type(info.annotation))}` | {_cell(default)} | "
+                        f"{_text(info.description or '')} |")
+        return "\n".join(rows)
     for field in dataclasses.fields(cls):
         rows.append(f"| `{field.name}` | `{_cell(_type(field))}` | {_cell(_props_default(field))} | "
                     f"{_text(field.metadata.get('description', ''))} |")
