@@ -31,7 +31,7 @@ from .aws import (
     LambdaEventSourceMappingDestinationConfigOnFailure,
     SnsTopicSubscription,
 )
-from .cdk import TerraformStack
+from .cdk import App, TerraformStack
 from .facts import StackFacts, provider_region, stack_facts
 from .function import PythonFunction, PythonFunctionProps, build_dir
 from .ids import set_logical_id
@@ -224,21 +224,24 @@ class EventPipeline(Construct):
         return f"{self.prefix}{logical_id}"
 
     def _check_names_apart(self, props: EventPipelineProps) -> None:
-        """The AWS names (per region) and IAM names (account-wide) of ``props`` differ from those of
-        every other pipeline in the stack, or Terraform would create the same table, queue or role twice."""
-        def names(p: EventPipelineProps) -> dict[tuple[str, str], str]:
-            n = p.names
-            return {**{("aws", name): f"{name!r}" for name in n.aws_names()},
-                    **{("iam", name): f"the IAM {name!r}" for name in n.iam_names()}}
-
-        mine = names(props)
-        for other in TerraformStack.of(self).node.find_all():
+        """The AWS names and IAM names of ``props`` differ from those of every other pipeline of the
+        app, or Terraform would create the same table, queue or role twice: AWS names are compared
+        with pipelines of the same region (the same stack, or a stack whose provider names the same
+        region), IAM names (account-wide) with every pipeline."""
+        mine = props.names
+        stack = TerraformStack.of(self)
+        for other in App.of(self).node.find_all():
             if other is self or not isinstance(other, EventPipeline) or not hasattr(other, "props"):
                 continue
-            clash = [key for key in mine if key in names(other.props)]
+            theirs = other.props.names
+            same_region = TerraformStack.of(other) is stack or (
+                self.facts.region_known and other.facts.region_known and self.facts.region == other.facts.region)
+            clash = [repr(n) for n in mine.aws_names() if same_region and n in theirs.aws_names()]
+            clash += [f"the IAM {n!r}" for n in mine.iam_names() if n in theirs.iam_names()]
             if clash:
+                shown = ", ".join(clash[:3]) + (f" and {len(clash) - 3} more" if len(clash) > 3 else "")
                 raise ConfigError(Problem(
-                    "names", f"pipelines {other.node.id!r} and {self.node.id!r} both create {mine[clash[0]]}",
+                    "names", f"pipelines {other.node.path!r} and {self.node.path!r} both create {shown}",
                     "give one a name_suffix or other names",
                 ))
 

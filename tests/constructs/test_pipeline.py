@@ -172,7 +172,7 @@ def test_two_pipelines_creating_the_same_aws_names_are_refused(stack):
     from constructs_lib import ConfigError, EventPipeline, build_config
 
     EventPipeline(stack, "orders", config=build_config())
-    with pytest.raises(ConfigError, match=r"pipelines 'orders' and 'billing' both create '[^']+' in us-east-1: "
+    with pytest.raises(ConfigError, match=r"names: pipelines 'test/orders' and 'test/billing' both create '[^']+'.*; "
                                           r"give one a name_suffix or other names"):
         EventPipeline(stack, "billing", config=build_config())
 
@@ -183,29 +183,33 @@ def test_a_subscriber_added_with_another_pipelines_name_is_refused(stack):
     legacy = EventPipeline(stack, "legacy", config=build_config())
     orders = EventPipeline(stack, "orders", config=build_config(name_suffix="-orders"))
     orders.add_subscriber({"name": "audit"})
-    with pytest.raises(ConfigError, match=r"pipelines 'orders' and 'legacy' both create 'audit-queue-orders'"):
+    with pytest.raises(ConfigError, match=r"pipelines 'test/orders' and 'test/legacy' both create .*'audit-queue-orders'"):
         legacy.add_subscriber({"name": "audit", "queue_name": "audit-queue-orders"})
     assert [s.config.name for s in legacy.subscribers] == ["main"]
-    # IAM names are account-wide: the same function names in another region are refused too
-    with pytest.raises(ConfigError, match=r"pipelines 'orders' and 'west' both create the IAM 'role [^']+-orders'"):
-        EventPipeline(stack, "west", config=build_config(region="us-west-2", name_suffix="-orders"))
+    # IAM names are account-wide: the same function names in a stack of another region are refused too
+    from constructs_lib import TerraformStack, aws_provider
+
+    west = TerraformStack(stack.node.scope, "west")
+    aws_provider(west, "us-west-2")
+    with pytest.raises(ConfigError, match=r"pipelines 'test/orders' and 'west/west' both create the IAM "
+                                          r"'role [^']+-orders'"):
+        EventPipeline.from_config(west, "west", build_config(region="us-west-2", name_suffix="-orders"))
 
 
 def test_a_subscriber_built_alone_keeps_lambdas_fifo_mapping_rules(stack):
     """Subscriber is public: built outside EventPipeline, its SubscriberConfig is not validated
     with the pipeline's ordering, so the construct itself refuses an SQS FIFO mapping that Lambda
     would refuse (batch above 10, a batching window)."""
-    from constructs_lib import PropsConflictError, Subscriber, SubscriberConfig, Topic, TopicProps, build_config
+    from constructs_lib import PropsConflictError, Subscriber, SubscriberConfig, SubscriberProps, Topic, TopicProps
     from constructs_lib.security import Account
 
-    config = build_config(ordering="per-item")
     account = Account("123456789012")
     topic = Topic(stack, "t", props=TopicProps(name="events.fifo", account=account, fifo=True))
     big = SubscriberConfig(name="big", queue_name="big.fifo", batch_size=100, maximum_batching_window_seconds=1,
                            function={"timeout": 10}, visibility_timeout_seconds=60)
-    with pytest.raises(PropsConflictError, match=r"Subscriber test/big: sub.batch_size: 100 is above 10: Lambda "
-                                                 r"reads FIFO queues in batches of at most 10"):
-        Subscriber(stack, "big", config=config, sub=big, topic=topic, account=account)
+    with pytest.raises(PropsConflictError, match=r"Subscriber test/big: props.settings.batch_size: 100 is above 10: "
+                                                 r"Lambda reads FIFO queues in batches of at most 10"):
+        Subscriber(stack, "big", props=SubscriberProps(topic=topic, settings=big, account=account))
     windowed = SubscriberConfig(name="windowed", queue_name="windowed.fifo", maximum_batching_window_seconds=1)
-    with pytest.raises(PropsConflictError, match=r"sub.maximum_batching_window_seconds: must be 0"):
-        Subscriber(stack, "windowed", config=config, sub=windowed, topic=topic, account=account)
+    with pytest.raises(PropsConflictError, match=r"props.settings.maximum_batching_window_seconds: must be 0"):
+        Subscriber(stack, "windowed", props=SubscriberProps(topic=topic, settings=windowed, account=account))
