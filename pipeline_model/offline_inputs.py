@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .versions import Constraint, Version, VersionError, describe, satisfies
+from .versions import Constraint, Version, VersionError, compatible, satisfies
 
 OFFLINE_DIR_VARIABLE = "PIPELINE_TERRAFORM_OFFLINE_DIR"
 _COPY = re.compile(r"(.+)-(\d+\.\d+\.\d+)")
@@ -109,9 +109,13 @@ def choose_aws_schema(constraints: dict[str, str], base: Path) -> tuple[Version,
     wanted = {who: Constraint.parse(text) for who, text in constraints.items() if text}
     fitting = [v for v in schemas if all(c.allows(v) for c in wanted.values())]
     if not fitting:
-        asked = "; ".join(f"{who}: {c}" for who, c in wanted.items())
+        grouped: dict[str, list[str]] = {}
+        for who, constraint in wanted.items():
+            grouped.setdefault(str(constraint), []).append(who)
+        asked = ", ".join(f"{text!r} ({', '.join(whos)})" for text, whos in grouped.items())
+        common = "" if compatible(*wanted.values()) else " (no version satisfies them all)"
         raise OfflineInputsError(
-            f"hashicorp/aws: no local schema satisfies {describe(wanted.values())} ({asked}); "
+            f"hashicorp/aws: no local schema satisfies {asked}{common}; "
             f"the schemas under {base} are {', '.join(str(v) for v in sorted(schemas))}"
         )
     chosen = max(fitting)
