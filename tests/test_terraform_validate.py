@@ -510,5 +510,5 @@ def test_mirror_offers_the_release_of_the_schema_and_provider_meta_from_6_27(tmp
     assert aws_version(Path("x/aws-6.28.0.json")) == "6.28.0" and aws_version(Path("custom.json")) == "5.100.0"
     assert [p.name for p in _schemas("aws", Path("aws-5.100.0.json"))] == ["aws-5.100.0.json", "aws-provider.json"]
     assert [p.name for p in _schemas("aws", Path("aws-6.28.0.json"))][-1] == "aws-provider-meta.json"
-    install(tmp_path, Path("aws-6.28.0.json"), "registry.example.test", "linux_amd64")
-    assert (tmp_path / "mirror/registry.example.test/hashicorp/aws/6.28.0/linux_amd64/terraform-provider-aws_v6.28.0").is_file()
+    install(tmp_path, Path("aws-6.28.0.json"), "mirror-host.test", "linux_amd64")
+    assert (tmp_path / "mirror/mirror-host.test/hashicorp/aws/6.28.0/linux_amd64/terraform-provider-aws_v6.28.0").is_file()
