@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import as_profile
+from profile_stand_in import as_profile
 
 _FACTS = json.loads((Path(__file__).parent / "module_contract.json").read_text())
 PROFILES = _FACTS["profiles"]

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import terraform_validate as tv  # noqa: E402
 
-from conftest import as_profile  # noqa: E402
+from profile_stand_in import as_profile  # noqa: E402
 
 from tfschema_provider.policy import render_policy_document  # noqa: E402
 
