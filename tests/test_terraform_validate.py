@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import terraform_validate as tv  # noqa: E402
 
+from profile_stand_in import as_profile  # noqa: E402
+
 from tfschema_provider.policy import render_policy_document  # noqa: E402
 
 
@@ -254,8 +256,7 @@ def test_local_module_copy_outside_the_constraint_is_rejected(tmp_path, tf):
     with pytest.raises(tv.UsageError) as raised:
         tv.point_modules_at_local_copies(stack, inputs)
     assert str(raised.value) == (
-        "module.queue_main: version: local copy of terraform-aws-modules/sqs/aws is 4.3.1, "
-        "which does not satisfy the constraint '~> 5.0'"
+        "module.queue_main: version: the local copies of sqs are 4.3.1, none of which satisfies the constraint '~> 5.0'"
     )
     # within the constraint, every registry source points at its local copy and loses its version
     (stack / "cdk.tf.json").write_text(json.dumps(tf))
@@ -335,3 +336,179 @@ def test_provider_plugin_refuses_to_run_outside_terraform():
         cwd=ROOT, capture_output=True, text=True, env={k: v for k, v in os.environ.items() if not k.startswith("TF_")},
     )
     assert process.returncode == 1 and "Terraform starts it" in process.stderr
+
+
+# --- per-stack selection of the schema and module copies; the current profile (issue #21) -------
+
+
+def _write_stack(default_synth, folder: Path, profile: str, **aws) -> Path:
+    """The default stack as stack profile `profile` (a stand-in until the constructs take it)."""
+    source = default_synth.stack_dir("event-driven-pipeline")
+    stack = folder / f"{profile}-stack"
+    shutil.copytree(source, stack)
+    document = as_profile(json.loads((source / "cdk.tf.json").read_text()), profile)
+    document["terraform"]["required_providers"]["aws"].update(aws)
+    (stack / "cdk.tf.json").write_text(json.dumps(document, indent=2))
+    return stack
+
+
+def _aws6(offline: Offline) -> Path:
+    if not (offline.inputs / "aws6" / "schemas").is_dir():
+        pytest.skip(f"the aws 6 offline inputs are absent ({offline.inputs / 'aws6'})")
+    return offline.inputs / "aws6"
+
+
+@pytest.fixture(scope="session")
+def served(offline):
+    """The schema-only providers serving one aws schema version, started once per version."""
+    import contextlib
+
+    from tfschema_provider.install import serve_in_process
+
+    stack = contextlib.ExitStack()
+    envs: dict[str, dict[str, str]] = {}
+
+    def env_for(schema: Path) -> dict[str, str]:
+        if schema.name not in envs:
+            envs[schema.name] = stack.enter_context(
+                serve_in_process(offline.workdir / f"provider-{schema.stem}", schema, offline.host))
+        return envs[schema.name]
+
+    with stack:
+        yield env_for
+
+
+@pytest.fixture(scope="session")
+def current_validated(default_synth, offline, served, tmp_path_factory) -> dict[str, tv.Result]:
+    """The default stack in the current profile, validated and planned against aws 6.28.0 and 6.47.0."""
+    _aws6(offline)
+    folder = tmp_path_factory.mktemp("current")
+    stack = _write_stack(default_synth, folder, "current")
+    results = {}
+    for version in ("6.28.0", "6.47.0"):
+        _, schema = tv.select_aws_schema(stack, offline.inputs, offline.host, version)
+        results[version] = tv.validate_stack(stack, offline.terraform, served(schema), offline.inputs,
+                                             folder / version, plan=True)
+    return results
+
+
+def test_each_stack_gets_the_schema_its_own_constraints_select(default_synth, offline, tmp_path):
+    aws6 = _aws6(offline)
+    tutorial = _write_stack(default_synth, tmp_path, "tutorial")
+    current = _write_stack(default_synth, tmp_path, "current")
+    assert tv.select_aws_schema(tutorial, offline.inputs, offline.host) == (
+        "5.100.0", offline.inputs / "schemas" / "aws-5.100.0.json")
+    assert tv.select_aws_schema(current, offline.inputs, offline.host) == (
+        "6.47.0", aws6 / "schemas" / "aws-6.47.0.json")
+    assert tv.select_aws_schema(current, offline.inputs, offline.host, "6.28.0")[0] == "6.28.0"
+    # the current modules need aws >= 6.28: an exact pin below is refused, naming who asks what
+    pinned = _write_stack(default_synth, tmp_path / "pinned", "current", version="6.25.0")
+    with pytest.raises(tv.UsageError) as raised:
+        tv.select_aws_schema(pinned, offline.inputs, offline.host)
+    message = str(raised.value)
+    assert message.startswith(
+        "current-stack: hashicorp/aws: no local schema satisfies '6.25.0' (the stack's required_providers.aws), "
+        "'>= 6.28' (module "), message
+    assert "(no version satisfies them all); the schemas under " in message and "\n" not in message
+    # the module copies are the newest inside each module's constraint, from both folders
+    work = tmp_path / "work"
+    shutil.copytree(current, work)
+    chosen = tv.point_modules_at_local_copies(work, offline.inputs, offline.host)
+    assert {c.path.name for c in chosen.values()} == {"sns-7.1.0", "sqs-5.2.1", "lambda-8.8.1", "dynamodb-table-5.5.0"}
+    assert all(c.path.parent == aws6 / "modules" for c in chosen.values())
+
+
+def test_tutorial_constraint_cannot_use_the_current_modules(default_synth, offline, tmp_path):
+    _aws6(offline)
+    stack = _write_stack(default_synth, tmp_path, "current", version="~> 5.0")
+    with pytest.raises(tv.UsageError) as raised:
+        tv.select_aws_schema(stack, offline.inputs, offline.host)
+    assert "'~> 5.0' (the stack's required_providers.aws), '>= 6.28' (module " in str(raised.value)
+
+
+def test_cli_names_the_selected_schema_and_refuses_an_unfitting_version(default_synth, offline, tmp_path):
+    _aws6(offline)
+    tutorial = _write_stack(default_synth, tmp_path, "tutorial")
+    process = subprocess.run(
+        [sys.executable, str(SCRIPT), "--offline", "--terraform", offline.terraform, "--aws-version", "6.28.0",
+         str(tutorial)], capture_output=True, text=True, timeout=300,
+        env={**os.environ, tv.OFFLINE_DIR_VARIABLE: str(offline.inputs)},
+    )
+    assert process.returncode == 2 and process.stderr.count("\n") == 1, process.stdout + process.stderr
+    assert "'~> 5.0' (the stack's required_providers.aws), '= 6.28.0' (--aws-version)" in process.stderr
+
+
+@pytest.mark.parametrize("version", ["6.28.0", "6.47.0"])
+def test_current_profile_validates_and_plans_offline(current_validated, version):
+    result = current_validated[version]
+    assert result.valid, _problems(result)
+    assert result.diagnostics == [], _problems(result)
+    changes = result.plan_changes
+    assert changes["add"] > 0 and changes["change"] == 0 and changes["remove"] == 0, changes
+    lock = (result.work / ".terraform.lock.hcl").read_text()
+    assert f'version     = "{version}"' in lock, lock  # the mirror offered the release of the schema served
+    assert sorted(p.name for p in (result.work / tv.OFFLINE_MODULES).iterdir()) == [
+        "dynamodb-table-5.5.0", "lambda-8.8.1", "sns-7.1.0", "sqs-5.2.1"]
+
+
+def _planned(result: tv.Result, env: dict[str, str], terraform: str) -> dict[str, dict]:
+    shown = tv.run_terraform(terraform, ["show", "-json", tv.PLAN_FILE], result.work, env)
+    return {c["address"]: c["change"]["after"] for c in json.loads(shown.stdout)["resource_changes"]
+            if c["mode"] == "managed"}
+
+
+def test_every_tutorial_resource_address_is_planned_in_the_current_profile(
+        default_validated, current_validated, offline, served):
+    """The same configuration planned in both profiles: no resource address inside the modules
+    changes between the majors (so an upgrade moves nothing); lambda 8 only adds its package
+    tracker. See docs/upgrading-notes.md."""
+    assert default_validated.valid and current_validated["6.47.0"].valid
+    tutorial = _planned(default_validated, offline.env, offline.terraform)
+    current = _planned(current_validated["6.47.0"], served(tv.select_aws_schema(
+        current_validated["6.47.0"].work, offline.inputs, offline.host)[1]), offline.terraform)
+    assert set(tutorial) <= set(current), sorted(set(tutorial) - set(current))
+    assert sorted(set(current) - set(tutorial)) == [
+        f"module.{f}.terraform_data.package_filename_for_hash[0]" for f in ("consumer_main", "producer")]
+    for address in ("module.queue_main.aws_sqs_queue.this[0]", "module.table.aws_dynamodb_table.this[0]",
+                    "module.topic.aws_sns_topic.this[0]", "module.producer.aws_cloudwatch_log_group.lambda[0]"):
+        assert address in current
+
+
+def test_validate_cannot_see_the_dropped_conditions_key(current_validated, offline, served, tmp_path):
+    """sns 7 drops a 'conditions' key without a diagnostic: terraform validate passes..."""
+    result = current_validated["6.47.0"]
+    assert result.valid, _problems(result)
+    work = tmp_path / "stack"
+    shutil.copytree(result.work, work, symlinks=True)
+    document = json.loads((work / "cdk.tf.json").read_text())
+    deny = document["module"]["topic"]["topic_policy_statements"]["deny_insecure_transport"]
+    deny["conditions"] = deny.pop("condition")
+    (work / "cdk.tf.json").write_text(json.dumps(document, indent=2))
+    env = served(tv.select_aws_schema(result.work, offline.inputs, offline.host)[1])
+    report = json.loads(tv.run_terraform(offline.terraform, ["validate", "-json"], work, env).stdout)
+    assert report["valid"] is True and report["diagnostics"] == [], report
+    # ... which is why tests/test_module_contract.py refuses it
+    # (test_current_contract_refuses_the_conditions_key_sns_7_would_drop)
+
+
+def test_tutorial_modules_accept_aws_6(default_synth, offline, served, tmp_path):
+    """Library users whose app pins aws 6: the tutorial's module majors validate and plan against 6.47."""
+    _aws6(offline)
+    stack = _write_stack(default_synth, tmp_path, "tutorial", version=">= 6.28, < 7")
+    version, schema = tv.select_aws_schema(stack, offline.inputs, offline.host)
+    assert version == "6.47.0"
+    result = tv.validate_stack(stack, offline.terraform, served(schema), offline.inputs, tmp_path / "work", plan=True)
+    assert result.valid, _problems(result)
+    assert [d for d in result.diagnostics if d["severity"] == "error"] == [], _problems(result)
+    assert sorted(p.name for p in (result.work / tv.OFFLINE_MODULES).iterdir()) == [
+        "dynamodb-table-4.4.0", "lambda-7.21.1", "sns-6.2.1", "sqs-4.3.1"]
+
+
+def test_mirror_offers_the_release_of_the_schema_and_provider_meta_from_6_27(tmp_path):
+    from tfschema_provider.install import _schemas, aws_version, install
+
+    assert aws_version(Path("x/aws-6.28.0.json")) == "6.28.0" and aws_version(Path("custom.json")) == "5.100.0"
+    assert [p.name for p in _schemas("aws", Path("aws-5.100.0.json"))] == ["aws-5.100.0.json", "aws-provider.json"]
+    assert [p.name for p in _schemas("aws", Path("aws-6.28.0.json"))][-1] == "aws-provider-meta.json"
+    install(tmp_path, Path("aws-6.28.0.json"), "mirror-host.test", "linux_amd64")
+    assert (tmp_path / "mirror/mirror-host.test/hashicorp/aws/6.28.0/linux_amd64/terraform-provider-aws_v6.28.0").is_file()

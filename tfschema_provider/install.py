@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import sys
@@ -25,9 +26,9 @@ from typing import Iterator
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 
-# The versions the mirror offers. aws is the release the shared schema was taken from (the newest
-# in "~> 5.0"); external, local and null are the current releases whose documentation the small
-# schemas in schemas/ follow. They satisfy the lambda module's constraints (>= 1.0, >= 1.0, >= 2.0).
+# The versions the mirror offers. aws is the release the schema served was taken from, read from
+# its file name (aws-<version>.json; otherwise the default below, the newest in "~> 5.0"); external,
+# local and null are the current releases whose documentation the small schemas in schemas/ follow. They satisfy the lambda module's constraints (>= 1.0, >= 1.0, >= 2.0).
 
 PROVIDERS = {
     "aws": ("5.100.0", ["aws-provider.json"]),
@@ -45,9 +46,19 @@ def current_platform() -> str:
     return f"{system}_{arch}"
 
 
+#: hashicorp/aws supports a `provider_meta "aws"` block (user_agent, a list of strings) from 6.27.0
+#: on (its CHANGELOG: "provider: The provider_meta block is now supported"); the module majors of
+#: the current profile write one. Older releases reject it, and so does the provider served for them.
+AWS_PROVIDER_META_SINCE = (6, 27, 0)
+
+
 def _schemas(name: str, aws_schema: Path) -> list[Path]:
     own = [HERE / "schemas" / s for s in PROVIDERS[name][1]]
-    return [aws_schema, *own] if name == "aws" else own
+    if name != "aws":
+        return own
+    if tuple(int(n) for n in aws_version(aws_schema).split(".")) >= AWS_PROVIDER_META_SINCE:
+        own.append(HERE / "schemas" / "aws-provider-meta.json")
+    return [aws_schema, *own]
 
 
 def _launcher(schemas: list[Path]) -> str:
@@ -62,11 +73,20 @@ def _launcher(schemas: list[Path]) -> str:
     )
 
 
+def aws_version(aws_schema: Path) -> str:
+    """The hashicorp/aws release a schema file was taken from (``aws-6.28.0.json``: 6.28.0); the
+    mirror offers the provider under that version, so that terraform init checks every aws
+    constraint of the stack and its modules against the schema actually served."""
+    match = re.fullmatch(r"aws-(\d+\.\d+\.\d+)\.json", Path(aws_schema).name)
+    return match[1] if match else PROVIDERS["aws"][0]
+
+
 def install(workdir: Path, aws_schema: Path, host: str, target_platform: str | None = None) -> dict[str, str]:
     """Write the mirror and CLI configuration; return the environment for running terraform."""
     mirror = workdir / "mirror"
     target_platform = target_platform or current_platform()
     for name, (version, _) in PROVIDERS.items():
+        version = aws_version(aws_schema) if name == "aws" else version
         package = mirror / host / "hashicorp" / name / version / target_platform
         package.mkdir(parents=True, exist_ok=True)
         launcher = package / f"terraform-provider-{name}_v{version}"

@@ -40,6 +40,7 @@ class ProviderSchema:
     provider: dict[str, Any] = field(default_factory=lambda: {"version": 0, "block": {}})
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     data_sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    provider_meta: dict[str, Any] | None = None  # the provider_meta "<name>" block modules may write
 
     @classmethod
     def load(cls, *paths: Path) -> "ProviderSchema":
@@ -50,6 +51,8 @@ class ProviderSchema:
             for entry in document.get("provider_schemas", {}).values():
                 if entry.get("provider"):
                     merged.provider = entry["provider"]
+                if entry.get("provider_meta"):
+                    merged.provider_meta = entry["provider_meta"]
                 merged.resources.update(entry.get("resource_schemas", {}))
                 merged.data_sources.update(entry.get("data_source_schemas", {}))
         return merged
@@ -57,6 +60,7 @@ class ProviderSchema:
     def to_proto(self) -> pb.GetProviderSchema.Response:
         return pb.GetProviderSchema.Response(
             provider=schema_message(self.provider),
+            **({"provider_meta": schema_message(self.provider_meta)} if self.provider_meta else {}),
             resource_schemas={name: schema_message(s) for name, s in self.resources.items()},
             data_source_schemas={name: schema_message(s) for name, s in self.data_sources.items()},
             server_capabilities=pb.ServerCapabilities(get_provider_schema_optional=True),

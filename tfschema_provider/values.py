@@ -115,11 +115,13 @@ def _caller_identity(config, provider):
 
 @reader("aws_region")
 def _region(config, provider):
-    name = config.get("name") or provider["region"]
+    # aws 6 added the argument/attribute `region` (and deprecated `name`); 5.x has `name` only.
+    name = config.get("region") or config.get("name") or provider["region"]
     _, dns_suffix = _partition(name)
     return {
         "id": name,
         "name": name,
+        "region": name,
         "description": name,
         "endpoint": f"ec2.{name}.{dns_suffix}",
     }

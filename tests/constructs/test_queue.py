@@ -148,3 +148,30 @@ def test_a_fifo_queue_cannot_subscribe_to_a_standard_topic(stack, account):
     fifo = Topic(stack, "ft", props=TopicProps(name="events.fifo", account=account, fifo=True))
     SubscribedQueue(stack, "fq", topic=fifo, props=SubscribedQueueProps(name="orders.fifo", account=account, fifo=True))
     SubscribedQueue(stack, "q", topic=fifo, props=SubscribedQueueProps(name="orders", account=account))
+
+
+def test_statement_conditions_are_written_under_the_key_the_module_reads(stack, synth, account):
+    """A user statement written with the lambda module's 'condition' reaches the sqs 4 / sns 6 modules
+    as 'conditions' (the key they read), instead of being silently ignored."""
+    from constructs_lib import Topic, TopicProps
+
+    restricted = {"sid": "OnlyFromOrg", "actions": ["sqs:SendMessage"], "principals": [{"type": "AWS", "identifiers": ["*"]}],
+                  "condition": [{"test": "StringEquals", "variable": "aws:PrincipalOrgID", "values": ["o-1"]}]}
+    queue(stack, account=account, policy_statements={"org": restricted})
+    Topic(stack, "t", props=TopicProps(name="events", account=account,
+                                       policy_statements={"org": {**restricted, "actions": ["sns:Publish"]}}))
+    doc = synth(stack)["module"]
+    for statement in (doc["q"]["queue_policy_statements"]["org"], doc["t"]["topic_policy_statements"]["org"]):
+        assert "condition" not in statement
+        assert statement["conditions"] == restricted["condition"]
+
+
+def test_statement_with_both_condition_spellings_is_refused(stack, account):
+    from constructs_lib import PropsConflictError
+
+    both = {"actions": ["sqs:SendMessage"], "condition": [], "conditions": []}
+    with pytest.raises(PropsConflictError) as raised:
+        queue(stack, account=account, policy_statements={"org": both})
+    assert str(raised.value) == (
+        "Queue test/q: queue_policy_statements.org: gives both 'condition' and 'conditions'; write the "
+        "conditions once, under 'conditions' (the key terraform-aws-modules/sqs/aws v4.3.1 reads)")
