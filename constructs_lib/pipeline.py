@@ -94,8 +94,7 @@ class _AtSynth:
 
     def validate(self) -> list[str]:
         self._pipeline._synthesized = True
-        problem = check_provider_constraint(TerraformStack.of(self._pipeline), modules.TUTORIAL)
-        return [problem] if problem else []
+        return self._pipeline.problems()
 
 
 class EventPipeline(Construct):
@@ -210,6 +209,13 @@ class EventPipeline(Construct):
         subscriber = self._subscribe(new)
         apply_tags(subscriber, self.props.tags)
         return subscriber
+
+    def problems(self) -> list[str]:
+        """What would make the stack fail at plan or apply, checkable only once the stack is complete:
+        the stack's aws provider constraint against what the pipeline's modules accept. The app runs
+        it when it is synthesized (a failed check stops synth with these messages)."""
+        problem = check_provider_constraint(TerraformStack.of(self), modules.TUTORIAL)
+        return [problem] if problem else []
 
     def on_subscriber(self, listener: Callable[[Subscriber], None]) -> None:
         """Call ``listener`` with every subscriber: those there now and each one added later
