@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_model.packaging import SHARED_CODE_DIR, PackagingError, build_package
-from tools.lambda_harness import apply_offline_environment
+from local_pipeline.offline import apply_offline_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: What every zip carries besides the function's own files.

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from pipeline_model.packaging import code_folder
-from tools.lambda_harness import (
+from pipeline_model.lambda_runtime import (
     FUNCTIONS_DIR,
     InvalidBatchResponse,
     LambdaContext,

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from pipeline_model.config import build_config
 from local_pipeline import LocalPipeline, Options, Workload
 from tools import replay_stream_failures as rsf
-from tools.lambda_harness import apply_offline_environment
+from local_pipeline.offline import apply_offline_environment
 
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2024-01-01T00:00:00.000"
 SHARD = "shardId-00000001541626099285-f35f62ef"
