@@ -13,14 +13,14 @@ import subprocess
 import sys
 import time
 
-from tools.lambda_harness import (
+from pipeline_model.lambda_runtime import (
     FUNCTIONS_DIR,
     SHARED_CODE_DIR,
     LambdaContext,
-    apply_offline_environment,
     load_handler,
     sqs_event,
 )
+from local_pipeline.offline import apply_offline_environment
 
 FUNCTIONS = FUNCTIONS_DIR
 #: What the handlers see besides the offline AWS settings.

@@ -19,7 +19,7 @@ import signal
 import sys
 from pathlib import Path
 
-from pipeline_model.config import ConfigError, PipelineConfig
+from pipeline_model.config import ConfigError, PipelineConfig, load_environments
 
 from .runner import EXIT_CASUALTIES, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, LocalPipeline, Options, exit_status
 from .timing import Timing
@@ -30,8 +30,6 @@ DEFAULT_LOG = Path(__file__).resolve().parent.parent / ".build" / "local-pipelin
 
 def load_configs(path: str | None) -> list[PipelineConfig]:
     """The same environments `cdktf synth` would build: --config, else $PIPELINE_CONFIG, else the default."""
-    from constructs_lib.app import load_environments
-
     return load_environments(path=path or None, select="")
 
 

@@ -1,6 +1,6 @@
 """Load the real Lambda handlers in this process and invoke them the way Lambda does.
 
-Every function is loaded with :func:`tools.lambda_harness.load_handler`, under its own
+Every function is loaded with :func:`pipeline_model.lambda_runtime.load_handler`, under its own
 environment: its own module (they are all called ``app``) and its own copies of the modules
 it imports from its folder and the shared code (the consumer's ``business``,
 ``pipeline_message``), so two functions never share them and every run starts from a fresh
@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Any, Iterator
 
 from pipeline_model.packaging import code_folder
-from tools.lambda_harness import FUNCTIONS_DIR, LambdaContext, load_handler
+from pipeline_model.lambda_runtime import FUNCTIONS_DIR, LambdaContext, load_handler
 
 from .safety import check_client
 

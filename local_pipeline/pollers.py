@@ -34,7 +34,7 @@ import time
 import traceback
 from typing import Callable
 
-from tools.lambda_harness import (
+from pipeline_model.lambda_runtime import (
     InvalidBatchResponse,
     batch_item_failures,
     shared_module,

@@ -15,7 +15,7 @@ from typing import Any, Callable, TextIO
 
 from pipeline_model import contract
 from pipeline_model.config import PipelineConfig
-from tools.lambda_harness import parse_batch_info, shared_module
+from pipeline_model.lambda_runtime import parse_batch_info, shared_module
 
 from .emulator import ACCOUNT_ID, Emulator
 from .functions import FUNCTIONS_DIR, EnvironmentGate, LambdaFunction

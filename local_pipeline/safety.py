@@ -3,7 +3,7 @@
 Four layers, all undone when the run ends (the process environment is restored):
 
 1. ``os.environ`` is set *before any client exists*: the offline settings every local run
-   shares (``tools.lambda_harness.offline_environment``: dummy credentials, the region, no
+   shares (``local_pipeline.offline.offline_environment``: dummy credentials, the region, no
    config/credentials files) and ``AWS_ENDPOINT_URL`` (honoured by every boto3/botocore
    client, including the ones the handlers and Powertools create). Anything that could
    redirect a client elsewhere is removed: profiles, per-service ``AWS_ENDPOINT_URL_*`` overrides.
@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import Iterator
 from urllib.parse import urlsplit
 
-from tools.lambda_harness import apply_offline_environment, offline_environment
+from .offline import apply_offline_environment, offline_environment
 
 class UnsafeEndpoint(RuntimeError):
     """A request or endpoint that is not on this machine's loopback interface."""

@@ -7,7 +7,10 @@ from one place. It imports nothing heavier than the configuration.
 
 from __future__ import annotations
 
-from .config import PipelineConfig, SubscriberConfig
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the configuration's own rules read this module (no import cycle)
+    from .config import PipelineConfig, SubscriberConfig
 
 #: The application table's partition key (name, DynamoDB type).
 TABLE_HASH_KEY = ("id", "S")

@@ -49,6 +49,9 @@ def test_defaults_are_the_original_design():
         ({"tags": {"aws:reserved": "x"}}, "tags", "must not start with 'aws:'"),
         ({"tags": {f"k{i}": "v" for i in range(51)}}, "tags", "at most 50"),
         ({"stream": {"starting_position": "AT_TIMESTAMP"}}, "stream.starting_position", "'TRIM_HORIZON' or 'LATEST'"),
+        ({"stream": {"maximum_record_age_seconds": 86400}}, "stream.maximum_record_age_seconds", "leaves less than 6 h to replay"),
+        ({"stream": {"maximum_record_age_seconds": 64801}}, "stream.maximum_record_age_seconds", "use at most 64800"),
+        ({"stream": {"maximum_record_age_seconds": 59}}, "stream.maximum_record_age_seconds", "greater than or equal to 60"),
         ({"stack_name": "9stack"}, "stack_name", "start with a letter"),
         ({"tabel_name": "x"}, "tabel_name", "unknown field"),
         ({"subscribers": [{"name": "a"}, {"name": "a"}]}, "subscribers[].name", "'a' is used twice"),
@@ -72,6 +75,16 @@ def test_invalid_values_name_field_and_rule(overrides, field, rule):
     message = str(caught.value)
     assert f"  {field}:" in message, message
     assert rule in message, message
+
+
+def test_stream_records_reach_the_failure_queue_with_time_left_to_replay():
+    """The default leaves 18 of the stream's 24 h to replay; the longest allowed age leaves the 6 h margin."""
+    from pipeline_model.config.schema import REPLAY_MARGIN_SECONDS, STREAM_RETENTION_SECONDS
+
+    assert build_config().stream.maximum_record_age_seconds == 21600
+    assert STREAM_RETENTION_SECONDS - build_config().stream.maximum_record_age_seconds == 18 * 3600
+    longest = build_config({"stream": {"maximum_record_age_seconds": 64800}})
+    assert STREAM_RETENTION_SECONDS - longest.stream.maximum_record_age_seconds == REPLAY_MARGIN_SECONDS == 6 * 3600
 
 
 def test_valid_batching_window_allows_large_batches():

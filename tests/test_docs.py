@@ -15,7 +15,6 @@ PAGES = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").rglob("*.md
 #: Pages other branches of this round write (linked from here, merged by the lead): a link to one
 #: of them is accepted while it is absent. Remove an entry once its page is on this branch.
 PENDING = {
-    "docs/operations.md": "replay, redrive and operator access (the replay branch)",
 }
 
 LINK = re.compile(r"(?<!!)\[(?:[^\]\[]|\[[^\]]*\])*\]\(([^)\s]+)\)")

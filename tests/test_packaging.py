@@ -14,7 +14,7 @@ import pytest
 
 from pipeline_model import packaging
 from pipeline_model.packaging import SHARED_CODE_DIR, PackagingError, build_package
-from tools.lambda_harness import apply_offline_environment
+from local_pipeline.offline import apply_offline_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: What every zip carries besides the function's own files.

@@ -18,7 +18,8 @@ def test_stream_mapping_reports_partial_failures_and_keeps_what_fails(tf):
     assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
     assert mapping["bisect_batch_on_function_error"] is True
     assert mapping["maximum_retry_attempts"] == 10
-    assert mapping["maximum_record_age_in_seconds"] == 86400
+    # 6 h, not the stream's full 24 h: a batch reaches the failure queue with 18 h left to replay it (CHANGELOG).
+    assert mapping["maximum_record_age_in_seconds"] == 21600
     # The lambda *module*'s key would be destination_arn_on_failure; this is the native resource.
     assert mapping["destination_config"] == {"on_failure": {"destination_arn": "${module.stream_failures.queue_arn}"}}
 
@@ -75,6 +76,15 @@ def test_idempotency_must_outlast_every_redelivery():
         build_config(subscribers=[{"idempotency_ttl_seconds": 86400, "message_retention_seconds": 172800}])
     config = build_config(subscribers=[{"idempotency_ttl_seconds": 90000, "message_retention_seconds": 3600}])
     assert config.subscribers[0].idempotency_ttl_seconds == 90000
+
+
+def test_idempotency_outlasts_a_replay_not_only_the_mapping_retries():
+    """A replay republishes a record until the stream trims it (24 h), whatever the mapping's maximum record age:
+    a 1 h maximum age does not shorten the window the consumers must remember a message for."""
+    with pytest.raises(ConfigError, match=r"subscribers.0.idempotency_ttl_seconds: 350000 is shorter than .*"
+                                          r"24 h retention = 432000"):
+        build_config(stream={"maximum_record_age_seconds": 3600},
+                     subscribers=[{"idempotency_ttl_seconds": 350000}])
 
 
 def test_powertools_layer_is_the_tested_release(tf):

@@ -194,3 +194,10 @@ def test_synth_is_deterministic(default_synth, fresh_synth):
 
     again = fresh_synth([build_config()])
     assert json.dumps(again.only, sort_keys=True) == json.dumps(default_synth.only, sort_keys=True)
+
+
+def test_stream_mapping_leaves_time_to_replay(tf):
+    """Changed on purpose (was 86400, the stream's whole 24 h retention, so a record sent to the failure queue by
+    age had already expired): 6 h of retries, then 18 h in which make replay still finds the record."""
+    mapping = tf["resource"]["aws_lambda_event_source_mapping"]["producer_event_source"]
+    assert mapping["maximum_record_age_in_seconds"] == 21600

@@ -1,24 +1,30 @@
-"""Replay the stream batches that ended in the producer's on-failure queue.
+"""Replay the stream batches that ended in the producer's on-failure queue, and never delete data.
 
 For a DynamoDB stream, Lambda's on-failure destination gets *metadata only*: one JSON message
-per failed batch whose ``DDBStreamBatchInfo`` names the shard and the first and last sequence
-numbers. The records themselves stay in the stream only for its 24 h retention. This tool
-reads each message, fetches those records from the stream again (GetShardIterator
-AT_SEQUENCE_NUMBER, then GetRecords up to the end sequence number), hands them to the real
-producer handler as a DynamoDB-stream event, and deletes the message only when the producer
-reports no failed record.
+per failed batch whose ``DDBStreamBatchInfo`` names the stream, the shard, the first and last
+sequence numbers and the batch size. The records themselves stay in the stream only for its
+24 h retention. This tool reads each message, reads that sequence number range of the shard
+again (GetShardIterator AT_SEQUENCE_NUMBER, or TRIM_HORIZON when the start is already trimmed,
+then GetRecords up to the end sequence number), hands the records to the real producer handler
+as a DynamoDB-stream event, and accounts for every record of the range by its sequence number:
 
-A message whose records are no longer in the stream (TrimmedDataAccessException, or fewer
-records than the batch had) is reported EXPIRED and left in the queue: those changes are lost
-from the pipeline's point of view and an operator has to recover them from elsewhere.
-Records still present in a partly trimmed batch are replayed anyway (consumers suppress
-duplicates by ``eventID``, so a later run that publishes them again is harmless).
+* ``replayed``: read from the stream and published (the producer reported no failure at or before it);
+* ``already delivered``: published earlier in this run, or listed in ``--journal`` by an earlier run;
+* ``EXPIRED``: gone from the stream: TrimmedDataAccessException, or missing from the front of the range
+  (a stream loses only its oldest records, after 24 h);
+* ``missing``: not found although not provably trimmed (the read ended before the end of the range, the
+  stream could not be read, or the producer failed on it: see the record's note); a rerun may find it.
+
+The failure message is deleted only when every record of the range is replayed or already delivered:
+the start and end sequence numbers were read and the number of records matches ``batchSize``. Anything
+else leaves it in the queue (visible again at the end of the run, so its alarm keeps firing).
 
     python -m tools.replay_stream_failures --queue-url URL --topic-arn ARN [--region R] \\
-        [--dry-run] [--max-messages N]
+        [--dry-run] [--max-messages N] [--journal FILE]
 
-Exit status: 0 everything replayed (or, with --dry-run, everything replayable); 1 some message
-was kept or expired; 2 bad arguments or an AWS error that stopped the run.
+Exit status: 0 every record replayed or already delivered (or, with --dry-run, replayable); 1 a record
+was expired, missing or not replayed (its message is kept); 2 bad arguments or an AWS error that stopped
+the run.
 """
 
 from __future__ import annotations
@@ -29,10 +35,9 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Iterable, TextIO
 
-from pipeline_model.packaging import code_folder
-from tools.lambda_harness import (
+from pipeline_model.lambda_runtime import (
     FUNCTIONS_DIR,
     InvalidBatchResponse,
     LambdaContext,
@@ -42,25 +47,46 @@ from tools.lambda_harness import (
     stream_event,
     temporary_environment,
 )
+from pipeline_model.packaging import code_folder
 
 #: publish(event) -> the producer's response ({"batchItemFailures": [...]}).
 Publish = Callable[[dict], Any]
 
-#: Stream errors meaning the records (or the stream) are gone.
-GONE_ERRORS = frozenset({"TrimmedDataAccessException", "ExpiredIteratorException", "ResourceNotFoundException"})
 #: GetRecords allows at most 1,000 records per call.
 GET_RECORDS_LIMIT = 1000
-#: Consecutive empty GetRecords pages after which an open shard counts as read to its end.
+#: Consecutive empty GetRecords pages after which an open shard counts as read as far as it goes now.
 EMPTY_READS = 3
 #: How long a received failure message stays invisible while its batch is replayed.
 VISIBILITY_TIMEOUT_S = 900
 #: SQS long poll of the CLI: an empty receive after this wait ends the run.
 RECEIVE_WAIT_S = 2
 
+# Message outcomes.
 REPLAYED, KEPT, EXPIRED, WOULD_REPLAY = "REPLAYED", "KEPT", "EXPIRED", "WOULD_REPLAY"
+# Record outcomes.
+RECORD_REPLAYED, ALREADY_DELIVERED, RECORD_EXPIRED, MISSING, RECORD_WOULD_REPLAY = (
+    "replayed", "already delivered", "EXPIRED", "missing", "would replay")
+RECORD_STATUSES = (RECORD_REPLAYED, ALREADY_DELIVERED, RECORD_EXPIRED, MISSING, RECORD_WOULD_REPLAY)
+
+#: (stream ARN, shard id, sequence number): a record, wherever it is reported.
+RecordKey = tuple[str, str, str]
 
 
 # ---------------------------------------------------------------------------------------------- report
+
+
+@dataclass
+class RecordOutcome:
+    """One record of a batch, or ``count`` records whose sequence numbers cannot be known (they are gone)."""
+
+    status: str
+    sequence: str | None = None
+    count: int = 1
+    detail: str = ""
+
+    def line(self) -> str:
+        what = self.sequence if self.sequence is not None else f"{self.count} record(s), sequence numbers unknown"
+        return f"    {self.status:<17} {what}" + (f"  -- {self.detail}" if self.detail else "")
 
 
 @dataclass
@@ -74,13 +100,26 @@ class MessageOutcome:
     end: str = ""
     batch_size: int | None = None
     records_found: int = 0
-    records_published: int = 0  # records the producer accepted (0 unless published)
+    records: list[RecordOutcome] = field(default_factory=list)
 
-    def line(self) -> str:
+    def count(self, status: str) -> int:
+        return sum(r.count for r in self.records if r.status == status)
+
+    @property
+    def records_published(self) -> int:
+        """Records of this batch the producer published in this run."""
+        return self.count(RECORD_REPLAYED)
+
+    @property
+    def complete(self) -> bool:
+        """Every record of the range is accounted for as replayed or already delivered."""
+        return bool(self.records) and all(r.status in (RECORD_REPLAYED, ALREADY_DELIVERED) for r in self.records)
+
+    def lines(self) -> list[str]:
         where = f"{self.shard_id} {self.start}..{self.end}" if self.shard_id else "(no batch info)"
         size = "?" if self.batch_size is None else self.batch_size
-        text = f"  {self.status:<12} {self.message_id}  {where}  records {self.records_found}/{size}"
-        return text + (f"  -- {self.detail}" if self.detail else "")
+        head = f"  {self.status:<12} {self.message_id}  {where}  records {self.records_found}/{size}"
+        return [head + (f"  -- {self.detail}" if self.detail else ""), *(r.line() for r in self.records)]
 
 
 @dataclass
@@ -92,28 +131,31 @@ class ReplayReport:
     def _count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
+    def records(self, status: str) -> int:
+        return sum(o.count(status) for o in self.outcomes)
+
     @property
     def messages(self) -> int:
         return len(self.outcomes)
 
     @property
     def replayed(self) -> int:
-        """Messages whose batch was published in full and which were deleted from the queue."""
+        """Messages whose every record was republished (or already delivered), deleted from the queue."""
         return self._count(REPLAYED)
 
     @property
     def kept(self) -> int:
-        """Messages left in the queue because publishing failed or the message was unusable."""
+        """Messages left in the queue: a record missing or not replayed, or the message was unusable."""
         return self._count(KEPT)
 
     @property
     def expired(self) -> int:
-        """Messages whose records are (partly) gone from the stream: data loss, left in the queue."""
+        """Messages with records gone from the stream: data loss, left in the queue."""
         return self._count(EXPIRED)
 
     @property
     def records_replayed(self) -> int:
-        return sum(o.records_published for o in self.outcomes)
+        return self.records(RECORD_REPLAYED)
 
     @property
     def ok(self) -> bool:
@@ -122,20 +164,24 @@ class ReplayReport:
     def render(self) -> str:
         mode = " (dry run: nothing published or deleted)" if self.dry_run else ""
         lines = [f"replaying stream failures from {self.queue_url}{mode}"]
-        lines += [o.line() for o in self.outcomes]
-        if self.dry_run:
-            tail = f"would replay: {self._count(WOULD_REPLAY)}  records to replay: " \
-                   f"{sum(o.records_found for o in self.outcomes if o.status == WOULD_REPLAY)}"
-        else:
-            tail = f"records replayed: {self.records_replayed}"
-        lines.append(f"messages: {self.messages}  {tail}  kept: {self.kept}  expired: {self.expired}")
-        if self.expired:
+        for outcome in self.outcomes:
+            lines += outcome.lines()
+        counts = "  ".join(f"{status}: {self.records(status)}" for status in RECORD_STATUSES
+                           if status != (RECORD_REPLAYED if self.dry_run else RECORD_WOULD_REPLAY))
+        deleted = "deleted: 0 (dry run)" if self.dry_run else f"deleted: {self.replayed}"
+        lines.append(f"summary: messages: {self.messages}  {deleted}  kept: {self.kept}  expired: {self.expired}")
+        lines.append(f"summary: records: {counts}")
+        if self.records(RECORD_EXPIRED):
             lines.append(
-                f"EXPIRED: {self.expired} message(s) point at records no longer in the stream (24 h retention): "
-                "those changes are LOST from the pipeline; the messages stay in the queue for an operator."
+                f"EXPIRED: {self.records(RECORD_EXPIRED)} record(s) are no longer in the stream (24 h retention): "
+                "those changes are LOST from the pipeline; recover them from the table or a backup. Their messages "
+                "stay in the queue for an operator (see docs/operations.md)."
             )
-        if self.kept:
-            lines.append(f"KEPT: {self.kept} message(s) could not be replayed and stay in the queue (see above); rerun when fixed.")
+        if self.records(MISSING):
+            lines.append(f"missing: {self.records(MISSING)} record(s) were not replayed (see above); their messages "
+                         "stay in the queue: rerun when the cause is fixed.")
+        if self.kept and not self.records(MISSING):
+            lines.append(f"KEPT: {self.kept} message(s) could not be replayed and stay in the queue (see above).")
         return "\n".join(lines)
 
 
@@ -149,157 +195,252 @@ def _error_code(error: BaseException) -> str | None:
     return None
 
 
-class RecordsGone(Exception):
-    """The stream no longer has (some of) the records; ``records`` holds those that were read."""
-
-    def __init__(self, reason: str, records: list[dict]) -> None:
-        super().__init__(reason)
-        self.records = records
+def _sequence(record: dict) -> int:
+    return int(record["dynamodb"]["SequenceNumber"])
 
 
-def read_batch(streams_client: Any, info: dict) -> list[dict]:
-    """The stream records from startSequenceNumber to endSequenceNumber (inclusive), in order.
+@dataclass
+class RangeRead:
+    """What the stream still holds of a sequence number range."""
 
-    Raises :class:`RecordsGone` when the stream reports the data trimmed or the stream gone.
+    records: list[dict] = field(default_factory=list)  # in [start, end], in order
+    reached_end: bool = False  # read past the end of the range (or to the end of a closed shard)
+    trimmed: str | None = None  # the stream said the start is trimmed or the stream/shard is gone: why
+    stopped: str | None = None  # the read ended early, before the end of the range: why
+
+
+def read_range(streams_client: Any, info: dict) -> RangeRead:
+    """The records from startSequenceNumber to endSequenceNumber (inclusive) the stream still has.
+
+    Never raises for a stream that is gone or trimmed (that is what :class:`RangeRead` reports); other errors
+    (access denied, throttling after the client's retries) propagate.
     """
     arn, shard = info["streamArn"], info["shardId"]
     start, end = int(info["startSequenceNumber"]), int(info["endSequenceNumber"])
-    records: list[dict] = []
+    result = RangeRead()
 
-    def iterator(kind: str, sequence: int) -> str:
-        return streams_client.get_shard_iterator(
-            StreamArn=arn, ShardId=shard, ShardIteratorType=kind, SequenceNumber=str(sequence)
-        )["ShardIterator"]
+    def iterator(kind: str, sequence: int | None = None) -> str:
+        args = {"SequenceNumber": str(sequence)} if sequence is not None else {}
+        return streams_client.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType=kind, **args)[
+            "ShardIterator"]
 
-    try:
-        shard_iterator: str | None = iterator("AT_SEQUENCE_NUMBER", start)
-        renewed, empty = False, 0
-        while shard_iterator:
-            try:
-                response = streams_client.get_records(ShardIterator=shard_iterator, Limit=GET_RECORDS_LIMIT)
-            except Exception as error:
-                if _error_code(error) != "ExpiredIteratorException" or renewed:
-                    raise
+    def first_iterator() -> str | None:
+        try:
+            return iterator("AT_SEQUENCE_NUMBER", start)
+        except Exception as error:
+            code = _error_code(error)
+            if code == "ResourceNotFoundException":
+                result.trimmed = f"{code}: the stream or shard is gone"
+                return None
+            if code != "TrimmedDataAccessException":
+                raise
+            result.trimmed = f"{code}: the start of the range is past the stream's 24 h retention"
+        try:  # what is left of the range starts at the oldest record the shard still has
+            return iterator("TRIM_HORIZON")
+        except Exception as error:
+            if _error_code(error) in ("TrimmedDataAccessException", "ResourceNotFoundException"):
+                return None
+            raise
+
+    shard_iterator = first_iterator()
+    renewed, empty = False, 0
+    while shard_iterator:
+        try:
+            response = streams_client.get_records(ShardIterator=shard_iterator, Limit=GET_RECORDS_LIMIT)
+        except Exception as error:
+            code = _error_code(error)
+            if code == "ExpiredIteratorException" and not renewed:
                 renewed = True  # iterators live 15 min: take a fresh one once, after the last record read
-                last = int(records[-1]["dynamodb"]["SequenceNumber"]) if records else None
-                shard_iterator = iterator("AFTER_SEQUENCE_NUMBER", last) if last is not None else iterator("AT_SEQUENCE_NUMBER", start)
+                shard_iterator = (iterator("AFTER_SEQUENCE_NUMBER", _sequence(result.records[-1])) if result.records
+                                  else first_iterator())
                 continue
-            shard_iterator = response.get("NextShardIterator")  # None: the shard is closed and read to its end
-            page = response.get("Records") or []
-            if not page:
-                empty += 1
-                if empty >= EMPTY_READS:
-                    break
-                continue
-            empty = 0
-            done = False
-            for record in page:
-                sequence = int(record["dynamodb"]["SequenceNumber"])
-                if sequence < start:
-                    continue
-                if sequence > end:
-                    done = True
-                    break
-                records.append(record)
-                if sequence == end:
-                    done = True
-                    break
-            if done:
+            if code in ("TrimmedDataAccessException", "ExpiredIteratorException", "ResourceNotFoundException"):
+                result.stopped = f"{code} while reading"
+                if not result.records and code != "ExpiredIteratorException":
+                    result.trimmed = result.trimmed or f"{code}: the range is past the stream's 24 h retention"
+                return result
+            raise
+        shard_iterator = response.get("NextShardIterator")
+        page = response.get("Records") or []
+        if not page:
+            if shard_iterator is None:
                 break
-    except Exception as error:
-        code = _error_code(error)
-        if code in GONE_ERRORS:
-            raise RecordsGone(f"{code}: {error}", records) from error
-        raise
-    return records
+            empty += 1
+            if empty >= EMPTY_READS:
+                result.stopped = f"{EMPTY_READS} empty reads before the end of the range (the shard is still open)"
+                return result
+            continue
+        empty = 0
+        for record in page:
+            sequence = _sequence(record)
+            if sequence < start:
+                continue
+            if sequence > end:
+                result.reached_end = True
+                return result
+            result.records.append(record)
+            if sequence == end:
+                result.reached_end = True
+                return result
+    result.reached_end = True  # a closed shard, read to its end (or nothing to read)
+    return result
 
 
 # ---------------------------------------------------------------------------------------------- replay
 
 
-def _failures_of(response: Any, records: list[dict]) -> str | None:
-    """None if the producer accepted every record, else why not."""
+def _published(response: Any, records: list[dict]) -> tuple[int, str | None]:
+    """How many records, from the first, the producer published, and why not the rest.
+
+    As Lambda reads a stream function's partial batch response: every record from the lowest reported sequence
+    number on is not done (the producer reports the first failure and every record after it)."""
     try:
-        ids = batch_item_failures(response, {r["dynamodb"]["SequenceNumber"] for r in records})
+        failed = batch_item_failures(response, {r["dynamodb"]["SequenceNumber"] for r in records})
     except InvalidBatchResponse as error:
-        return f"invalid producer response: {error}"
-    if not ids:
-        return None
-    return f"producer reported {len(ids)} of {len(records)} record(s) failed (first {ids[0]})"
+        return 0, f"invalid producer response: {error}"
+    if not failed:
+        return len(records), None
+    lowest = min(int(ident) for ident in failed)
+    done = sum(1 for r in records if _sequence(r) < lowest)
+    return done, f"the producer reported it failed (from {lowest} on, {len(records) - done} of {len(records)} records)"
+
+
+def _gaps(outcome: MessageOutcome, read: RangeRead, start: int, end: int) -> list[RecordOutcome]:
+    """The records of the range the stream did not give, by what can be known of them.
+
+    A stream loses only its oldest records (trimmed after 24 h), so records missing from the front of the range
+    are EXPIRED; the start and end sequence numbers are known, the others only by count (``batchSize``)."""
+    found = [_sequence(r) for r in read.records]
+    present = set(found)
+    front = found[0] > start if found else read.trimmed is not None
+    not_read = read.stopped or ("not in the stream" if read.reached_end else "the read ended before reaching it")
+    gaps: list[RecordOutcome] = []
+    if start not in present:
+        trimmed = read.trimmed or "before the oldest record the shard still has: trimmed after the 24 h retention"
+        gaps.append(RecordOutcome(RECORD_EXPIRED if front else MISSING, str(start), detail=trimmed if front else not_read))
+    if end != start and end not in present:
+        gone = front and not found and read.reached_end  # the whole range is older than the shard's oldest record
+        gaps.append(RecordOutcome(RECORD_EXPIRED if gone else MISSING, str(end),
+                                  detail=(read.trimmed or "trimmed") if gone else not_read))
+    size = outcome.batch_size
+    if size is not None:
+        rest = size - len(found) - len(gaps)
+        if rest > 0:
+            expired = bool(gaps) and all(g.status == RECORD_EXPIRED for g in gaps)
+            note = "trimmed with the start of the range" if expired else "not found in the stream (rerun to retry)"
+            low, high = (start, found[0]) if expired and found else (found[-1] if found else start, end)
+            gaps.append(RecordOutcome(RECORD_EXPIRED if expired else MISSING, None, count=rest,
+                                      detail=f"between {low} and {high}: {note}"))
+        elif rest < 0 and not gaps:
+            outcome.detail = f"the range holds {len(found)} records, the message says {size}: all of them replayed"
+    return gaps
 
 
 def replay_message(message: dict, sqs_client: Any, streams_client: Any, queue_url: str,
-                   publish: Publish | None, dry_run: bool) -> MessageOutcome:
+                   publish: Publish | None, dry_run: bool, delivered: set[RecordKey] | None = None,
+                   journal: TextIO | None = None) -> MessageOutcome:
+    """Replay one failure message; ``delivered``: records published before (this run, or the journal)."""
+    delivered = set() if delivered is None else delivered
     outcome = MessageOutcome(message_id=message.get("MessageId", "?"), status=KEPT)
     try:
         info = parse_batch_info(message.get("Body", ""))
     except ValueError as error:
         outcome.detail = str(error)
         return outcome
-    outcome.stream_arn, outcome.shard_id = info["streamArn"], info["shardId"]
-    outcome.start, outcome.end = str(info["startSequenceNumber"]), str(info["endSequenceNumber"])
+    arn, shard = info["streamArn"], info["shardId"]
+    start, end = int(info["startSequenceNumber"]), int(info["endSequenceNumber"])
+    outcome.stream_arn, outcome.shard_id, outcome.start, outcome.end = arn, shard, str(start), str(end)
     batch_size = info.get("batchSize")
-    outcome.batch_size = batch_size if isinstance(batch_size, int) else None
+    outcome.batch_size = batch_size if isinstance(batch_size, int) and not isinstance(batch_size, bool) else None
 
-    gone: str | None = None
     try:
-        records = read_batch(streams_client, info)
-    except RecordsGone as error:
-        records, gone = error.records, str(error)
+        read = read_range(streams_client, info)
     except Exception as error:  # access denied, throttled after retries, ...: keep, report, go on
-        outcome.detail = f"reading the stream failed: {type(error).__name__}: {error}"
+        reason = f"reading the stream failed: {type(error).__name__}: {error}"
+        outcome.detail = reason
+        outcome.records = [RecordOutcome(MISSING, None, count=outcome.batch_size or 1,
+                                         detail=f"between {start} and {end}: not read")]
         return outcome
-    outcome.records_found = len(records)
-    if gone is None and (not records or (outcome.batch_size is not None and len(records) < outcome.batch_size)):
-        gone = "trimmed after the stream's 24 h retention"
-    if gone is not None:
-        outcome.status = EXPIRED
-        size = outcome.batch_size if outcome.batch_size is not None else "?"
-        present = f"only {len(records)} of {size}" if records else f"none of {size}"
-        outcome.detail = f"LOST: {present} record(s) still in the stream ({gone})"
-    if dry_run:
-        if outcome.status != EXPIRED:
-            outcome.status = WOULD_REPLAY
-        return outcome
-    if not records:
-        return outcome
-    assert publish is not None, "publish is required unless dry_run"
+    outcome.records_found = len(read.records)
+    gaps = _gaps(outcome, read, start, end)
 
-    event = stream_event(records, info["streamArn"])
-    try:
-        response = publish(event)
-    except Exception as error:
-        problem: str | None = f"producer raised {type(error).__name__}: {error}"
-    else:
-        problem = _failures_of(response, records)
-    if problem is not None:
-        outcome.detail = f"{outcome.detail}; {problem}" if outcome.status == EXPIRED else problem
+    results: dict[str, RecordOutcome] = {}
+    fresh = []
+    for record in read.records:
+        sequence = record["dynamodb"]["SequenceNumber"]
+        if (arn, shard, sequence) in delivered:
+            results[sequence] = RecordOutcome(ALREADY_DELIVERED, sequence, detail="published before")
+        else:
+            fresh.append(record)
+    if dry_run:
+        for r in fresh:
+            results[r["dynamodb"]["SequenceNumber"]] = RecordOutcome(RECORD_WOULD_REPLAY, r["dynamodb"]["SequenceNumber"])
+    elif fresh:
+        assert publish is not None, "publish is required unless dry_run"
+        try:
+            done, problem = _published(publish(stream_event(fresh, arn)), fresh)
+        except Exception as error:
+            done, problem = 0, f"the producer raised {type(error).__name__}: {error}"
+        for index, record in enumerate(fresh):
+            sequence = record["dynamodb"]["SequenceNumber"]
+            if index < done:
+                results[sequence] = RecordOutcome(RECORD_REPLAYED, sequence)
+                delivered.add((arn, shard, sequence))
+                if journal is not None:
+                    journal.write(f"{arn} {shard} {sequence}\n")
+            else:
+                results[sequence] = RecordOutcome(MISSING, sequence, detail=f"not replayed: {problem}")
+        if journal is not None:
+            journal.flush()
+    ordered = [results[r["dynamodb"]["SequenceNumber"]] for r in read.records]
+    outcome.records = [g for g in gaps if g.sequence == str(start)] + ordered + \
+                      [g for g in gaps if g.sequence != str(start)]
+
+    if any(r.status == RECORD_EXPIRED for r in outcome.records):
+        outcome.status = EXPIRED
+        outcome.detail = outcome.detail or "records gone from the stream: kept for an operator"
         return outcome
-    outcome.records_published = len(records)
-    if outcome.status == EXPIRED:
-        outcome.detail += f"; the {len(records)} remaining record(s) were replayed"
+    if dry_run:
+        outcome.status = WOULD_REPLAY if not gaps else KEPT
+        return outcome
+    if not outcome.complete or gaps:
+        outcome.detail = outcome.detail or "not every record of the range was replayed: kept"
         return outcome
     try:
         sqs_client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
     except Exception as error:
         outcome.detail = f"replayed, but deleting the message failed ({type(error).__name__}: {error}); " \
-                         "a rerun publishes it again (consumers drop the duplicates)"
+                         "a rerun finds its records already delivered only with --journal (consumers drop duplicates)"
         return outcome
     outcome.status = REPLAYED
     return outcome
 
 
+def read_journal(lines: Iterable[str]) -> set[RecordKey]:
+    """The records a journal (``--journal``) lists as published: ``<stream ARN> <shard id> <sequence number>``."""
+    found: set[RecordKey] = set()
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 3 and parts[2].isdigit():
+            found.add((parts[0], parts[1], parts[2]))
+    return found
+
+
 def replay(sqs_client: Any, streams_client: Any, queue_url: str, publish: Publish | None, *,
            dry_run: bool = False, max_messages: int | None = None, wait_seconds: int = RECEIVE_WAIT_S,
-           visibility_timeout: int = VISIBILITY_TIMEOUT_S) -> ReplayReport:
+           visibility_timeout: int = VISIBILITY_TIMEOUT_S, delivered: set[RecordKey] | None = None,
+           journal: TextIO | None = None) -> ReplayReport:
     """Replay every message of the on-failure queue (at most ``max_messages``).
 
     Messages are received one at a time and hidden while their batch is replayed; those not
     deleted (kept, expired, or all of them in a dry run) are made visible again at the end, so
-    the queue's alarm keeps firing and the next run sees them.
+    the queue's alarm keeps firing and the next run sees them. ``delivered``: records already
+    published (by an earlier run, from its journal); records published now are added to it and
+    written to ``journal``.
     """
     if publish is None and not dry_run:
         raise ValueError("publish is required unless dry_run")
+    delivered = set() if delivered is None else delivered
     report = ReplayReport(queue_url=queue_url, dry_run=dry_run)
     seen: set[str] = set()
     hidden: list[str] = []
@@ -315,7 +456,8 @@ def replay(sqs_client: Any, streams_client: Any, queue_url: str, publish: Publis
                 if message["MessageId"] in seen:  # at-least-once delivery of the same message
                     continue
                 seen.add(message["MessageId"])
-                outcome = replay_message(message, sqs_client, streams_client, queue_url, publish, dry_run)
+                outcome = replay_message(message, sqs_client, streams_client, queue_url, publish, dry_run,
+                                         delivered, journal)
                 report.outcomes.append(outcome)
                 if outcome.status != REPLAYED:
                     hidden.append(message["ReceiptHandle"])
@@ -385,6 +527,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--region", help="AWS region (default: the topic ARN's region)")
     parser.add_argument("--dry-run", action="store_true", help="read and report only: publish nothing, delete nothing")
     parser.add_argument("--max-messages", type=_positive, metavar="N", help="handle at most N failure messages")
+    parser.add_argument("--journal", metavar="FILE",
+                        help="records published are appended here; records it lists are reported 'already delivered' "
+                             "and not published again (keep one file per stream across reruns)")
     args = parser.parse_args(argv)
     topic = _TOPIC_ARN.fullmatch(args.topic_arn)
     if not topic:
@@ -399,17 +544,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    delivered: set[RecordKey] = set()
+    journal: TextIO | None = None
+    try:
+        if args.journal and not args.dry_run:
+            path = Path(args.journal)
+            if path.is_file():
+                with path.open(encoding="utf-8") as lines:
+                    delivered = read_journal(lines)
+            journal = path.open("a", encoding="utf-8")
+        elif args.journal and Path(args.journal).is_file():
+            with Path(args.journal).open(encoding="utf-8") as lines:
+                delivered = read_journal(lines)
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"error: --journal {args.journal!r}: cannot be read and appended to ({error.__class__.__name__}: "
+              f"{getattr(error, 'strerror', None) or error})", file=sys.stderr)
+        return 2
     try:
         sqs_client, streams_client = make_clients(args.region)
         publish = None if args.dry_run else load_producer(args.topic_arn)
-        report = replay(sqs_client, streams_client, args.queue_url, publish,
-                        dry_run=args.dry_run, max_messages=args.max_messages, wait_seconds=RECEIVE_WAIT_S)
+        report = replay(sqs_client, streams_client, args.queue_url, publish, dry_run=args.dry_run,
+                        max_messages=args.max_messages, wait_seconds=RECEIVE_WAIT_S, delivered=delivered,
+                        journal=journal)
     except KeyboardInterrupt:
         print("interrupted: messages not yet replayed stay in the queue", file=sys.stderr)
         return 130
     except Exception as error:  # no credentials, no such queue, access denied, ...
         print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
         return 2
+    finally:
+        if journal is not None:
+            journal.close()
     print(report.render())
     return 0 if report.ok else 1
 

@@ -2,7 +2,7 @@
 
 Every function zip carries this file at its root (pipeline_model/packaging.py, ``SHARED_CODE_DIR``), so a handler
 does ``import pipeline_message``; ``make local``, the replay tool, the bench and the tests load the same file
-(tools/lambda_harness.py). Nothing else builds or parses a message.
+(pipeline_model/lambda_runtime.py). Nothing else builds or parses a message.
 
 Message format (one SNS message per stream record, a JSON object, UTF-8 text)
 -----------------------------------------------------------------------------

@@ -17,10 +17,13 @@ with a :class:`ConfigError` that names the field and the rule it broke.
 from ..errors import ConfigError
 from .capacity import CapacityConfig
 from .files import (
+    CONFIG_ENV,
     MAX_INT_DIGITS,
+    SELECT_ENV,
     build_config,
     check_plain_data,
     environments_from_dict,
+    load_environments,
     path_part,
     read_config_file,
 )
@@ -48,6 +51,8 @@ from .schema import (
 )
 
 __all__ = [
+    "CONFIG_ENV",
+    "SELECT_ENV",
     "FILTER_POLICY_MAX_BYTES",
     "FILTER_POLICY_MAX_COMBINATIONS",
     "FILTER_POLICY_MAX_KEYS",
@@ -71,6 +76,7 @@ __all__ = [
     "check_code",
     "check_filter_policy",
     "check_no_collisions",
+    "load_environments",
     "check_plain_data",
     "default_subscriber_names",
     "environments_from_dict",

@@ -218,3 +218,33 @@ def build_config(data: dict[str, Any] | None = None, /, **overrides: Any) -> Pip
         return PipelineConfig(**values)
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
+
+
+# --- the environments an app builds -------------------------------------------------------------
+
+#: Environment variables read by ``main.py`` (and so by ``cdktf synth``) and by ``make local``.
+CONFIG_ENV = "PIPELINE_CONFIG"
+SELECT_ENV = "PIPELINE_ENVIRONMENTS"
+
+
+def load_environments(path: str | None = None, select: str | None = None) -> list[PipelineConfig]:
+    """The environments to synthesize (or to run locally).
+
+    ``path`` (default: $PIPELINE_CONFIG) names a .toml/.json file; without one the result is
+    the original design. ``select`` (default: $PIPELINE_ENVIRONMENTS) is a comma-separated
+    list of environment names to keep.
+    """
+    path = path if path is not None else os.environ.get(CONFIG_ENV, "")
+    select = select if select is not None else os.environ.get(SELECT_ENV, "")
+    configs = environments_from_dict(read_config_file(path)) if path else [build_config()]
+    if select:
+        wanted = [name.strip() for name in select.split(",") if name.strip()]
+        known = {config.environment for config in configs}
+        missing = [name for name in wanted if name not in known]
+        if missing:
+            raise ConfigError(
+                f"{SELECT_ENV}: no environment named {', '.join(map(repr, missing))} "
+                f"(configured: {', '.join(sorted(known))})"
+            )
+        configs = [config for config in configs if config.environment in wanted]
+    return configs

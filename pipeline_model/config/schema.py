@@ -31,6 +31,11 @@ from .naming import (
 #: Powertools for AWS Lambda (Python) release the handlers are written and tested against
 #: (the Pipfile pins the same version; a test keeps the two equal).
 POWERTOOLS_VERSION = "3.37.0"
+#: DynamoDB Streams keeps a record 24 h, then trims it (AWS: "DynamoDB Streams" / TrimmedDataAccessException).
+STREAM_RETENTION_SECONDS = 86400
+#: Time a record spends in the stream failure queue, at least, before the stream trims it: the operator's time to
+#: replay (stream.maximum_record_age_seconds <= STREAM_RETENTION_SECONDS - REPLAY_MARGIN_SECONDS).
+REPLAY_MARGIN_SECONDS = 21600
 
 
 class _Model(BaseModel):
@@ -104,7 +109,7 @@ class SubscriberConfig(_Model):
     max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 5
     """Receives before a message moves to the dead-letter queue."""
     idempotency_ttl_seconds: Annotated[int, Field(ge=60, le=31536000)] = 432000
-    """How long a processed message is remembered. Must outlast every redelivery: a producer retry can republish a record up to the stream's maximum record age after it was written, and the copy can wait in the queue until its retention ends."""
+    """How long a processed message is remembered. Must outlast every redelivery: a producer retry or a replay can republish a record until the stream trims it (24 h after it was written), and the copy can wait in the queue until its retention ends: at least message_retention_seconds + 86400."""
     raw_message_delivery: bool = False
     """Deliver the published message without the SNS envelope."""
     filter_policy: dict[str, Any] | str | None = None
@@ -193,12 +198,23 @@ class StreamConfig(_Model):
     """How long the stream mapping gathers records before invoking; 0 = not at all."""
     maximum_retry_attempts: Annotated[int, Field(ge=0, le=10000)] = 10
     """Retries of a failing batch before it goes to the stream failure queue."""
-    maximum_record_age_seconds: Annotated[int, Field(ge=60, le=604800)] = 86400
-    """Records older than this go to the stream failure queue instead of being retried."""
+    maximum_record_age_seconds: Annotated[int, Field(ge=60, le=604800)] = 21600
+    """Records older than this go to the stream failure queue instead of being retried. At most the stream's 24 h retention minus a 6 h replay margin (64800): a record must still be in the stream when it is replayed."""
     parallelization_factor: Annotated[int, Field(ge=1, le=10)] = 1
     """Concurrent batches per stream shard."""
     bisect_batch_on_function_error: bool = True
     """Split a failing batch in two and retry each half, isolating a bad record."""
+
+    @field_validator("maximum_record_age_seconds")
+    @classmethod
+    def _leaves_replay_time(cls, value: int) -> int:
+        if value > STREAM_RETENTION_SECONDS - REPLAY_MARGIN_SECONDS:
+            raise ValueError(
+                f"{value} leaves less than {REPLAY_MARGIN_SECONDS // 3600} h to replay: a record reaches the stream "
+                f"failure queue at this age and DynamoDB Streams keeps it {STREAM_RETENTION_SECONDS // 3600} h; use at "
+                f"most {STREAM_RETENTION_SECONDS - REPLAY_MARGIN_SECONDS} (see docs/operations.md, 'Replay')"
+            )
+        return value
 
 
 class S3BackendConfig(_Model):
@@ -501,12 +517,14 @@ class PipelineConfig(_Model):
     @model_validator(mode="after")
     def _idempotency_window(self) -> "PipelineConfig":
         for index, sub in enumerate(self.subscribers):
-            needed = sub.message_retention_seconds + self.stream.maximum_record_age_seconds
+            # A replay (make replay) republishes a record until the stream trims it, 24 h after it was written.
+            needed = sub.message_retention_seconds + STREAM_RETENTION_SECONDS
             if sub.idempotency_ttl_seconds < needed:
                 raise ValueError(
                     f"subscribers.{index}.idempotency_ttl_seconds: {sub.idempotency_ttl_seconds} is shorter than "
-                    f"message_retention_seconds + stream.maximum_record_age_seconds = {needed}; a duplicate "
-                    "arriving after that would run the business logic again"
+                    f"message_retention_seconds + the stream's 24 h retention = {needed} (a replay can republish a "
+                    "record until the stream trims it); a duplicate arriving after that would run the business "
+                    "logic again"
                 )
         return self
 

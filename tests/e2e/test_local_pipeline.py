@@ -9,7 +9,7 @@ import pytest
 
 from pipeline_model.config import build_config
 from local_pipeline import Workload, exit_status
-from tools.lambda_harness import shared_module
+from pipeline_model.lambda_runtime import shared_module
 
 pipeline_message = shared_module("pipeline_message")
 

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from pipeline_model.config import build_config
 from local_pipeline import LocalPipeline, Options, Workload
 from tools import replay_stream_failures as rsf
-from tools.lambda_harness import apply_offline_environment
+from local_pipeline.offline import apply_offline_environment
 
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2024-01-01T00:00:00.000"
 SHARD = "shardId-00000001541626099285-f35f62ef"
@@ -88,43 +88,74 @@ def _record(seq: int) -> dict:
     }
 
 
+def _records(*offsets: int) -> list[dict]:
+    return [_record(FIRST_SEQ + s) for s in offsets]
+
+
+def _error(code: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": f"{code} (fake)"}}, operation)
+
+
 class FakeStreams:
-    """GetShardIterator/GetRecords over a list of records; ``error`` is raised by GetShardIterator."""
+    """One shard of a DynamoDB stream, as GetShardIterator and GetRecords show it.
 
-    def __init__(self, records: list[dict], error: str | None = None, page: int = 2) -> None:
-        self.records, self.error, self.page = records, error, page
+    ``records``: what the shard still holds, oldest first (older records are trimmed: asking for one AT its
+    sequence number raises TrimmedDataAccessException, as the service does). ``readable``: how many of them
+    GetRecords returns before it only returns empty pages (a shard that is still open and has not caught up).
+    ``closed``: the shard ends after its last record (NextShardIterator absent). ``gone``: the stream is deleted.
+    """
 
-    def get_shard_iterator(self, *, StreamArn, ShardId, ShardIteratorType, SequenceNumber):
-        assert (StreamArn, ShardId, ShardIteratorType) == (STREAM_ARN, SHARD, "AT_SEQUENCE_NUMBER")
-        if self.error:
-            raise ClientError({"Error": {"Code": self.error, "Message": "Attempted to access data older than 24 h"}},
-                              "GetShardIterator")
-        index = next((i for i, r in enumerate(self.records) if int(r["dynamodb"]["SequenceNumber"]) >= int(SequenceNumber)),
-                     len(self.records))
-        return {"ShardIterator": str(index)}
+    def __init__(self, records: list[dict], *, page: int = 2, readable: int | None = None, closed: bool = False,
+                 gone: bool = False, trimmed_before: int | None = None) -> None:
+        self.records, self.page, self.closed, self.gone = records, page, closed, gone
+        self.readable = len(records) if readable is None else readable
+        self.oldest = (int(records[0]["dynamodb"]["SequenceNumber"]) if records else trimmed_before)
+        self.iterator_types: list[str] = []
+
+    def _index(self, sequence: int, after: bool = False) -> int:
+        return next((i for i, r in enumerate(self.records)
+                     if int(r["dynamodb"]["SequenceNumber"]) > sequence - (0 if after else 1)), len(self.records))
+
+    def get_shard_iterator(self, *, StreamArn, ShardId, ShardIteratorType, SequenceNumber=None):
+        assert (StreamArn, ShardId) == (STREAM_ARN, SHARD)
+        self.iterator_types.append(ShardIteratorType)
+        if self.gone:
+            raise _error("ResourceNotFoundException", "GetShardIterator")
+        if ShardIteratorType == "TRIM_HORIZON":
+            return {"ShardIterator": "0"}
+        assert SequenceNumber is not None
+        if ShardIteratorType == "AT_SEQUENCE_NUMBER" and (self.oldest is None or int(SequenceNumber) < self.oldest):
+            raise _error("TrimmedDataAccessException", "GetShardIterator")
+        return {"ShardIterator": str(self._index(int(SequenceNumber), after=ShardIteratorType == "AFTER_SEQUENCE_NUMBER"))}
 
     def get_records(self, *, ShardIterator, Limit):
         index = int(ShardIterator)
-        page = self.records[index : index + min(Limit, self.page)]
-        return {"Records": page, "NextShardIterator": str(index + len(page))}
+        page = self.records[index : min(index + min(Limit, self.page), self.readable)]
+        following = index + len(page)
+        if self.closed and following >= len(self.records):
+            return {"Records": page}
+        return {"Records": page, "NextShardIterator": str(following)}
 
 
-def _failure_body(start: int, end: int) -> str:
+def _failure_body(start: int, end: int, batch_size: int | None = -1) -> str:
+    info = {"shardId": SHARD, "startSequenceNumber": str(start), "endSequenceNumber": str(end),
+            "approximateArrivalOfFirstRecord": "2024-01-01T00:00:00Z",
+            "approximateArrivalOfLastRecord": "2024-01-01T00:00:00Z",
+            "batchSize": end - start + 1 if batch_size == -1 else batch_size, "streamArn": STREAM_ARN}
+    if batch_size is None:
+        del info["batchSize"]
     return json.dumps({
         "requestContext": {"requestId": "r", "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:p",
                            "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 3},
         "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
         "version": "1.0", "timestamp": "2024-01-01T00:00:00.000Z",
-        "DDBStreamBatchInfo": {"shardId": SHARD, "startSequenceNumber": str(start), "endSequenceNumber": str(end),
-                               "approximateArrivalOfFirstRecord": "2024-01-01T00:00:00Z",
-                               "approximateArrivalOfLastRecord": "2024-01-01T00:00:00Z",
-                               "batchSize": end - start + 1, "streamArn": STREAM_ARN},
+        "DDBStreamBatchInfo": info,
     })
 
 
 @pytest.fixture
-def sqs(monkeypatch):
-    """An in-process moto SQS (no network) holding one failure message for records 3..7."""
+def offline_moto(monkeypatch):
+    """An in-process moto SQS (no network), with the offline AWS settings."""
     from moto import mock_aws
 
     offline = dict(os.environ)
@@ -138,8 +169,15 @@ def sqs(monkeypatch):
 
         client = boto3.client("sqs", region_name="us-east-1")
         url = client.create_queue(QueueName="dynamodb-stream-producer-failures")["QueueUrl"]
-        client.send_message(QueueUrl=url, MessageBody=_failure_body(FIRST_SEQ + 3, FIRST_SEQ + 7))
         yield client, url
+
+
+@pytest.fixture
+def sqs(offline_moto):
+    """The failure queue holding one message for the 5 records 3..7 (sequence numbers FIRST_SEQ + 3..7)."""
+    client, url = offline_moto
+    client.send_message(QueueUrl=url, MessageBody=_failure_body(FIRST_SEQ + 3, FIRST_SEQ + 7))
+    return client, url
 
 
 def _waiting(client, url) -> int:
@@ -150,50 +188,89 @@ def _never(event):
     raise AssertionError("nothing may be published")
 
 
-# ---------------------------------------------------------------------------------------------- expired
+class Producer:
+    """publish(event): records what it was given; ``fail_from`` (an offset) fails that record and every later one,
+    reported as the real producer reports them."""
+
+    def __init__(self, fail_from: int | None = None) -> None:
+        self.fail_from, self.published = fail_from, []
+
+    def __call__(self, event):
+        sequences = [r["dynamodb"]["SequenceNumber"] for r in event["Records"]]
+        assert all(r["eventSourceARN"] == STREAM_ARN for r in event["Records"])
+        if self.fail_from is None:
+            self.published += sequences
+            return {"batchItemFailures": []}
+        failing = [s for s in sequences if int(s) >= FIRST_SEQ + self.fail_from]
+        self.published += [s for s in sequences if s not in failing]
+        return {"batchItemFailures": [{"itemIdentifier": s} for s in failing]}
 
 
-def test_trimmed_records_are_reported_expired_and_kept_and_the_cli_fails(sqs, monkeypatch, capsys):
-    client, url = sqs
-    monkeypatch.setattr(rsf, "make_clients", lambda region: (client, FakeStreams([], error="TrimmedDataAccessException")))
-    monkeypatch.setattr(rsf, "load_producer", lambda topic_arn: _never)
+def _statuses(outcome) -> list[tuple[str | None, str, int]]:
+    """(sequence offset or None, status, count) per record line of a message."""
+    return [(None if r.sequence is None else int(r.sequence) - FIRST_SEQ, r.status, r.count) for r in outcome.records]
+
+
+# ---------------------------------------------------------------------------------------------- never delete data
+
+
+@pytest.mark.parametrize("batch_size", [5, None], ids=["with batchSize", "without batchSize"])
+def test_a_batch_of_5_with_only_2_republished_keeps_its_message(offline_moto, batch_size, capsys, monkeypatch):
+    """The stream gives 3 and 4, then nothing more yet (an open shard): 2 of 5 replayed, the message stays, and
+    nothing is called LOST or EXPIRED (the records are not gone: a rerun finds them)."""
+    client, url = offline_moto
+    client.send_message(QueueUrl=url, MessageBody=_failure_body(FIRST_SEQ + 3, FIRST_SEQ + 7, batch_size))
+    streams = FakeStreams(_records(*range(10)), readable=5)  # records 0..4 readable: 3 and 4 of the batch
+    producer = Producer()
+    monkeypatch.setattr(rsf, "make_clients", lambda region: (client, streams))
+    monkeypatch.setattr(rsf, "load_producer", lambda topic_arn: producer)
     monkeypatch.setattr(rsf, "RECEIVE_WAIT_S", 0)
 
     code = rsf.main(["--queue-url", url, "--topic-arn", TOPIC_ARN])
 
     out = capsys.readouterr().out
     assert code == 1
-    assert "EXPIRED" in out and "TrimmedDataAccessException" in out and "LOST" in out
-    assert "messages: 1  records replayed: 0  kept: 0  expired: 1" in out
-    assert _waiting(client, url) == 1  # still there for an operator (and visible: the alarm keeps firing)
+    assert producer.published == [str(FIRST_SEQ + 3), str(FIRST_SEQ + 4)]
+    assert _waiting(client, url) == 1, out  # kept
+    assert "LOST" not in out and "EXPIRED" not in out.replace("EXPIRED: 0", "")
+    assert "replayed: 2" in out and "deleted: 0" in out and "kept: 1" in out
+    if batch_size:
+        assert "missing: 3" in out  # record 7 by its number, 5 and 6 by count
+        assert f"missing           {FIRST_SEQ + 7}" in out and "2 record(s), sequence numbers unknown" in out
+    else:
+        assert "missing: 1" in out and f"missing           {FIRST_SEQ + 7}" in out
 
 
-def test_partly_trimmed_batch_is_expired_and_what_is_left_is_replayed(sqs):
+def test_producer_failing_part_of_the_batch_keeps_the_message_and_names_each_record(sqs):
     client, url = sqs
-    survivors = [_record(FIRST_SEQ + s) for s in (5, 6, 7, 8, 9)]  # 3 and 4 trimmed; 8 and 9 are after the batch
-    events = []
+    producer = Producer(fail_from=5)  # publishes 3 and 4, fails 5, 6, 7
 
-    def publish(event):
-        events.append(event)
-        return {"batchItemFailures": []}
-
-    report = rsf.replay(client, FakeStreams(survivors), url, publish, wait_seconds=0)
+    report = rsf.replay(client, FakeStreams(_records(*range(10))), url, producer, wait_seconds=0)
 
     (outcome,) = report.outcomes
-    assert outcome.status == rsf.EXPIRED and "only 3 of 5" in outcome.detail
-    assert [r["dynamodb"]["SequenceNumber"] for r in events[0]["Records"]] == [str(FIRST_SEQ + s) for s in (5, 6, 7)]
-    assert all(r["eventSourceARN"] == STREAM_ARN for r in events[0]["Records"])
-    assert report.records_replayed == 3 and report.expired == 1 and not report.ok
+    assert outcome.status == rsf.KEPT and not report.ok
+    assert [(o, s) for o, s, _ in _statuses(outcome)] == [
+        (3, "replayed"), (4, "replayed"), (5, "missing"), (6, "missing"), (7, "missing")]
+    assert "the producer reported it failed" in outcome.records[2].detail
+    assert report.records_replayed == 2 and _waiting(client, url) == 1
+
+
+def test_producer_reporting_only_its_first_failure_leaves_the_rest_not_replayed(sqs):
+    """Lambda reads a stream response from the lowest reported sequence number on: so does the replay."""
+    client, url = sqs
+
+    def first_failure_only(event):
+        return {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["dynamodb"]["SequenceNumber"]}]}
+
+    report = rsf.replay(client, FakeStreams(_records(*range(10))), url, first_failure_only, wait_seconds=0)
+
+    assert [s for _, s, _ in _statuses(report.outcomes[0])] == ["replayed"] + ["missing"] * 4
     assert _waiting(client, url) == 1
-
-
-# ---------------------------------------------------------------------------------------------- kept
 
 
 @pytest.mark.parametrize("outcome", ["reports failures", "raises"])
 def test_producer_failures_keep_the_message(sqs, outcome):
     client, url = sqs
-    records = [_record(FIRST_SEQ + s) for s in range(10)]
     calls = []
 
     def publish(event):
@@ -202,26 +279,136 @@ def test_producer_failures_keep_the_message(sqs, outcome):
             raise RuntimeError("SNS unavailable")
         return {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in event["Records"][2:]]}
 
-    report = rsf.replay(client, FakeStreams(records), url, publish, wait_seconds=0)
+    report = rsf.replay(client, FakeStreams(_records(*range(10))), url, publish, wait_seconds=0)
 
     assert calls == [[str(FIRST_SEQ + s) for s in range(3, 8)]]  # exactly the batch, in order, once
     (result,) = report.outcomes
-    assert result.status == rsf.KEPT and report.kept == 1 and report.records_replayed == 0 and not report.ok
-    assert ("3 of 5 record(s) failed" if outcome == "reports failures" else "SNS unavailable") in result.detail
+    assert result.status == rsf.KEPT and report.kept == 1 and not report.ok
+    assert report.records_replayed == (2 if outcome == "reports failures" else 0)
+    detail = result.records[-1].detail
+    assert ("reported it failed" if outcome == "reports failures" else "SNS unavailable") in detail
     assert _waiting(client, url) == 1
+
+
+# ---------------------------------------------------------------------------------------------- expired
+
+
+def test_trimmed_records_are_reported_expired_and_kept_and_the_cli_fails(sqs, monkeypatch, capsys):
+    client, url = sqs
+    streams = FakeStreams(_records(20, 21), trimmed_before=FIRST_SEQ + 20)  # the shard's oldest record is after 7
+    monkeypatch.setattr(rsf, "make_clients", lambda region: (client, streams))
+    monkeypatch.setattr(rsf, "load_producer", lambda topic_arn: _never)
+    monkeypatch.setattr(rsf, "RECEIVE_WAIT_S", 0)
+
+    code = rsf.main(["--queue-url", url, "--topic-arn", TOPIC_ARN])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert streams.iterator_types == ["AT_SEQUENCE_NUMBER", "TRIM_HORIZON"]
+    assert "TrimmedDataAccessException" in out and "LOST" in out
+    assert f"EXPIRED           {FIRST_SEQ + 3}" in out and f"EXPIRED           {FIRST_SEQ + 7}" in out
+    assert "summary: messages: 1  deleted: 0  kept: 0  expired: 1" in out
+    assert "replayed: 0" in out and "EXPIRED: 5" in out and "missing: 0" in out
+    assert _waiting(client, url) == 1  # still there for an operator (and visible: the alarm keeps firing)
+
+
+def test_a_deleted_stream_is_expired_too(sqs):
+    client, url = sqs
+    report = rsf.replay(client, FakeStreams([], gone=True), url, _never, wait_seconds=0)
+    (outcome,) = report.outcomes
+    assert outcome.status == rsf.EXPIRED and report.records(rsf.RECORD_EXPIRED) == 5
+    assert "ResourceNotFoundException" in outcome.records[0].detail and _waiting(client, url) == 1
+
+
+def test_partly_trimmed_batch_is_expired_and_what_is_left_is_replayed_not_lost(sqs):
+    client, url = sqs
+    streams = FakeStreams(_records(5, 6, 7, 8, 9))  # 3 and 4 trimmed; 8 and 9 are after the batch
+    producer = Producer()
+
+    report = rsf.replay(client, streams, url, producer, wait_seconds=0)
+
+    (outcome,) = report.outcomes
+    assert streams.iterator_types == ["AT_SEQUENCE_NUMBER", "TRIM_HORIZON"]
+    assert producer.published == [str(FIRST_SEQ + s) for s in (5, 6, 7)]
+    assert outcome.status == rsf.EXPIRED and not report.ok
+    assert _statuses(outcome) == [(3, "EXPIRED", 1), (5, "replayed", 1), (6, "replayed", 1), (7, "replayed", 1),
+                                  (None, "EXPIRED", 1)]  # 4, by count
+    assert report.records_replayed == 3 and report.records(rsf.RECORD_EXPIRED) == 2
+    text = report.render()
+    assert "EXPIRED: 2 record(s)" in text and "replayed: 3" in text
+    for s in (5, 6, 7):  # a replayed record is never reported lost
+        (line,) = [line for line in text.splitlines() if line.strip().endswith(str(FIRST_SEQ + s))]
+        assert line.split()[0] == "replayed"
+    assert _waiting(client, url) == 1
+
+
+# ---------------------------------------------------------------------------------------------- delete, once
 
 
 def test_success_deletes_and_dry_run_only_reports(sqs):
     client, url = sqs
-    records = [_record(FIRST_SEQ + s) for s in range(10)]
+    records = _records(*range(10))
 
     dry = rsf.replay(client, FakeStreams(records), url, None, dry_run=True, wait_seconds=0)
     assert [o.status for o in dry.outcomes] == [rsf.WOULD_REPLAY] and dry.outcomes[0].records_found == 5
+    assert dry.records(rsf.RECORD_WOULD_REPLAY) == 5 and "would replay: 5" in dry.render()
     assert _waiting(client, url) == 1
 
-    report = rsf.replay(client, FakeStreams(records), url, lambda event: {"batchItemFailures": []}, wait_seconds=0)
+    producer = Producer()
+    report = rsf.replay(client, FakeStreams(records), url, producer, wait_seconds=0)
     assert [o.status for o in report.outcomes] == [rsf.REPLAYED] and report.records_replayed == 5 and report.ok
+    assert [s for _, s, _ in _statuses(report.outcomes[0])] == ["replayed"] * 5
     assert _waiting(client, url) == 0
+
+
+def test_a_closed_shard_ending_at_the_batch_deletes(sqs):
+    client, url = sqs
+    report = rsf.replay(client, FakeStreams(_records(*range(8)), closed=True), url, Producer(), wait_seconds=0)
+    assert report.outcomes[0].status == rsf.REPLAYED and _waiting(client, url) == 0
+
+
+def test_a_duplicate_failure_message_is_already_delivered_and_published_once(sqs):
+    client, url = sqs
+    client.send_message(QueueUrl=url, MessageBody=_failure_body(FIRST_SEQ + 3, FIRST_SEQ + 7))  # the same batch again
+    producer = Producer()
+
+    report = rsf.replay(client, FakeStreams(_records(*range(10))), url, producer, wait_seconds=0)
+
+    assert producer.published == [str(FIRST_SEQ + s) for s in range(3, 8)]
+    assert [o.status for o in report.outcomes] == [rsf.REPLAYED, rsf.REPLAYED] and report.ok
+    assert [s for _, s, _ in _statuses(report.outcomes[1])] == ["already delivered"] * 5
+    assert _waiting(client, url) == 0
+
+
+def test_the_journal_carries_what_was_delivered_to_the_next_run(sqs, tmp_path, monkeypatch, capsys):
+    client, url = sqs
+    journal = tmp_path / "replay.journal"
+    streams = FakeStreams(_records(*range(10)))
+    producer = Producer(fail_from=6)  # first run: 3, 4, 5 published, then SNS fails
+    monkeypatch.setattr(rsf, "make_clients", lambda region: (client, streams))
+    monkeypatch.setattr(rsf, "load_producer", lambda topic_arn: producer)
+    monkeypatch.setattr(rsf, "RECEIVE_WAIT_S", 0)
+    argv = ["--queue-url", url, "--topic-arn", TOPIC_ARN, "--journal", str(journal)]
+
+    assert rsf.main(argv) == 1 and _waiting(client, url) == 1
+    assert journal.read_text().split() == [w for s in (3, 4, 5) for w in (STREAM_ARN, SHARD, str(FIRST_SEQ + s))]
+
+    producer.fail_from = None  # SNS is back
+    capsys.readouterr()
+    assert rsf.main(argv) == 0
+    out = capsys.readouterr().out
+    assert producer.published == [str(FIRST_SEQ + s) for s in range(3, 8)]  # each record once over both runs
+    assert "already delivered: 3" in out and "replayed: 2" in out and "deleted: 1" in out
+    assert _waiting(client, url) == 0
+
+
+def test_an_unusable_journal_is_a_clear_error(tmp_path, capsys):
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    code = rsf.main(["--queue-url", "https://sqs.us-east-1.amazonaws.com/123456789012/q", "--topic-arn", TOPIC_ARN,
+                     "--journal", str(folder)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--journal" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("argv, complaint", [

@@ -1,7 +1,7 @@
 """Shared helpers for the handler tests: offline AWS env, fresh handler modules, stream/SQS event builders and a
 moto SNS->SQS pipeline. (A uniquely named module, so `import` cannot pick up another directory's conftest.)
 
-Handlers are loaded with the local Lambda harness (tools/lambda_harness.py), afresh for each test (a new
+Handlers are loaded with the local Lambda harness (pipeline_model/lambda_runtime.py), afresh for each test (a new
 "container"): their module-level clients and settings come from the environment given to :func:`load`.
 """
 
@@ -12,15 +12,15 @@ import json
 from pathlib import Path
 from types import ModuleType
 
-from tools.lambda_harness import (
+from pipeline_model.lambda_runtime import (
     FUNCTIONS_DIR,
     LambdaContext,
-    apply_offline_environment,
     load_handler,
     shared_module,
     sqs_event as lambda_sqs_event,
     temporary_environment,
 )
+from local_pipeline.offline import apply_offline_environment
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from handlers_support import load_consumer, sqs_event, still_context, stream_event, stream_record
 
-from tools.lambda_harness import LambdaContext
-from tools.lambda_harness import batch_item_failures as failed_ids
+from pipeline_model.lambda_runtime import LambdaContext
+from pipeline_model.lambda_runtime import batch_item_failures as failed_ids
 
 CTX = still_context()
 

@@ -15,8 +15,8 @@ from handlers_support import (
     stream_record,
 )
 
-from tools.lambda_harness import batch_item_failures as failed_ids
-from tools.lambda_harness import sqs_event as lambda_sqs_event
+from pipeline_model.lambda_runtime import batch_item_failures as failed_ids
+from pipeline_model.lambda_runtime import sqs_event as lambda_sqs_event
 
 CTX = still_context()
 

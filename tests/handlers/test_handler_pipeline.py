@@ -7,8 +7,8 @@ from decimal import Decimal
 from handlers_support import SESSION, seq, sqs_event, still_context, stream_event, stream_record
 from test_handler_producer import fail_entries
 
-from tools.lambda_harness import batch_item_failures
-from tools.lambda_harness import stream_event as lambda_stream_event
+from pipeline_model.lambda_runtime import batch_item_failures
+from pipeline_model.lambda_runtime import stream_event as lambda_stream_event
 
 CTX = still_context()
 

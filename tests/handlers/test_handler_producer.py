@@ -12,8 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 from handlers_support import SESSION, pipeline_message, seq, still_context, stream_event, stream_record
 
-from tools.lambda_harness import LambdaContext
-from tools.lambda_harness import batch_item_failures as failures
+from pipeline_model.lambda_runtime import LambdaContext
+from pipeline_model.lambda_runtime import batch_item_failures as failures
 
 CTX = still_context()
 BIG_INT = "12345678901234567890123"

@@ -1,8 +1,7 @@
-"""The local Lambda harness: run the real handlers outside Lambda, the way Lambda runs them.
+"""The Lambda event and response contract, and running a handler folder in-process as Lambda would.
 
-One module for everything that calls a handler in this process: ``make local`` (``local_pipeline``),
-``make replay`` (``tools.replay_stream_failures``), ``make bench`` (``bench/handlers.py``) and the handler
-tests. It imports neither the emulator nor boto3, so each of them can use it alone.
+cdktf-free (it imports neither the emulator nor boto3): ``make local`` (``local_pipeline``), ``make replay``
+(``tools.replay_stream_failures``), ``make bench`` and the handler tests all use it.
 
 * :func:`load_handler`: import a function's ``app.py`` from its code folder as a fresh module (a new
   "container": module-level clients and settings are created again, from the environment of the moment),
@@ -11,11 +10,13 @@ tests. It imports neither the emulator nor boto3, so each of them can use it alo
   (``business``, ``pipeline_message``, ...) stay with the handler and are taken out of ``sys.modules``
   again, so two loads never share them.
 * :class:`LambdaContext`: the context object, with a real deadline (``get_remaining_time_in_millis``).
+* :func:`temporary_environment`: the function's environment variables while a call runs.
 * :func:`batch_item_failures`: a partial batch response read as Lambda reads it.
 * The events Lambda's event source mappings pass (:func:`stream_event`, :func:`sqs_event`) and the
   message a DynamoDB stream mapping sends to its on-failure destination (:func:`stream_failure_message`,
   :func:`parse_batch_info`).
-* :func:`offline_environment`: the dummy AWS settings that keep a local run off real accounts.
+
+The offline, dummy-credential AWS settings of a local run are in ``local_pipeline.offline``.
 """
 
 from __future__ import annotations
@@ -35,70 +36,20 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, MutableMapping, TextIO
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, TextIO
 
 from pipeline_model.packaging import FUNCTIONS_DIR, SHARED_CODE_DIR
 
 __all__ = [
-    "FUNCTIONS_DIR", "SHARED_CODE_DIR", "InvalidBatchResponse", "LambdaContext", "LoadedHandler",
-    "apply_offline_environment", "as_lambda_event_value", "batch_item_failures", "load_handler",
-    "offline_environment", "parse_batch_info", "shared_module", "sqs_event", "stream_event",
-    "stream_failure_message", "temporary_environment",
+    "FUNCTIONS_DIR", "LOCAL_ACCOUNT_ID", "SHARED_CODE_DIR", "InvalidBatchResponse", "LambdaContext", "LoadedHandler",
+    "as_lambda_event_value", "batch_item_failures", "load_handler", "parse_batch_info", "shared_module",
+    "sqs_event", "stream_event", "stream_failure_message", "temporary_environment",
 ]
 
 #: moto's default account; local ARNs are built with it.
 LOCAL_ACCOUNT_ID = "123456789012"
 
 # ---------------------------------------------------------------------------------------------- environment
-
-#: Dummy credentials: moto accepts anything, real AWS would reject these.
-DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
-
-#: Variables that could point a client at real AWS or at other credentials (and every ``AWS_ENDPOINT_URL*``).
-UNSAFE_VARIABLES = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_ARN",
-    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-    "AWS_USE_FIPS_ENDPOINT",
-    "AWS_USE_DUALSTACK_ENDPOINT",
-    # Would silently switch idempotency off and make "exactly once" untestable.
-    "POWERTOOLS_IDEMPOTENCY_DISABLED",
-)
-
-
-def offline_environment(region: str = "us-east-1", **extra: str) -> dict[str, str]:
-    """Dummy credentials, the region, no configuration files and no instance metadata, plus ``extra``."""
-    return {
-        **DUMMY_CREDENTIALS,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_REGION": region,
-        # boto3 >= 1.35 would otherwise build account-id based DynamoDB endpoints (moto pitfall).
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        **extra,
-    }
-
-
-def apply_offline_environment(region: str = "us-east-1", environ: MutableMapping[str, str] | None = None,
-                              **extra: str) -> None:
-    """Remove :data:`UNSAFE_VARIABLES` and endpoint overrides from ``environ`` (default ``os.environ``), then set
-    :func:`offline_environment`. Do it before any client exists."""
-    environ = os.environ if environ is None else environ
-    for name in list(environ):
-        if name.startswith("AWS_ENDPOINT_URL") or name in UNSAFE_VARIABLES:
-            del environ[name]
-    environ.update(offline_environment(region, **extra))
 
 
 def _put(values: Mapping[str, str | None]) -> None:
@@ -190,7 +141,7 @@ def load_handler(code_dir: Path | str, *, stdout: TextIO | None = None) -> Loade
     if not path.is_file():
         raise FileNotFoundError(f"handler file {path} not found")
     folders = [code_dir.resolve(), SHARED_CODE_DIR.resolve()]
-    module_name = f"_lambda_harness_{code_dir.name.replace('-', '_')}_app_{next(_loads)}"
+    module_name = f"_lambda_runtime_{code_dir.name.replace('-', '_')}_app_{next(_loads)}"
     own: dict[str, ModuleType] = {}
     redirect = contextlib.redirect_stdout(stdout) if stdout is not None else contextlib.nullcontext()
     with _load_lock, redirect:
@@ -225,7 +176,7 @@ def shared_module(name: str) -> ModuleType:
     with _load_lock:
         if name not in _shared:
             path = SHARED_CODE_DIR / f"{name}.py"
-            spec = importlib.util.spec_from_file_location(f"_lambda_harness_shared_{name}", path)
+            spec = importlib.util.spec_from_file_location(f"_lambda_runtime_shared_{name}", path)
             if spec is None or spec.loader is None or not path.is_file():
                 raise ModuleNotFoundError(f"no shared function module {path}")
             module = importlib.util.module_from_spec(spec)

@@ -1,4 +1,5 @@
-"""tools/lambda_harness.py: what make local, the replay tool, the bench and these tests rely on."""
+"""pipeline_model/lambda_runtime.py and local_pipeline/offline.py: what make local, the replay tool, the bench and
+these tests rely on."""
 
 from __future__ import annotations
 
@@ -9,17 +10,17 @@ import sys
 import pytest
 from handlers_support import FUNCTIONS, pipeline_message, stream_record
 
-from tools.lambda_harness import (
+from pipeline_model.lambda_runtime import (
     SHARED_CODE_DIR,
     InvalidBatchResponse,
     LambdaContext,
-    apply_offline_environment,
     batch_item_failures,
     load_handler,
     parse_batch_info,
     stream_event,
     stream_failure_message,
 )
+from local_pipeline.offline import apply_offline_environment
 
 # ---------------------------------------------------------------------------------------------- responses
 
