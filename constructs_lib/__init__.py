@@ -10,8 +10,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from pipeline_model.config import ConfigError, PipelineConfig, SubscriberConfig, build_config
-from pipeline_model.errors import PipelineError, Problem
+from pipeline_model.config import ConfigError as ConfigError
+from pipeline_model.config import PipelineConfig as PipelineConfig
+from pipeline_model.config import SubscriberConfig as SubscriberConfig
+from pipeline_model.config import build_config as build_config
+from pipeline_model.errors import PipelineError as PipelineError
+from pipeline_model.errors import Problem as Problem
 
 #: Public name -> the module defining it (imported on first access).
 _LAZY = {
@@ -48,25 +52,63 @@ _LAZY = {
     "PackagingError": "pipeline_model.packaging",
 }
 
-__all__ = ["ConfigError", "PipelineConfig", "PipelineError", "Problem", "SubscriberConfig", "build_config", *_LAZY]
+__all__ = [
+    "Account",
+    "Alarms",
+    "App",
+    "aws_provider",
+    "build_app",
+    "build_config",
+    "ConfigError",
+    "Dashboard",
+    "DuplicateLogicalIdError",
+    "EventPipeline",
+    "EventPipelineProps",
+    "EventSourceTrigger",
+    "MessagingKey",
+    "PackagingError",
+    "PipelineConfig",
+    "PipelineError",
+    "PipelineStack",
+    "Problem",
+    "PropsConflictError",
+    "PythonFunction",
+    "PythonFunctionProps",
+    "Queue",
+    "QueueProps",
+    "stack_facts",
+    "StackFacts",
+    "SubscribedQueue",
+    "SubscribedQueueProps",
+    "Subscriber",
+    "SubscriberConfig",
+    "SubscriberProps",
+    "SynthesizedError",
+    "Table",
+    "TableProps",
+    "TerraformStack",
+    "Topic",
+    "TopicProps",
+    "TriggerProps",
+]
 
-if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ loads them
-    from .app import build_app
-    from .cdk import App, TerraformStack
-    from .function import PythonFunction, PythonFunctionProps
-    from .ids import DuplicateLogicalIdError
-    from .messaging import Queue, QueueProps, SubscribedQueue, SubscribedQueueProps, Topic, TopicProps
-    from .observability import Alarms, Dashboard
-    from pipeline_model.packaging import PackagingError
-    from .facts import StackFacts, stack_facts
-    from .pipeline import EventPipeline, SynthesizedError
-    from .pipeline_props import EventPipelineProps
-    from .props import PropsConflictError
-    from .security import Account, MessagingKey
-    from .stack import PipelineStack, aws_provider
-    from .subscriber import Subscriber, SubscriberProps
-    from .table import Table, TableProps
-    from .triggers import EventSourceTrigger, TriggerProps
+if TYPE_CHECKING:  # for type checkers and IDEs (explicit re-exports); at run time __getattr__ loads them
+    from .app import build_app as build_app
+    from .cdk import App as App, TerraformStack as TerraformStack
+    from .facts import StackFacts as StackFacts, stack_facts as stack_facts
+    from .function import PythonFunction as PythonFunction, PythonFunctionProps as PythonFunctionProps
+    from .ids import DuplicateLogicalIdError as DuplicateLogicalIdError
+    from .messaging import Queue as Queue, QueueProps as QueueProps, SubscribedQueue as SubscribedQueue, SubscribedQueueProps as SubscribedQueueProps, Topic as Topic, TopicProps as TopicProps
+    from .observability import Alarms as Alarms, Dashboard as Dashboard
+    from .pipeline import EventPipeline as EventPipeline, SynthesizedError as SynthesizedError
+    from .pipeline_props import EventPipelineProps as EventPipelineProps
+    from .props import PropsConflictError as PropsConflictError
+    from .security import Account as Account, MessagingKey as MessagingKey
+    from .stack import PipelineStack as PipelineStack, aws_provider as aws_provider
+    from .subscriber import Subscriber as Subscriber, SubscriberProps as SubscriberProps
+    from .table import Table as Table, TableProps as TableProps
+    from .triggers import EventSourceTrigger as EventSourceTrigger, TriggerProps as TriggerProps
+    from pipeline_model.packaging import PackagingError as PackagingError
 
 
 def __getattr__(name: str) -> Any:

@@ -7,6 +7,8 @@ From ``cdktf_cdktf_provider_aws`` or ``cdktn_provider_aws``, whichever
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .cdk import FLAVOUR
 from .runtime import provider as _provider
 
@@ -33,20 +35,37 @@ JS_INDEX = STATUS.js_index
 #: Why, when JS_INDEX is "eager" or the ordinary import ran.
 JS_INDEX_DETAIL = STATUS.detail
 
-AwsProvider = _modules["provider"].AwsProvider
-AwsProviderDefaultTags = _modules["provider"].AwsProviderDefaultTags
-IamRolePolicyAttachment = _modules["iam_role_policy_attachment"].IamRolePolicyAttachment
-LambdaEventSourceMapping = _modules["lambda_event_source_mapping"].LambdaEventSourceMapping
-LambdaEventSourceMappingDestinationConfig = _modules["lambda_event_source_mapping"].LambdaEventSourceMappingDestinationConfig
-LambdaEventSourceMappingDestinationConfigOnFailure = _modules[
-    "lambda_event_source_mapping"
-].LambdaEventSourceMappingDestinationConfigOnFailure
-SnsTopicSubscription = _modules["sns_topic_subscription"].SnsTopicSubscription
-KmsKey = _modules["kms_key"].KmsKey
-KmsAlias = _modules["kms_alias"].KmsAlias
-CloudwatchMetricAlarm = _modules["cloudwatch_metric_alarm"].CloudwatchMetricAlarm
-CloudwatchDashboard = _modules["cloudwatch_dashboard"].CloudwatchDashboard
-DataAwsCallerIdentity = _modules["data_aws_caller_identity"].DataAwsCallerIdentity
-DataAwsSsmParameter = _modules["data_aws_ssm_parameter"].DataAwsSsmParameter
-DataAwsRegion = _modules["data_aws_region"].DataAwsRegion
-DataAwsPartition = _modules["data_aws_partition"].DataAwsPartition
+if TYPE_CHECKING:  # type checkers see cdktf's provider classes; CDK Terrain's have the same API
+    from cdktf_cdktf_provider_aws.provider import AwsProvider as AwsProvider
+    from cdktf_cdktf_provider_aws.provider import AwsProviderDefaultTags as AwsProviderDefaultTags
+    from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment as IamRolePolicyAttachment
+    from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMapping as LambdaEventSourceMapping
+    from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMappingDestinationConfig as LambdaEventSourceMappingDestinationConfig
+    from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMappingDestinationConfigOnFailure as LambdaEventSourceMappingDestinationConfigOnFailure
+    from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription as SnsTopicSubscription
+    from cdktf_cdktf_provider_aws.kms_key import KmsKey as KmsKey
+    from cdktf_cdktf_provider_aws.kms_alias import KmsAlias as KmsAlias
+    from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm as CloudwatchMetricAlarm
+    from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard as CloudwatchDashboard
+    from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity as DataAwsCallerIdentity
+    from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter as DataAwsSsmParameter
+    from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion as DataAwsRegion
+    from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition as DataAwsPartition
+else:
+    AwsProvider = _modules["provider"].AwsProvider
+    AwsProviderDefaultTags = _modules["provider"].AwsProviderDefaultTags
+    IamRolePolicyAttachment = _modules["iam_role_policy_attachment"].IamRolePolicyAttachment
+    LambdaEventSourceMapping = _modules["lambda_event_source_mapping"].LambdaEventSourceMapping
+    LambdaEventSourceMappingDestinationConfig = _modules["lambda_event_source_mapping"].LambdaEventSourceMappingDestinationConfig
+    LambdaEventSourceMappingDestinationConfigOnFailure = _modules[
+        "lambda_event_source_mapping"
+    ].LambdaEventSourceMappingDestinationConfigOnFailure
+    SnsTopicSubscription = _modules["sns_topic_subscription"].SnsTopicSubscription
+    KmsKey = _modules["kms_key"].KmsKey
+    KmsAlias = _modules["kms_alias"].KmsAlias
+    CloudwatchMetricAlarm = _modules["cloudwatch_metric_alarm"].CloudwatchMetricAlarm
+    CloudwatchDashboard = _modules["cloudwatch_dashboard"].CloudwatchDashboard
+    DataAwsCallerIdentity = _modules["data_aws_caller_identity"].DataAwsCallerIdentity
+    DataAwsSsmParameter = _modules["data_aws_ssm_parameter"].DataAwsSsmParameter
+    DataAwsRegion = _modules["data_aws_region"].DataAwsRegion
+    DataAwsPartition = _modules["data_aws_partition"].DataAwsPartition

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsii
 
@@ -23,19 +23,36 @@ from .runtime.flavour import ENV, FLAVOURS, Flavour, FlavourError, select
 FLAVOUR: Flavour = select()
 core = importlib.import_module(FLAVOUR.core)
 
-App = core.App
-AssetType = core.AssetType
-LocalBackend = core.LocalBackend
-S3Backend = core.S3Backend
-TerraformAsset = core.TerraformAsset
-TerraformHclModule = core.TerraformHclModule
-TerraformOutput = core.TerraformOutput
-TerraformStack = core.TerraformStack
-Testing = core.Testing
-Lazy = core.Lazy
-Token = core.Token
-IAnyProducer = core.IAnyProducer
-IResolvable = core.IResolvable
+if TYPE_CHECKING:  # type checkers see cdktf's classes; CDK Terrain's have the same API
+    from cdktf import (
+        App,
+        AssetType,
+        IAnyProducer,
+        IResolvable,
+        Lazy,
+        LocalBackend,
+        S3Backend,
+        TerraformAsset,
+        TerraformHclModule,
+        TerraformOutput,
+        TerraformStack,
+        Testing,
+        Token,
+    )
+else:
+    App = core.App
+    AssetType = core.AssetType
+    LocalBackend = core.LocalBackend
+    S3Backend = core.S3Backend
+    TerraformAsset = core.TerraformAsset
+    TerraformHclModule = core.TerraformHclModule
+    TerraformOutput = core.TerraformOutput
+    TerraformStack = core.TerraformStack
+    Testing = core.Testing
+    Lazy = core.Lazy
+    Token = core.Token
+    IAnyProducer = core.IAnyProducer
+    IResolvable = core.IResolvable
 
 #: The releases that read the S3 backend's use_lockfile (native S3 state locking).
 S3_LOCKFILE_TARGETS = {"terraform": ">=1.10.0", "opentofu": ">=1.10.0"}
