@@ -6,14 +6,15 @@ keeps working:
 * :mod:`.schema`: the models and their defaults (the original design) and rules;
 * :mod:`.filter_policy`: SNS subscription filter policies, checked as SNS would;
 * :mod:`.files`: building the object from data and TOML/JSON files, with readable errors;
-* :mod:`.naming`: AWS name rules, default names, collisions across environments;
-* :mod:`.errors`: :class:`ConfigError`.
+* :mod:`.naming`: AWS name rules on the computed names, collisions across environments.
 
-Invalid values are rejected when the object is built, before any cdktf or jsii code runs,
-with a :class:`ConfigError` that names the field and the rule it broke.
+Defaults come from :mod:`pipeline_model.defaults`, names from :mod:`pipeline_model.names`
+(``config.names``). Invalid values are rejected when the object is built, before any cdktf or
+jsii code runs, with a :class:`ConfigError` listing every :class:`Problem` (field, rule, hint).
 """
 
-from ..errors import ConfigError
+from ..errors import ConfigError, Problem
+from ..limits import LOG_RETENTION_DAYS
 from .files import (
     MAX_INT_DIGITS,
     build_config,
@@ -21,6 +22,7 @@ from .files import (
     environments_from_dict,
     path_part,
     read_config_file,
+    with_subscriber,
 )
 from .filter_policy import (
     FILTER_POLICY_MAX_BYTES,
@@ -30,9 +32,8 @@ from .filter_policy import (
     NUMERIC_LIMIT,
     check_filter_policy,
 )
-from .naming import check_code, check_no_collisions, default_subscriber_names
+from .naming import check_code, check_no_collisions, default_subscriber_names, named_resources
 from .schema import (
-    LOG_RETENTION_DAYS,
     POWERTOOLS_VERSION,
     AlarmsConfig,
     FunctionConfig,
@@ -59,6 +60,7 @@ __all__ = [
     "FunctionConfig",
     "Memory",
     "PipelineConfig",
+    "Problem",
     "S3BackendConfig",
     "Seconds",
     "SecurityConfig",
@@ -71,6 +73,8 @@ __all__ = [
     "check_plain_data",
     "default_subscriber_names",
     "environments_from_dict",
+    "named_resources",
     "path_part",
     "read_config_file",
+    "with_subscriber",
 ]
