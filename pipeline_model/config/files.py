@@ -39,8 +39,8 @@ def _describe(error: ValidationError, prefix: str = "") -> list[Problem]:
     for item in error.errors():
         where = prefix + ".".join(path_part(part) for part in item["loc"])
         if item["type"] == RULES_ERROR:
-            problems += [Problem(f"{where}.{p.field}" if where else p.field, p.rule, p.hint)
-                         for p in item["ctx"]["problems"]]
+            model = where if not where or where.endswith(".") else f"{where}."
+            problems += [Problem(f"{model}{p.field}", p.rule, p.hint) for p in item["ctx"]["problems"]]
         elif item["type"] == "extra_forbidden":
             problems.append(Problem(where, "unknown field", "check the spelling; see README 'Configuration'"))
         else:
