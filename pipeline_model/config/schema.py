@@ -289,7 +289,7 @@ class PipelineConfig(_Model):
 
     environment: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")] = defaults.ENVIRONMENT
     """The environment's name (lower case, digits, -); production/prod turn deletion protection on."""
-    name_suffix: str = ""
+    name_suffix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{0,16}$")] = ""
     """Appended to the stack name and every AWS resource name (e.g. "-dev"; before '.fifo'), so that environments deployed to one account never collide: 0-16 characters of A-Z a-z 0-9 _ -. Kept as given; the names (config.names) carry it."""
     stack_name: str | None = None
     """None = "event-driven-pipeline" (+ name_suffix). The stack (and directory under cdktf.out/stacks/), the KMS alias and the dashboard name: a letter, then letters, digits or -, at most 63."""
