@@ -387,3 +387,14 @@ def test_odd_keys_are_quoted_in_messages(tmp_path, monkeypatch, capsys, data, ex
     err = capsys.readouterr().err
     assert expected in err, err
     assert "\x1b" not in err and all(line.startswith("error: ") for line in err.splitlines())
+
+
+def test_the_configuration_imports_neither_the_contract_nor_cdktf():
+    """contract -> config is one way (the deadline numbers come from pipeline_model.limits), and
+    the model imports no construct layer."""
+    code = ("import sys; import pipeline_model.config as c; c.build_config(subscribers=[{'batch_size': 10}]); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('cdktf', 'jsii', 'constructs', "
+            "'constructs_lib') or m == 'pipeline_model.contract'))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
