@@ -135,6 +135,13 @@ def test_every_broken_rule_is_reported_at_once():
     assert all(problem.rule for problem in caught.value.problems)
 
 
+def test_a_repeated_subscriber_name_is_the_one_problem_reported():
+    """Its default queue, function and tables repeat the other's too: only the name is reported."""
+    with pytest.raises(ConfigError) as caught:
+        build_config(subscribers=[{}, {"name": "main", "batch_size": 5}])
+    assert caught.value.lines() == ["subscribers.1.name: 'main' is used twice; each must be unique"]
+
+
 def test_problems_are_data_with_field_rule_and_hint():
     with pytest.raises(ConfigError) as caught:
         build_config(subscribers=[{"batch_size": 10, "function": {"timeout": 2}, "visibility_timeout_seconds": 12}])

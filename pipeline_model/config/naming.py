@@ -143,9 +143,14 @@ def name_problems(config: PipelineConfig) -> list[Problem]:
             if not pattern.fullmatch(resource.name):
                 problems.append(Problem(resource.field, f"{resource.name!r}{suffix} is not a valid "
                                                         f"{resource.rules} name: use {rule}"))
-    problems += _duplicates("subscribers.{}.name", [sub.name for sub in config.subscribers])
+    repeated = _duplicates("subscribers.{}.name", [sub.name for sub in config.subscribers])
+    problems += repeated
+    # A subscriber repeating another's name repeats its default names too: its name is the problem.
+    skip = tuple(problem.field.removesuffix("name") for problem in repeated)
     first: dict[tuple[str, str], NamedResource] = {}
     for resource in resources:
+        if skip and resource.field.startswith(skip):
+            continue
         key = (resource.service, resource.name)
         other = first.setdefault(key, resource)
         if other is resource:
