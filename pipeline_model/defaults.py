@@ -3,6 +3,8 @@ and the constructs' props (constructs_lib) read their defaults from here."""
 
 from __future__ import annotations
 
+from typing import Final
+
 # --- names (pipeline_model.names applies name_suffix and the per-item '.fifo' to them) ----------
 STACK_NAME = "event-driven-pipeline"
 TABLE_NAME = "application-data-table"
@@ -24,8 +26,8 @@ REGION = "us-east-1"
 TAGS: tuple[tuple[str, str], ...] = (("Environment", "Production"), ("Project", "EventDrivenArchitecture"))
 
 # --- functions ---------------------------------------------------------------------------------
-RUNTIME = "python3.12"
-ARCHITECTURE = "x86_64"
+RUNTIME: Final = "python3.12"
+ARCHITECTURE: Final = "x86_64"
 #: Powertools for AWS Lambda (Python) release the handlers are written and tested against
 #: (the Pipfile pins the same version; a test keeps the two equal).
 POWERTOOLS_VERSION = "3.37.0"
@@ -40,7 +42,7 @@ RESERVED_CONCURRENCY = -1
 LOG_RETENTION_DAYS = 14
 
 # --- the stream mapping (producer) ---------------------------------------------------------------
-STARTING_POSITION = "TRIM_HORIZON"
+STARTING_POSITION: Final = "TRIM_HORIZON"
 STREAM_BATCH_SIZE = 100
 STREAM_BATCHING_WINDOW_SECONDS = 0
 STREAM_MAXIMUM_RETRY_ATTEMPTS = 10
@@ -56,8 +58,8 @@ MESSAGE_RETENTION_SECONDS = 345600  # 4 days (SQS's own default)
 MAX_RECEIVE_COUNT = 5
 IDEMPOTENCY_TTL_SECONDS = 432000  # 5 days: message retention + the stream's maximum record age
 RAW_MESSAGE_DELIVERY = False
-FILTER_POLICY_SCOPE = "MessageAttributes"
-ORDERING = "none"
+FILTER_POLICY_SCOPE: Final = "MessageAttributes"
+ORDERING: Final = "none"
 
 # --- security ----------------------------------------------------------------------------------
 CUSTOMER_MANAGED_KEY = True
@@ -70,7 +72,7 @@ TRACING = True
 ALARMS_ENABLED = True
 ALARM_QUEUE_AGE_SECONDS = 300
 ALARM_ITERATOR_AGE_MS = 60000
-ALARM_PERIOD_SECONDS = 300
+ALARM_PERIOD_SECONDS: Final = 300
 ALARM_EVALUATION_PERIODS = 1
 DASHBOARD = True
 

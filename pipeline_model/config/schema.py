@@ -331,7 +331,7 @@ class PipelineConfig(_Model):
     """Optional remote state; None keeps Terraform's local backend (no AWS account needed to synth)."""
     subscribers: list[SubscriberConfig] = Field(default_factory=lambda: [SubscriberConfig()], min_length=1, max_length=50)
     """The topic's subscribers (1-50), each a queue -> consumer; default: one named main."""
-    ordering: _ordering.Ordering = defaults.ORDERING  # type: ignore[assignment]
+    ordering: _ordering.Ordering = defaults.ORDERING
     """"none" (standard topic and queues, the original design) or "per-item": a FIFO topic and FIFO queues, so each item's changes reach every consumer in stream order (see 'Per-item ordering')."""
 
     _blank_names = field_validator(
