@@ -41,12 +41,9 @@ def build_app(configs: list[PipelineConfig], outdir: str | None = None):
 
 
 def error_lines(error: Exception) -> list[str]:
-    """``error: <field>: <rule>``, one line per broken rule (a ConfigError lists them under a
-    heading; other errors are one line already)."""
-    heading, _, rest = str(error).partition("\n")
-    if heading.rstrip(":") == "invalid pipeline configuration" and rest:
-        return [f"error: {line.strip()}" for line in rest.splitlines() if line.strip()]
-    return [f"error: {line}" for line in str(error).splitlines()]
+    """``error: <field>: <rule>``, one line per problem of a ConfigError; other errors as they read."""
+    lines = error.lines() if isinstance(error, ConfigError) else str(error).splitlines()
+    return [f"error: {line}" for line in lines]
 
 
 def fail(error: Exception) -> None:

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import jsii
+from pydantic import ValidationError
 from constructs import Construct, IValidation
 
 from pipeline_model.config import ConfigError, PipelineConfig, SubscriberConfig
+from pipeline_model.config.files import validation_problems
 from pipeline_model.contract import FAILED_MESSAGE_RETENTION_SECONDS, producer_environment
 from pipeline_model.errors import PipelineError, Problem
 from pipeline_model.literal import terraform_literal
-from pipeline_model.names import default_subscriber_names
 from pipeline_model.packaging import powertools_bundle
 
 from . import modules
@@ -193,14 +194,10 @@ class EventPipeline(Construct):
                 f"EventPipeline {self.node.path}: add_subscriber after the app was synthesized would be lost: "
                 "add subscribers before app.synth()"
             )
-        if isinstance(sub, SubscriberConfig):
-            # Names it filled in itself (before it knew this pipeline) are left to the pipeline: the
-            # per-item '.fifo' default, the suffix.
-            defaults = dict(zip(("queue_name", "function_name"), default_subscriber_names(sub.name)))
-            data = {k: v for k, v in sub.model_dump().items() if defaults.get(k, object()) != v}
-        else:
-            data = dict(sub)
-        new = SubscriberConfig(**data)
+        try:
+            new = sub if isinstance(sub, SubscriberConfig) else SubscriberConfig(**sub)
+        except ValidationError as error:
+            raise ConfigError(validation_problems(error, f"subscribers.{len(self.props.subscribers)}.")) from None
         # Checked with the pipeline's rules (raises ConfigError), then copied without a second check.
         updated = self.props.model_copy(update={"subscribers": (*self.props.subscribers, new)})
         settings_model(updated, self.facts.region if self.facts.region_known else None)
@@ -254,7 +251,7 @@ class EventPipeline(Construct):
     def _subscribe(self, sub: SubscriberConfig) -> Subscriber:
         props, names = self.props, self.props.names.subscriber(sub.name)
         subscriber = Subscriber(self, f"subscriber_{sub.name}", props=SubscriberProps(
-            settings=sub.model_copy(update={"queue_name": names.queue, "function_name": names.function}),
+            settings=sub,
             names=names, topic=self.topic, account=self.account, key=self.key, layers=self.layers,
             bundle=self.bundle, logical_id_prefix=self.prefix, fifo=props.fifo, runtime=props.runtime,
             architecture=props.architecture, tracing=props.security.tracing,

@@ -9,9 +9,9 @@ file's path to it is :func:`props_from_config`, the one function from config to 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline_model import defaults
 from pipeline_model.config import (
@@ -22,8 +22,10 @@ from pipeline_model.config import (
     SecurityConfig,
     StreamConfig,
     SubscriberConfig,
-    build_config,
 )
+from pipeline_model.config.files import validation_problems
+from pipeline_model.config.schema import raise_problems
+from pipeline_model.errors import ConfigError
 from pipeline_model.names import PipelineNames, pipeline_names
 from pipeline_model.ordering import Ordering
 
@@ -40,7 +42,7 @@ class EventPipelineProps(BaseModel):
 
     name: str | None = None
     """The pipeline's name: its KMS key alias is alias/<name> and its dashboard <name>. None = "event-driven-pipeline"."""
-    name_suffix: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,16}$")
+    name_suffix: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,16}$")
     """Appended to every AWS name the pipeline creates (before '.fifo'), e.g. "-dev"."""
     table_name: str | None = None
     """The source table (with its stream). None = "application-data-table"."""
@@ -79,12 +81,22 @@ class EventPipelineProps(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     """Tags of every resource the pipeline creates (besides the provider's default_tags)."""
 
+    if not TYPE_CHECKING:  # type checkers see the fields' own signature
+        def __init__(self, **data: Any) -> None:
+            try:
+                super().__init__(**data)
+            except ValidationError as error:
+                raise ConfigError(validation_problems(error, "props.")) from None
+
     @model_validator(mode="after")
     def _valid(self) -> "EventPipelineProps":
         # The pipeline's rules (names, ordering, limits) are the configuration's: checked by the
         # same model, with the same messages. The region's own rules wait for the stack's region
         # (EventPipeline): until then, a region the given ARNs agree with.
-        settings_model(self, _region_of_arns(self))
+        try:
+            settings_model(self, _region_of_arns(self))
+        except ConfigError as error:
+            raise_problems(error.problems)
         return self
 
     @property
@@ -94,7 +106,7 @@ class EventPipelineProps(BaseModel):
             stack=self.name, table=self.table_name, topic=self.topic_name,
             producer_function=self.producer_function_name, stream_failure_queue=self.stream_failure_queue_name,
             alarm_topic=self.alarm_topic_name, suffix=self.name_suffix, fifo=self.ordering == "per-item",
-            subscribers=[(s.name, s.queue_name or None, s.function_name or None) for s in self.subscribers],
+            subscribers=[(s.name, s.queue_name, s.function_name) for s in self.subscribers],
         )
 
     @property
@@ -110,22 +122,19 @@ class EventPipelineProps(BaseModel):
 
 def settings_model(props: EventPipelineProps, region: str | None = None) -> PipelineConfig:
     """The configuration model checking ``props`` by the pipeline's rules (``region`` = the stack's,
-    when known, for the region's own rules), raising :class:`ConfigError`."""
-    names = props.names
+    when known, for the region's own rules), raising :class:`ConfigError` whose problems name the
+    props' fields."""
     data: dict[str, Any] = {
-        name: getattr(props, name) for name in type(props).model_fields
-        if name not in ("name", "name_suffix", "tags", "subscribers", "producer_code")
+        name: getattr(props, name) for name in type(props).model_fields if name not in ("name", "tags")
     }
-    data.update(
-        stack_name=names.stack, table_name=names.table, topic_name=names.topic,
-        producer_function_name=names.producer_function, stream_failure_queue_name=names.stream_failure_queue,
-        alarm_topic_name=names.alarm_topic, producer_code=str(props.producer_code),
-        subscribers=[sub.model_copy(update={"queue_name": n.queue, "function_name": n.function})
-                     for sub, n in zip(props.subscribers, names.subscribers)],
-    )
+    data.update(stack_name=props.name, producer_code=str(props.producer_code), subscribers=list(props.subscribers),
+                security=props.security.model_copy(update={"deletion_protection": props.deletion_protection}))
     if region is not None:
         data["region"] = region
-    return build_config(data)
+    try:
+        return PipelineConfig(**data)
+    except ValidationError as error:
+        raise ConfigError(validation_problems(error)) from None
 
 
 #: A region of each partition, for checking ARNs before the stack's region is known.

@@ -84,8 +84,7 @@ class Subscriber(Construct):
         if problem:
             raise PropsConflictError(f"Subscriber {scope.node.path}/{id}: props.settings.{problem}")
         super().__init__(scope, id)
-        names = props.names or subscriber_names(sub.name, sub.queue_name or None, sub.function_name or None,
-                                                fifo=fifo)
+        names = props.names or subscriber_names(sub.name, sub.queue_name, sub.function_name, fifo=fifo)
         self.names = names
         self.config = sub
         key, topic = props.key, props.topic
@@ -134,8 +133,7 @@ class Subscriber(Construct):
             props=function_props(
                 sub.function, runtime=props.runtime, architecture=props.architecture, tracing=props.tracing,
                 function_name=names.function, code=sub.code,
-                environment=consumer_environment(sub.model_copy(update={"function_name": names.function}),
-                                                 self.idempotency_table.table_name),
+                environment=consumer_environment(sub, names, self.idempotency_table.table_name),
                 policy_statements={
                     "idempotency": {
                         "effect": "Allow",

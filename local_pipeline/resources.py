@@ -69,11 +69,12 @@ def _queue_arn(sqs: Any, url: str) -> str:
 
 def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources:
     ddb, sns, sqs = clients.dynamodb, clients.sns, clients.sqs
-    res = Resources(table_name=config.table_name)
+    names = config.names
+    res = Resources(table_name=names.table)
 
     key, key_type = contract.TABLE_HASH_KEY
     table = ddb.create_table(
-        TableName=config.table_name,
+        TableName=names.table,
         KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": key, "AttributeType": key_type}],
         BillingMode="PAY_PER_REQUEST",
@@ -87,20 +88,21 @@ def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources
     # ordering = "per-item": FIFO topic and queues, content-based deduplication off (pipeline_model/ordering.py).
     topic_attributes = {"FifoTopic": "true", "ContentBasedDeduplication": "false"} if fifo else {}
     queue_attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "false"} if fifo else {}
-    res.topic_arn = sns.create_topic(Name=config.topic_name, Attributes=topic_attributes, Tags=_tags(config))["TopicArn"]
+    res.topic_arn = sns.create_topic(Name=names.topic, Attributes=topic_attributes, Tags=_tags(config))["TopicArn"]
 
-    res.failure_queue_url = sqs.create_queue(QueueName=config.stream_failure_queue_name)["QueueUrl"]
+    res.failure_queue_url = sqs.create_queue(QueueName=names.stream_failure_queue)["QueueUrl"]
     res.failure_queue_arn = _queue_arn(sqs, res.failure_queue_url)
 
     for sub in config.subscribers:
+        sub_names = names.subscriber(sub.name)
         sr = SubscriberResources(config=sub, visibility_timeout_s=timing.visibility_timeout(sub))
         sr.dlq_url = sqs.create_queue(
-            QueueName=sub.dlq_name,
+            QueueName=sub_names.dlq,
             Attributes={"MessageRetentionPeriod": str(contract.FAILED_MESSAGE_RETENTION_SECONDS), **queue_attributes},
         )["QueueUrl"]
         sr.dlq_arn = _queue_arn(sqs, sr.dlq_url)
         sr.queue_url = sqs.create_queue(
-            QueueName=sub.queue_name,
+            QueueName=sub_names.queue,
             Attributes={
                 "VisibilityTimeout": str(sr.visibility_timeout_s),
                 "MessageRetentionPeriod": str(sub.message_retention_seconds),
@@ -119,7 +121,7 @@ def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources
             TopicArn=res.topic_arn, Protocol="sqs", Endpoint=sr.queue_arn, Attributes=attributes, ReturnSubscriptionArn=True
         )["SubscriptionArn"]
 
-        sr.idempotency_table = sub.idempotency_table_name
+        sr.idempotency_table = sub_names.idempotency_table
         ikey, ikey_type = contract.IDEMPOTENCY_HASH_KEY
         ddb.create_table(
             TableName=sr.idempotency_table,

@@ -318,13 +318,14 @@ class LocalPipeline:
             ).load()
 
         self.functions["__producer__"] = load(
-            cfg.producer_function_name, cfg.producer_code,
+            cfg.names.producer_function, cfg.producer_code,
             contract.producer_environment(cfg, res.topic_arn), cfg.producer,
         )
         for sub in cfg.subscribers:
-            environment = contract.consumer_environment(sub, res.subscribers[sub.name].idempotency_table)
+            names = cfg.names.subscriber(sub.name)
+            environment = contract.consumer_environment(sub, names, res.subscribers[sub.name].idempotency_table)
             for index in range(max(1, self.options.pollers_per_queue)):  # one execution environment per poller
-                self.functions[f"{sub.name}#{index}"] = load(sub.function_name, sub.code, environment, sub.function)
+                self.functions[f"{sub.name}#{index}"] = load(names.function, sub.code, environment, sub.function)
 
     def _on_error(self, message: str) -> None:
         self.errors.append(message)

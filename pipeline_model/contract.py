@@ -12,6 +12,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # annotations only: the configuration's own rules read this module (no import cycle)
     from .config import PipelineConfig, SubscriberConfig
 
+# The consumer's deadline rule lives in pipeline_model.limits (the configuration checks it too, and
+# must not import this module); re-exported here, where the handlers' contract is read.
+from .limits import CONSUMER_DEADLINE_MARGIN_MS, CONSUMER_MESSAGE_BUDGET_MS, consumer_batch_ms
+from .names import SubscriberNames
+
+__all__ = [
+    "CONSUMER_DEADLINE_MARGIN_MS", "CONSUMER_MESSAGE_BUDGET_MS", "FAILED_MESSAGE_RETENTION_SECONDS", "HANDLER",
+    "IDEMPOTENCY_HASH_KEY", "IDEMPOTENCY_TTL_ATTRIBUTE", "STREAM_VIEW_TYPE", "TABLE_HASH_KEY", "consumer_batch_ms",
+    "consumer_environment", "producer_environment",
+]
+
 #: The application table's partition key (name, DynamoDB type).
 TABLE_HASH_KEY = ("id", "S")
 STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
@@ -22,28 +33,18 @@ IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
 FAILED_MESSAGE_RETENTION_SECONDS = 1209600
 HANDLER = "app.handler"
 
-#: The consumer's deadline rule (functions/consumer/app.py holds the same numbers; a test keeps them equal).
-#: It starts no message with less than CONSUMER_DEADLINE_MARGIN_MS left (two bounded idempotency calls plus the
-#: time to return), and a message costs about CONSUMER_MESSAGE_BUDGET_MS (two DynamoDB calls and light business
-#: logic), so a batch fits in the function timeout when batch_size x budget + margin <= timeout.
-CONSUMER_DEADLINE_MARGIN_MS = 2250
-CONSUMER_MESSAGE_BUDGET_MS = 50
-
-
-def consumer_batch_ms(batch_size: int) -> int:
-    """Milliseconds a consumer invocation needs for a full batch under the deadline rule."""
-    return batch_size * CONSUMER_MESSAGE_BUDGET_MS + CONSUMER_DEADLINE_MARGIN_MS
-
-
 def producer_environment(config: PipelineConfig, topic_arn: str) -> dict[str, str]:
     """The producer's environment (``config``: anything with ``names``, the configuration or the props)."""
     return {"SNS_TOPIC_ARN": topic_arn, "POWERTOOLS_SERVICE_NAME": config.names.producer_function}
 
 
-def consumer_environment(sub: SubscriberConfig, idempotency_table: str) -> dict[str, str]:
+def consumer_environment(sub: SubscriberConfig, names: SubscriberNames,
+                         idempotency_table: str | None = None) -> dict[str, str]:
+    """The consumer's environment; ``idempotency_table`` = the table's name as the stack refers to it
+    (a Terraform reference), default its name (``names.idempotency_table``)."""
     return {
         "SUBSCRIBER_NAME": sub.name,
-        "IDEMPOTENCY_TABLE": idempotency_table,
+        "IDEMPOTENCY_TABLE": idempotency_table if idempotency_table is not None else names.idempotency_table,
         "IDEMPOTENCY_TTL_SECONDS": str(sub.idempotency_ttl_seconds),
-        "POWERTOOLS_SERVICE_NAME": sub.function_name,
+        "POWERTOOLS_SERVICE_NAME": names.function,
     }

@@ -3,6 +3,8 @@ and the constructs' props (constructs_lib) read their defaults from here."""
 
 from __future__ import annotations
 
+from typing import Final
+
 # --- names (pipeline_model.names applies name_suffix and the per-item '.fifo' to them) ----------
 STACK_NAME = "event-driven-pipeline"
 TABLE_NAME = "application-data-table"
@@ -15,6 +17,67 @@ SUBSCRIBER_NAME = "main"
 MAIN_QUEUE_NAME = "data-processing-queue"
 MAIN_FUNCTION_NAME = "sqs-message-consumer"
 
-# --- functions ----------------------------------------------------------------------------------
-RUNTIME = "python3.12"
-ARCHITECTURE = "x86_64"
+# --- the environment --------------------------------------------------------------------------
+ENVIRONMENT = "production"
+#: Environments whose table gets deletion protection unless the configuration says otherwise.
+PRODUCTION_ENVIRONMENTS = ("production", "prod")
+REGION = "us-east-1"
+#: Default tags of every resource (read-only here; the models copy it).
+TAGS: tuple[tuple[str, str], ...] = (("Environment", "Production"), ("Project", "EventDrivenArchitecture"))
+
+# --- functions ---------------------------------------------------------------------------------
+RUNTIME: Final = "python3.12"
+ARCHITECTURE: Final = "x86_64"
+#: Powertools for AWS Lambda (Python) release the handlers are written and tested against
+#: (the Pipfile pins the same version; a test keeps the two equal).
+POWERTOOLS_VERSION = "3.37.0"
+#: "ssm" = AWS's public layer, its ARN read from the public SSM parameter.
+POWERTOOLS_LAYER = "ssm"
+PRODUCER_CODE = "producer"
+CONSUMER_CODE = "consumer"
+FUNCTION_TIMEOUT_SECONDS = 3
+FUNCTION_MEMORY_MB = 128
+#: -1 = unreserved (the account's pool).
+RESERVED_CONCURRENCY = -1
+LOG_RETENTION_DAYS = 14
+
+# --- the stream mapping (producer) ---------------------------------------------------------------
+STARTING_POSITION: Final = "TRIM_HORIZON"
+STREAM_BATCH_SIZE = 100
+STREAM_BATCHING_WINDOW_SECONDS = 0
+STREAM_MAXIMUM_RETRY_ATTEMPTS = 10
+#: 6 h of retries, then at least 18 h to replay before the stream's 24 h retention ends (docs/operations.md).
+STREAM_MAXIMUM_RECORD_AGE_SECONDS = 21600
+STREAM_PARALLELIZATION_FACTOR = 1
+STREAM_BISECT_BATCH_ON_FUNCTION_ERROR = True
+
+# --- subscribers (queue -> consumer) ---------------------------------------------------------------
+SUBSCRIBER_BATCH_SIZE = 10
+SUBSCRIBER_BATCHING_WINDOW_SECONDS = 0
+VISIBILITY_TIMEOUT_SECONDS = 30
+MESSAGE_RETENTION_SECONDS = 345600  # 4 days (SQS's own default)
+MAX_RECEIVE_COUNT = 5
+IDEMPOTENCY_TTL_SECONDS = 432000  # 5 days: message retention + the stream's maximum record age
+RAW_MESSAGE_DELIVERY = False
+FILTER_POLICY_SCOPE: Final = "MessageAttributes"
+ORDERING: Final = "none"
+
+# --- security ----------------------------------------------------------------------------------
+CUSTOMER_MANAGED_KEY = True
+KEY_DELETION_WINDOW_DAYS = 30
+ENFORCE_TLS = True
+POINT_IN_TIME_RECOVERY = True
+TRACING = True
+
+# --- alarms and dashboard --------------------------------------------------------------------------
+ALARMS_ENABLED = True
+ALARM_QUEUE_AGE_SECONDS = 300
+ALARM_ITERATOR_AGE_MS = 60000
+ALARM_PERIOD_SECONDS: Final = 300
+ALARM_EVALUATION_PERIODS = 1
+DASHBOARD = True
+
+# --- remote state (S3 backend) ---------------------------------------------------------------------
+BACKEND_KEY = "event-driven-pipeline/terraform.tfstate"
+BACKEND_ENCRYPT = True
+BACKEND_USE_LOCKFILE = False

@@ -33,15 +33,13 @@ class Problem:
 class ConfigError(PipelineError, ValueError):
     """An invalid pipeline configuration: one or more :class:`Problem` records.
 
-    ``ConfigError("text")`` is one problem without a field (kept for callers of earlier releases).
+    ``ConfigError("text")`` is one problem without a field (kept for callers of earlier releases;
+    the text is taken as it is, never parsed).
     """
 
     def __init__(self, problems: Problem | Iterable[Problem] | str) -> None:
         if isinstance(problems, str):
-            # TRANSITIONAL (removed when every raise builds Problems): text in the old format.
-            head, _, rest = problems.partition("\n")
-            texts = rest.splitlines() if head == f"{CONFIG_HEADING}:" else [problems]
-            problems = [Problem("", text.strip()) for text in texts if text.strip()]
+            problems = [Problem("", problems)]
         elif isinstance(problems, Problem):
             problems = [problems]
         self.problems: tuple[Problem, ...] = tuple(problems)

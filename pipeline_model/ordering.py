@@ -5,11 +5,12 @@ dead-letter queue) an SQS FIFO queue; the producer gives each message the group 
 functions/shared/pipeline_message.py), so each item's changes reach every consumer in stream order. Under
 ``"none"`` (the default, the original design) everything stays standard.
 
-What this module decides (config.py and the constructs call it; nothing else repeats these rules):
+What this module decides (the configuration and the constructs call it; nothing else repeats these rules):
 
 * names: a FIFO topic's or queue's name ends in ``.fifo`` and a standard one's must not. Default names get the
-  suffix automatically under per-item; a name the configuration gives must carry it itself (or not), so a name
-  never changes behind the user's back. ``name_suffix`` goes before ``.fifo``.
+  suffix automatically under per-item (:mod:`pipeline_model.names` computes them); a name the configuration
+  gives must carry it itself (or not), so a name never changes behind the user's back. ``name_suffix`` goes
+  before ``.fifo``.
 * the sqs module names a FIFO queue's dead-letter queue ``<name without .fifo>-dlq.fifo``.
 * the stream failure queue stays standard in both modes: it is the stream event source mapping's on-failure
   destination, and Lambda destinations do not accept FIFO queues (it receives batch descriptions, not changes;
@@ -24,6 +25,8 @@ What this module decides (config.py and the constructs call it; nothing else rep
 from __future__ import annotations
 
 from typing import Any, Literal
+
+from .errors import Problem
 
 Ordering = Literal["none", "per-item"]
 ORDERINGS: tuple[str, ...] = ("none", "per-item")
@@ -54,80 +57,64 @@ def dlq_name(queue_name: str) -> str:
     return with_suffix(queue_name, "-dlq")
 
 
-def fifo_defaults(data: Any, default_topic: str, default_queue_names: Any) -> Any:
-    """Before validation: under per-item, give the default topic and queue names their ``.fifo`` suffix.
-
-    ``default_queue_names(subscriber_name)`` returns the default queue name. Names given explicitly are left alone
-    (:func:`check` tells the user when one does not fit)."""
-    if not isinstance(data, dict) or data.get("ordering") != "per-item":
-        return data
-    data = dict(data)
-    if not data.get("topic_name"):
-        data["topic_name"] = default_topic + FIFO_SUFFIX
-    subs = data.get("subscribers")
-    subs = [{}] if subs is None else subs
-    if isinstance(subs, list) and all(isinstance(sub, dict) for sub in subs):
-        filled = []
-        for sub in subs:
-            sub = dict(sub)
-            if not sub.get("queue_name"):
-                sub["queue_name"] = default_queue_names(sub.get("name", "main")) + FIFO_SUFFIX
-            filled.append(sub)
-        data["subscribers"] = filled
-    return data
-
-
-def check(config: Any) -> None:
-    """After validation: the names and settings fit the ordering. Raises ValueError("<field>: <rule>")."""
+def check(config: Any, names: Any) -> list[Problem]:
+    """The computed names (``names``, a PipelineNames) and the settings fit the ordering; one Problem per
+    broken rule, naming the user's field. Default names get ``.fifo`` under per-item (pipeline_model.names);
+    a name the configuration gives must carry it itself (or not), so a name never changes behind the
+    user's back."""
     fifo = is_fifo(config)
-    if is_fifo_name(config.stream_failure_queue_name):
-        raise ValueError(
-            f"stream_failure_queue_name: {config.stream_failure_queue_name!r} must not end in '.fifo': it is the "
-            "stream mapping's on-failure destination, and Lambda destinations accept only standard queues"
-        )
-    if is_fifo_name(config.alarm_topic_name):
-        raise ValueError(
-            f"alarm_topic_name: {config.alarm_topic_name!r} must not end in '.fifo': CloudWatch alarms and the "
-            "email subscription need a standard topic"
-        )
-    if fifo and not is_fifo_name(config.topic_name):
-        raise ValueError(
-            f"topic_name: {config.topic_name!r} must end in '.fifo' with ordering = 'per-item' (the topic is an "
-            "SNS FIFO topic; leave topic_name unset to get the default name with the suffix)"
-        )
-    if not fifo and is_fifo_name(config.topic_name):
-        raise ValueError(
-            f"topic_name: {config.topic_name!r} ends in '.fifo', a FIFO topic's name: set ordering = 'per-item' "
-            "or drop the suffix"
-        )
-    for index, sub in enumerate(config.subscribers):
-        if fifo and not is_fifo_name(sub.queue_name):
-            raise ValueError(
-                f"subscribers.{index}.queue_name: {sub.queue_name!r} is a standard queue, which would lose the "
-                "per-item order: with ordering = 'per-item' every subscriber queue is a FIFO queue and its name "
-                "ends in '.fifo' (leave queue_name unset to get the default name with the suffix)"
-            )
-        problem = fifo_mapping_problem(sub) if fifo else None
-        if problem:
-            raise ValueError(f"subscribers.{index}.{problem}")
-        if not fifo and is_fifo_name(sub.queue_name):
-            raise ValueError(
-                f"subscribers.{index}.queue_name: {sub.queue_name!r} ends in '.fifo', a FIFO queue's name: set "
-                "ordering = 'per-item' or drop the suffix"
-            )
+    problems: list[Problem] = []
+    if is_fifo_name(names.stream_failure_queue):
+        problems.append(Problem(
+            "stream_failure_queue_name", f"{names.stream_failure_queue!r} must not end in '.fifo': it is the "
+            "stream mapping's on-failure destination, and Lambda destinations accept only standard queues"))
+    if is_fifo_name(names.alarm_topic):
+        problems.append(Problem(
+            "alarm_topic_name", f"{names.alarm_topic!r} must not end in '.fifo': CloudWatch alarms and the "
+            "email subscription need a standard topic"))
+    if fifo and not is_fifo_name(names.topic):
+        problems.append(Problem(
+            "topic_name", f"{names.topic!r} must end in '.fifo' with ordering = 'per-item' (the topic is an "
+            "SNS FIFO topic)", "leave topic_name unset to get the default name with the suffix"))
+    if not fifo and is_fifo_name(names.topic):
+        problems.append(Problem(
+            "topic_name", f"{names.topic!r} ends in '.fifo', a FIFO topic's name",
+            "set ordering = 'per-item' or drop the suffix"))
+    for index, (sub, sub_names) in enumerate(zip(config.subscribers, names.subscribers)):
+        where = f"subscribers.{index}."
+        if fifo and not is_fifo_name(sub_names.queue):
+            problems.append(Problem(
+                f"{where}queue_name", f"{sub_names.queue!r} is a standard queue, which would lose the per-item "
+                "order: with ordering = 'per-item' every subscriber queue is a FIFO queue and its name ends in "
+                "'.fifo'", "leave queue_name unset to get the default name with the suffix"))
+        if not fifo and is_fifo_name(sub_names.queue):
+            problems.append(Problem(
+                f"{where}queue_name", f"{sub_names.queue!r} ends in '.fifo', a FIFO queue's name",
+                "set ordering = 'per-item' or drop the suffix"))
+        if fifo:
+            problems += [Problem(where + p.field, p.rule, p.hint) for p in fifo_mapping_problems(sub)]
     # Filter policies: SNS FIFO topics match both scopes (MessageAttributes and MessageBody), and raw delivery
     # to SQS FIFO queues works, so neither needs a rule here.
+    return problems
+
+
+def fifo_mapping_problems(sub: Any) -> list[Problem]:
+    """The ways a SubscriberConfig's mapping settings do not suit a FIFO queue (fields relative to the subscriber)."""
+    problems = []
+    if sub.batch_size > 10:
+        problems.append(Problem("batch_size", f"{sub.batch_size} is above 10: Lambda reads FIFO queues in batches "
+                                              "of at most 10 (ordering = 'per-item')"))
+    if sub.maximum_batching_window_seconds:
+        problems.append(Problem("maximum_batching_window_seconds", "must be 0 with ordering = 'per-item': Lambda's "
+                                                                   "batching window is not supported for FIFO queues"))
+    return problems
 
 
 def fifo_mapping_problem(sub: Any) -> str | None:
-    """``"<field>: <rule>"`` when a SubscriberConfig's mapping settings do not suit a FIFO queue, or None."""
-    if sub.batch_size > 10:
-        return (f"batch_size: {sub.batch_size} is above 10: Lambda reads FIFO queues in batches of at most 10 "
-                "(ordering = 'per-item')")
-    if sub.maximum_batching_window_seconds:
-        return ("maximum_batching_window_seconds: must be 0 with ordering = 'per-item': Lambda's batching window "
-                "is not supported for FIFO queues")
-    return None
+    """``"<field>: <rule>"`` of the first of :func:`fifo_mapping_problems`, or None (for callers that
+    want one line)."""
+    problems = fifo_mapping_problems(sub)
+    return str(problems[0]) if problems else None
 
 
 #: sns module inputs of a FIFO topic (``Topic`` with ``TopicProps(fifo=True)``).

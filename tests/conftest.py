@@ -53,7 +53,7 @@ def synthesize(configs, outdir: Path) -> Synth:
 
     use_supported_node()
     app = build_app(configs, outdir=str(outdir))
-    stacks = {config.stack_name: app.node.find_child(config.stack_name) for config in configs}
+    stacks = {config.names.stack: app.node.find_child(config.names.stack) for config in configs}
     app.synth()
     documents = {
         name: json.loads((outdir / "stacks" / name / "cdk.tf.json").read_text()) for name in stacks

@@ -19,12 +19,15 @@ def test_defaults_are_the_original_design():
     config = build_config()
     assert config.region == "us-east-1"
     assert config.tags == {"Environment": "Production", "Project": "EventDrivenArchitecture"}
-    assert config.table_name == "application-data-table"
-    assert config.topic_name == "data-processing-topic"
-    assert config.producer_function_name == "dynamodb-stream-producer"
+    assert config.names.table == "application-data-table"
+    assert config.names.topic == "data-processing-topic"
+    assert config.names.producer_function == "dynamodb-stream-producer"
     (sub,) = config.subscribers
-    assert (sub.queue_name, sub.function_name, sub.batch_size) == ("data-processing-queue", "sqs-message-consumer", 10)
+    names = config.names.subscriber("main")
+    assert (names.queue, names.function, sub.batch_size) == ("data-processing-queue", "sqs-message-consumer", 10)
     assert config.runtime == "python3.12"
+    # the fields hold the user's input: no name given, none stored
+    assert (config.table_name, sub.queue_name, config.name_suffix) == (None, None, "")
 
 
 @pytest.mark.parametrize(
@@ -37,14 +40,14 @@ def test_defaults_are_the_original_design():
         ({"producer_function_name": "f" * 65}, "producer_function_name", "1-64 characters"),
         ({"subscribers": [{"queue_name": "q" * 77}]}, "subscribers.0.queue_name", "80 minus the '-dlq' suffix"),
         ({"subscribers": [{"function_name": "has space"}]}, "subscribers.0.function_name", "valid lambda function name"),
-        ({"subscribers": [{"batch_size": 11}]}, "subscribers.0", "batch_size 11 is above 10"),
+        ({"subscribers": [{"batch_size": 11}]}, "subscribers.0.batch_size", "11 is above 10"),
         ({"subscribers": [{"batch_size": 0}]}, "subscribers.0.batch_size", "greater than or equal to 1"),
         ({"subscribers": [{"batch_size": 10001, "maximum_batching_window_seconds": 5}]}, "subscribers.0.batch_size", "less than or equal to 10000"),
         ({"region": "us-east"}, "region", "not an AWS region name"),
         ({"region": "mars-north-1"}, "region", "not an AWS region name"),
         ({"producer": {"timeout": 901}}, "producer.timeout", "less than or equal to 900"),
         ({"producer": {"memory_size": 64}}, "producer.memory_size", "greater than or equal to 128"),
-        ({"subscribers": [{"visibility_timeout_seconds": 30, "function": {"timeout": 10}}]}, "subscribers.0", "at least 6x the consumer timeout"),
+        ({"subscribers": [{"visibility_timeout_seconds": 30, "function": {"timeout": 10}}]}, "subscribers.0.visibility_timeout_seconds", "at least 6x the consumer timeout"),
         ({"subscribers": [{"max_receive_count": 0}]}, "subscribers.0.max_receive_count", "greater than or equal to 1"),
         ({"tags": {"aws:reserved": "x"}}, "tags", "must not start with 'aws:'"),
         ({"tags": {f"k{i}": "v" for i in range(51)}}, "tags", "at most 50"),
@@ -54,19 +57,23 @@ def test_defaults_are_the_original_design():
         ({"stream": {"maximum_record_age_seconds": 59}}, "stream.maximum_record_age_seconds", "greater than or equal to 60"),
         ({"stack_name": "9stack"}, "stack_name", "start with a letter"),
         ({"tabel_name": "x"}, "tabel_name", "unknown field"),
-        ({"subscribers": [{"name": "a"}, {"name": "a"}]}, "subscribers[].name", "'a' is used twice"),
+        ({"subscribers": [{"name": "a"}, {"name": "a"}]}, "subscribers.1.name", "'a' is used twice"),
         ({"subscribers": [{"code": "Consumer"}]}, "subscribers.0.code", "must be a handler shipped with the package"),
         ({"subscribers": [{"code": "handlers/my handler"}]}, "subscribers.0.code", "the folder's name 'my handler'"),
         ({"producer_code": "x\ty/app"}, "producer_code", "no control characters"),
         ({"subscribers": []}, "subscribers", "at least 1 item"),
-        ({"alarm_topic_name": "data-processing-topic"}, "topic names (topic_name, alarm_topic_name)", "used twice"),
-        ({"subscribers": [{"queue_name": "dynamodb-stream-producer-failures"}]}, "queue names (stream_failure_queue_name, subscribers[].queue_name and their '-dlq' queues)", "used twice"),
-        ({"subscribers": [{"name": "a", "queue_name": "x"}, {"name": "b", "queue_name": "x-dlq"}]}, "queue names (stream_failure_queue_name, subscribers[].queue_name and their '-dlq' queues)", "'x-dlq' is used twice"),
-        ({"table_name": "sqs-message-consumer-idempotency"}, "table names (table_name and the subscribers' idempotency tables)", "used twice"),
+        ({"alarm_topic_name": "data-processing-topic"}, "alarm_topic_name", "used twice, by the topic and the alarm topic"),
+        ({"subscribers": [{"queue_name": "dynamodb-stream-producer-failures"}]}, "subscribers.0.queue_name", "used twice, by the stream failure queue and subscriber main's queue"),
+        ({"subscribers": [{"name": "a", "queue_name": "x"}, {"name": "b", "queue_name": "x-dlq"}]}, "subscribers.1.queue_name", "'x-dlq' is used twice, by subscriber a's dead-letter queue and subscriber b's queue"),
+        # the user's field is named, not the default name it collides with
+        ({"table_name": "sqs-message-consumer-idempotency"}, "table_name", "used twice, by the table and subscriber main's idempotency table"),
+        # names are checked as computed: name_suffix can push one past AWS's limit
+        ({"name_suffix": "-dev", "producer_function_name": "f" * 62}, "producer_function_name", "(with name_suffix '-dev') is not a valid lambda function name"),
+        ({"name_suffix": "-dev", "subscribers": [{"name": "a", "queue_name": "q"}, {"name": "b", "queue_name": "q"}]}, "subscribers.1.queue_name", "'q-dev' is used twice"),
         ({"tags": {"Env!#": "x"}}, "tags", "use only letters, digits"),
         ({"region": "us-iso-east-1"}, "region", "not an AWS region name"),
         ({"name_suffix": 5}, "name_suffix", "must be 1-16 characters"),
-        ({"name_suffix": "-dev", "subscribers": ["abc"]}, "subscribers", "must be a list of tables/objects"),
+        ({"name_suffix": "-dev", "subscribers": ["abc"]}, "subscribers.0", "Input should be a valid dictionary"),
     ],
 )
 def test_invalid_values_name_field_and_rule(overrides, field, rule):
@@ -79,7 +86,7 @@ def test_invalid_values_name_field_and_rule(overrides, field, rule):
 
 def test_stream_records_reach_the_failure_queue_with_time_left_to_replay():
     """The default leaves 18 of the stream's 24 h to replay; the longest allowed age leaves the 6 h margin."""
-    from pipeline_model.config.schema import REPLAY_MARGIN_SECONDS, STREAM_RETENTION_SECONDS
+    from pipeline_model.limits import REPLAY_MARGIN_SECONDS, STREAM_RETENTION_SECONDS
 
     assert build_config().stream.maximum_record_age_seconds == 21600
     assert STREAM_RETENTION_SECONDS - build_config().stream.maximum_record_age_seconds == 18 * 3600
@@ -103,13 +110,92 @@ def test_config_is_immutable():
 
 def test_name_suffix_applies_to_every_name_once():
     config = build_config(name_suffix="-dev", subscribers=[{}, {"name": "audit"}])
-    assert config.stack_name == "event-driven-pipeline-dev"
-    assert config.table_name == "application-data-table-dev"
-    assert [s.queue_name for s in config.subscribers] == ["data-processing-queue-dev", "audit-queue-dev"]
-    # rebuilding does not suffix twice (compared as data: only the object built with the suffix
-    # remembers it, for EventPipeline.add_subscriber)
-    assert PipelineConfig(**config.model_dump()).model_dump() == config.model_dump()
-    assert config.applied_name_suffix == "-dev"
+    assert config.names.stack == "event-driven-pipeline-dev"
+    assert config.names.table == "application-data-table-dev"
+    assert [s.queue for s in config.names.subscribers] == ["data-processing-queue-dev", "audit-queue-dev"]
+    assert config.name_suffix == "-dev" and config.stack_name is None  # kept as given
+    # rebuilding from the data gives the same object and the same names (nothing suffixed twice)
+    again = PipelineConfig(**config.model_dump())
+    assert again == config and again.names == config.names
+
+
+def test_names_are_computed_once_and_empty_names_mean_the_default():
+    config = build_config(table_name="", subscribers=[{"queue_name": "", "function_name": "fn"}])
+    assert config.names is config.names
+    assert (config.table_name, config.subscribers[0].queue_name) == (None, None)
+    assert config.names.table == "application-data-table"
+    assert config.names.subscriber("main").queue == "data-processing-queue"
+    assert config.names.subscriber("main").idempotency_table == "fn-idempotency"
+    # a copy with other fields gets its own names, not the original's
+    copied = config.model_copy(update={"name_suffix": "-x"})
+    assert copied.names.table == "application-data-table-x" and config.names.table == "application-data-table"
+
+
+def test_every_broken_rule_is_reported_at_once():
+    with pytest.raises(ConfigError) as caught:
+        build_config(
+            ordering="per-item", topic_name="orders", alarm_topic_name="orders",
+            security={"key_users": ["arn:aws-cn:iam::123456789012:role/r"]},
+            subscribers=[{"name": "a", "idempotency_ttl_seconds": 60, "maximum_batching_window_seconds": 5},
+                         {"name": "b", "queue_name": "b.fifo", "function_name": "x" * 65}],
+        )
+    fields = [problem.field for problem in caught.value.problems]
+    assert fields == [
+        "subscribers.1.function_name", "alarm_topic_name", "topic_name",
+        "subscribers.0.maximum_batching_window_seconds", "subscribers.0.idempotency_ttl_seconds",
+        "security.key_users",
+    ], caught.value.lines()
+    assert all(problem.rule for problem in caught.value.problems)
+
+
+def test_a_repeated_subscriber_name_is_the_one_problem_reported():
+    """Its default queue, function and tables repeat the other's too: only the name is reported."""
+    with pytest.raises(ConfigError) as caught:
+        build_config(subscribers=[{}, {"name": "main", "batch_size": 5}])
+    assert caught.value.lines() == ["subscribers.1.name: 'main' is used twice; each must be unique"]
+
+
+def test_problems_are_data_with_field_rule_and_hint():
+    with pytest.raises(ConfigError) as caught:
+        build_config(subscribers=[{"batch_size": 10, "function": {"timeout": 2}, "visibility_timeout_seconds": 12}])
+    (problem,) = caught.value.problems
+    assert problem.field == "subscribers.0.batch_size"
+    assert problem.rule.startswith("10 messages cannot finish within the consumer timeout of 2 s")
+    assert problem.hint == "raise function.timeout to 3 s"
+    assert caught.value.lines() == [str(problem)] and str(problem) == f"{problem.field}: {problem.rule}; {problem.hint}"
+
+
+def test_with_subscriber_names_the_new_one_like_the_others():
+    from pipeline_model.config import SubscriberConfig, with_subscriber
+
+    config = build_config(name_suffix="-dev", ordering="per-item")
+    added = with_subscriber(config, {"name": "audit"})
+    assert added.names.subscriber("audit").queue == "audit-queue-dev.fifo"
+    assert added.names.subscriber("audit").function == "audit-consumer-dev"
+    assert added.names.subscriber("main") == config.names.subscriber("main")
+    assert config.subscribers == build_config(name_suffix="-dev", ordering="per-item").subscribers  # unchanged
+    # a SubscriberConfig built on its own: its unset names are the pipeline's defaults too
+    again = with_subscriber(added, SubscriberConfig(name="index", queue_name="index.fifo", batch_size=5))
+    assert again.names.subscriber("index").queue == "index-dev.fifo"
+    assert [s.name for s in again.subscribers] == ["main", "audit", "index"]
+
+
+@pytest.mark.parametrize(
+    ("sub", "field", "rule"),
+    [
+        ({"name": "main"}, "subscribers.1.name", "'main' is used twice"),
+        ({"name": "audit", "queue_name": "audit"}, "subscribers.1.queue_name", "is a standard queue"),
+        ({"name": "audit", "batch_size": 20}, "subscribers.1.batch_size", "above 10"),
+        ({"name": "audit", "colour": "red"}, "subscribers.1.colour", "unknown field"),
+    ],
+)
+def test_with_subscriber_refuses_what_build_config_refuses(sub, field, rule):
+    from pipeline_model.config import with_subscriber
+
+    config = build_config(ordering="per-item")
+    with pytest.raises(ConfigError) as caught:
+        with_subscriber(config, sub)
+    assert any(p.field == field and rule in p.rule for p in caught.value.problems), caught.value.lines()
 
 
 def _run_main(tmp_path: Path, config_text: str, suffix: str = ".json") -> subprocess.CompletedProcess:
@@ -127,8 +213,11 @@ def test_synth_fails_cleanly_on_bad_configuration(tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [
         "error: region: 'moon-1' is not an AWS region name (expected something like us-east-1 or eu-west-2)",
-        "error: subscribers.0: batch_size 50 is above 10: SQS event source mappings allow 1-10 unless "
+        "error: subscribers.0.batch_size: 50 is above 10: SQS event source mappings allow 1-10 unless "
         "maximum_batching_window_seconds is at least 1 (then up to 10000)",
+        "error: subscribers.0.batch_size: 50 messages cannot finish within the consumer timeout of 3 s: the rule is "
+        "batch_size x 50 ms + 2250 ms <= function.timeout, here 4750 ms; lower batch_size to 15 or raise "
+        "function.timeout to 5 s",
     ]
     assert "Traceback" not in result.stderr and "jsii" not in result.stderr.lower()
     assert not (tmp_path / "out").exists()
@@ -318,3 +407,14 @@ def test_odd_keys_are_quoted_in_messages(tmp_path, monkeypatch, capsys, data, ex
     err = capsys.readouterr().err
     assert expected in err, err
     assert "\x1b" not in err and all(line.startswith("error: ") for line in err.splitlines())
+
+
+def test_the_configuration_imports_neither_the_contract_nor_cdktf():
+    """contract -> config is one way (the deadline numbers come from pipeline_model.limits), and
+    the model imports no construct layer."""
+    code = ("import sys; import pipeline_model.config as c; c.build_config(subscribers=[{'batch_size': 10}]); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('cdktf', 'jsii', 'constructs', "
+            "'constructs_lib') or m == 'pipeline_model.contract'))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

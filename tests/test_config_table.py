@@ -125,3 +125,22 @@ def test_every_props_field_has_a_description(classes):
     missing = [f"{name}.{f.name}" for name, c in classes.items() for f in dataclasses.fields(c)
                if not f.metadata.get("description", "").strip()]
     assert not missing
+
+
+def test_name_fields_document_the_default_names_of_pipeline_model_defaults():
+    """The default names are written once (pipeline_model.defaults); each name field's description,
+    which the README table shows, must state the one the names are computed from."""
+    from pipeline_model import defaults
+    from pipeline_model.config import PipelineConfig, SubscriberConfig
+
+    expected = {
+        PipelineConfig: {"stack_name": defaults.STACK_NAME, "table_name": defaults.TABLE_NAME,
+                         "topic_name": defaults.TOPIC_NAME, "producer_function_name": defaults.PRODUCER_FUNCTION_NAME,
+                         "stream_failure_queue_name": defaults.STREAM_FAILURE_QUEUE_NAME,
+                         "alarm_topic_name": defaults.ALARM_TOPIC_NAME},
+        SubscriberConfig: {"queue_name": defaults.MAIN_QUEUE_NAME, "function_name": defaults.MAIN_FUNCTION_NAME},
+    }
+    for model, fields in expected.items():
+        for name, default in fields.items():
+            field = model.model_fields[name]
+            assert field.default is None and f'"{default}"' in (field.description or ""), (model.__name__, name)

@@ -144,7 +144,7 @@ def test_default_stack_uses_local_state(tf):
 def test_environment_selection():
     assert [c.environment for c in load_environments(str(EXAMPLE), "prod")] == ["prod"]
     assert [c.environment for c in load_environments(str(EXAMPLE), "dev,prod")] == ["dev", "prod"]
-    assert [c.stack_name for c in load_environments("", "")] == ["event-driven-pipeline"]
+    assert [c.names.stack for c in load_environments("", "")] == ["event-driven-pipeline"]
     with pytest.raises(ConfigError, match="no environment named 'staging'"):
         load_environments(str(EXAMPLE), "staging")
 
@@ -158,8 +158,8 @@ def _write(tmp_path: Path, data: dict) -> str:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"subscribers": [{"name": "a"}, {"name": "a"}]}, "subscribers[].name: 'a' is used twice"),
-        ({"subscribers": [{"name": "a", "queue_name": "q"}, {"name": "b", "queue_name": "q"}]}, "subscribers[].queue_name: 'q' is used twice"),
+        ({"subscribers": [{"name": "a"}, {"name": "a"}]}, "subscribers.1.name: 'a' is used twice"),
+        ({"subscribers": [{"name": "a", "queue_name": "q"}, {"name": "b", "queue_name": "q"}]}, "subscribers.1.queue_name: 'q' is used twice"),
         ({"subscribers": [{"name": "a", "filter_policy": "{\"eventName\": [INSERT]}"}]}, "subscribers.0.filter_policy: is not valid JSON"),
         ({"subscribers": [{"name": "a", "filter_policy": {k: ["x"] for k in "abcdef"}}]}, "at most 5"),
         ({"subscribers": [{"name": "a", "filter_policy": {"a": list(range(16)), "b": list(range(10))}}]}, "160 combinations"),
@@ -168,6 +168,9 @@ def _write(tmp_path: Path, data: dict) -> str:
         ({"environments": {"dev": {}, "prod": {"name_suffix": "-dev"}}}, "both use stack_name"),
         ({"environments": {"dev": {"name_suffix": ""}, "prod": {"name_suffix": "", "stack_name": "other"}}}, "both create 'application-data-table' in us-east-1"),
         ({"environments": {"dev": {"region": "nowhere"}}}, "environments.dev.region"),
+        # a rule across fields, inside an environment: named under the environment, once
+        ({"environments": {"dev": {"alarm_topic_name": "data-processing-topic"}}},
+         "\n  environments.dev.alarm_topic_name: 'data-processing-topic-dev' is used twice, by the topic and the alarm topic"),
         # IAM is global: the same function (so role) names in two regions collide too.
         ({"environments": {"east": {"name_suffix": ""}, "west": {"name_suffix": "", "region": "us-west-2",
                                                                  "stack_name": "west"}}},
@@ -178,10 +181,10 @@ def _write(tmp_path: Path, data: dict) -> str:
          "both create the IAM 'role sqs-message-consumer-a'"),
         ({"environments": {"dev": {}}, "region": "us-east-1"}, "put shared values under 'defaults'"),
         ({"environments": {"dev": {"backend": {"bucket": "b", "dynamodb_table": "locks"}}}}, "environments.dev.backend.bucket"),
-        ({"environments": {"dev": {"backend": {"bucket": "state"}}}}, "environments.dev.backend.use_lockfile: state must be locked"),
+        ({"environments": {"dev": {"backend": {"bucket": "state"}}}}, "environments.dev.backend.use_lockfile: state must be locked; set use_lockfile = true"),
         ({"environments": {"dev": "x"}}, "environments.dev: must be a table/object"),
         ({"environments": {"dev": {}}, "defaults": 5}, "defaults: must be a table/object"),
-        ({"environments": {"dev": {"subscribers": 5}}}, "environments.dev.subscribers: must be a list"),
+        ({"environments": {"dev": {"subscribers": 5}}}, "environments.dev.subscribers: Input should be a valid list"),
     ],
 )
 def test_invalid_subscriber_and_environment_configuration(tmp_path, data, message):
@@ -313,3 +316,32 @@ def test_operand_errors_name_the_attribute_and_rule(policy, message):
     with pytest.raises(ConfigError) as caught:
         build_config(subscribers=[{"name": "a", "filter_policy": policy, "filter_policy_scope": scope}])
     assert "subscribers.0.filter_policy:" in str(caught.value) and message in str(caught.value)
+
+
+def test_collisions_across_environments_name_each_field_and_are_all_reported():
+    from pipeline_model.config import environments_from_dict
+
+    data = {"environments": {"dev": {"name_suffix": ""},
+                             "west": {"name_suffix": "", "region": "us-west-2", "stack_name": "west",
+                                      "table_name": "tbl", "subscribers": [{"function_name": "other"}]}}}
+    with pytest.raises(ConfigError) as caught:
+        environments_from_dict(data)
+    lines = caught.value.lines()
+    # one region apart: only the IAM role names (account-wide) collide, here the producer's
+    assert lines == ["environments.west.producer_function_name: environments 'dev' and 'west' both create the IAM "
+                     "'role dynamodb-stream-producer'; IAM names are account-wide, in every region; give one a "
+                     "name_suffix or other function names"]
+    data["environments"]["west"].update(region="us-east-1", producer_function_name="p")
+    fields = [p.field for p in pytest.raises(ConfigError, environments_from_dict, data).value.problems]
+    # same region now: the topics and queues left at their default names collide too, each named
+    assert fields == ["environments.west.topic_name", "environments.west.stream_failure_queue_name",
+                      "environments.west.alarm_topic_name", "environments.west.subscribers.0.queue_name",
+                      "environments.west.subscribers.0.queue_name"]
+
+
+def test_problems_of_every_environment_are_reported_together():
+    from pipeline_model.config import environments_from_dict
+
+    with pytest.raises(ConfigError) as caught:
+        environments_from_dict({"environments": {"dev": {"region": "nowhere"}, "prod": {"stream": {"batch_size": 0}}}})
+    assert [p.field for p in caught.value.problems] == ["environments.dev.region", "environments.prod.stream.batch_size"]

@@ -24,35 +24,35 @@ EXAMPLE = PROJECT_ROOT / "examples" / "ordered.toml"
 def test_default_is_the_original_standard_design():
     config = build_config()
     assert config.ordering == "none"
-    assert config.topic_name == "data-processing-topic"
-    assert config.subscribers[0].queue_name == "data-processing-queue"
-    assert config.subscribers[0].dlq_name == "data-processing-queue-dlq"
+    assert config.names.topic == "data-processing-topic"
+    assert config.names.subscribers[0].queue == "data-processing-queue"
+    assert config.names.subscribers[0].dlq == "data-processing-queue-dlq"
 
 
 def test_per_item_gives_default_names_the_fifo_suffix():
     config = build_config(ordering="per-item", subscribers=[{}, {"name": "audit"}])
-    assert config.topic_name == "data-processing-topic.fifo"
-    assert [(s.queue_name, s.dlq_name) for s in config.subscribers] == [
+    assert config.names.topic == "data-processing-topic.fifo"
+    assert [(s.queue, s.dlq) for s in config.names.subscribers] == [
         ("data-processing-queue.fifo", "data-processing-queue-dlq.fifo"),
         ("audit-queue.fifo", "audit-queue-dlq.fifo"),
     ]
     # the stream's on-failure queue and the alarm topic stay standard
-    assert config.stream_failure_queue_name == "dynamodb-stream-producer-failures"
-    assert config.alarm_topic_name == "data-processing-alarms"
+    assert config.names.stream_failure_queue == "dynamodb-stream-producer-failures"
+    assert config.names.alarm_topic == "data-processing-alarms"
 
 
 def test_name_suffix_goes_before_fifo():
     config = build_config(ordering="per-item", name_suffix="-dev", subscribers=[{"name": "a", "queue_name": "q.fifo"}])
-    assert config.topic_name == "data-processing-topic-dev.fifo"
-    assert config.subscribers[0].queue_name == "q-dev.fifo"
-    assert config.subscribers[0].dlq_name == "q-dev-dlq.fifo"
-    assert config.stream_failure_queue_name == "dynamodb-stream-producer-failures-dev"
+    assert config.names.topic == "data-processing-topic-dev.fifo"
+    assert config.names.subscribers[0].queue == "q-dev.fifo"
+    assert config.names.subscribers[0].dlq == "q-dev-dlq.fifo"
+    assert config.names.stream_failure_queue == "dynamodb-stream-producer-failures-dev"
 
 
 def test_environments_form_builds_fifo_names_per_environment():
     dev, prod = environments_from_dict({"defaults": {"ordering": "per-item"}, "environments": {"dev": {}, "prod": {}}})
-    assert dev.topic_name == "data-processing-topic-dev.fifo"
-    assert prod.subscribers[0].queue_name == "data-processing-queue-prod.fifo"
+    assert dev.names.topic == "data-processing-topic-dev.fifo"
+    assert prod.names.subscribers[0].queue == "data-processing-queue-prod.fifo"
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_environments_form_builds_fifo_names_per_environment():
         ({"ordering": "per-item", "subscribers": [{}, {"name": "legacy", "queue_name": "legacy-queue"}]},
          "subscribers.1.queue_name: 'legacy-queue' is a standard queue, which would lose the per-item order"),
         ({"ordering": "per-item", "topic_name": "orders"}, "topic_name: 'orders' must end in '.fifo' with ordering = 'per-item'"),
-        ({"topic_name": "orders.fifo"}, "topic_name: 'orders.fifo' ends in '.fifo', a FIFO topic's name: set ordering"),
+        ({"topic_name": "orders.fifo"}, "topic_name: 'orders.fifo' ends in '.fifo', a FIFO topic's name; set ordering"),
         ({"subscribers": [{"queue_name": "q.fifo"}]}, "subscribers.0.queue_name: 'q.fifo' ends in '.fifo', a FIFO queue's name"),
         ({"ordering": "per-item", "stream_failure_queue_name": "failures.fifo"},
          "stream_failure_queue_name: 'failures.fifo' must not end in '.fifo': it is the stream mapping's on-failure destination"),
@@ -87,7 +87,7 @@ def test_incompatible_settings_are_config_errors(settings, message):
 
 def test_longest_fifo_names_are_accepted():
     config = build_config(ordering="per-item", topic_name="t" * 251 + ".fifo", subscribers=[{"queue_name": "q" * 71 + ".fifo"}])
-    assert len(config.subscribers[0].dlq_name) == 80  # SQS's maximum, as the module names it
+    assert len(config.names.subscribers[0].dlq) == 80  # SQS's maximum, as the module names it
 
 
 def test_filter_policies_and_raw_delivery_are_allowed_under_per_item():

@@ -53,7 +53,7 @@ def test_max_receive_count_and_visibility_are_configurable(synth_config):
 
 
 def test_visibility_rule_fails_at_synth():
-    with pytest.raises(ConfigError, match=r"visibility_timeout_seconds \(60\) must be at least 6x"):
+    with pytest.raises(ConfigError, match=r"subscribers\.0\.visibility_timeout_seconds: 60 must be at least 6x"):
         build_config(subscribers=[{"visibility_timeout_seconds": 60, "function": {"timeout": 30}}])
 
 

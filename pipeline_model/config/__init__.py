@@ -6,15 +6,16 @@ keeps working:
 * :mod:`.schema`: the models and their defaults (the original design) and rules;
 * :mod:`.filter_policy`: SNS subscription filter policies, checked as SNS would;
 * :mod:`.files`: building the object from data and TOML/JSON files, with readable errors;
-* :mod:`.naming`: AWS name rules, default names, collisions across environments;
-* :mod:`.capacity`: the optional ``[capacity]`` section (the peak to carry);
-* :mod:`.errors`: :class:`ConfigError`.
+* :mod:`.naming`: AWS name rules on the computed names, collisions across environments;
+* :mod:`.capacity`: the optional ``[capacity]`` section (the peak to carry).
 
-Invalid values are rejected when the object is built, before any cdktf or jsii code runs,
-with a :class:`ConfigError` that names the field and the rule it broke.
+Defaults come from :mod:`pipeline_model.defaults`, names from :mod:`pipeline_model.names`
+(``config.names``). Invalid values are rejected when the object is built, before any cdktf or
+jsii code runs, with a :class:`ConfigError` listing every :class:`Problem` (field, rule, hint).
 """
 
-from ..errors import ConfigError
+from ..errors import ConfigError, Problem
+from ..limits import LOG_RETENTION_DAYS
 from .capacity import CapacityConfig
 from .files import (
     CONFIG_ENV,
@@ -26,6 +27,7 @@ from .files import (
     load_environments,
     path_part,
     read_config_file,
+    with_subscriber,
 )
 from .filter_policy import (
     FILTER_POLICY_MAX_BYTES,
@@ -35,9 +37,8 @@ from .filter_policy import (
     NUMERIC_LIMIT,
     check_filter_policy,
 )
-from .naming import check_code, check_no_collisions, default_subscriber_names
+from .naming import check_code, check_no_collisions, default_subscriber_names, named_resources
 from .schema import (
-    LOG_RETENTION_DAYS,
     POWERTOOLS_VERSION,
     AlarmsConfig,
     FunctionConfig,
@@ -67,6 +68,7 @@ __all__ = [
     "FunctionConfig",
     "Memory",
     "PipelineConfig",
+    "Problem",
     "S3BackendConfig",
     "Seconds",
     "SecurityConfig",
@@ -80,6 +82,8 @@ __all__ = [
     "check_plain_data",
     "default_subscriber_names",
     "environments_from_dict",
+    "named_resources",
     "path_part",
     "read_config_file",
+    "with_subscriber",
 ]

@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, Problem, problem
 from .filter_policy import MAX_DEPTH
 from .naming import check_no_collisions
-from .schema import AlarmsConfig, PipelineConfig, S3BackendConfig, SecurityConfig, StreamConfig, SubscriberConfig
+from .schema import RULES_ERROR, PipelineConfig, SubscriberConfig
 
 
 # --- construction with readable errors ------------------------------------------------------
@@ -32,27 +32,20 @@ def path_part(part: Any) -> str:
     return text if _PLAIN_PART.fullmatch(text) else repr(text)
 
 
-def _describe(error: ValidationError, prefix: str = "") -> str:
-    lines = []
+def validation_problems(error: ValidationError, prefix: str = "") -> list[Problem]:
+    """One Problem per broken rule: pydantic's field errors at their location, and the problems a
+    model's rules carry (schema.RULES_ERROR) under the location of that model."""
+    problems = []
     for item in error.errors():
-        where = ".".join(path_part(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"].removeprefix("Value error, ")
-        head, _, rest = message.partition(": ")
-        if rest and not item["loc"]:  # a model-wide rule that names its own field
-            where, message = head, rest
-        elif rest and head in _FIELD_NAMES:  # a cross-field rule about one field of a nested model
-            where, message = f"{where}.{head}", rest
-        if item["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling; see README 'Configuration')"
-        lines.append(f"  {prefix}{where}: {message}")
-    return "invalid pipeline configuration:\n" + "\n".join(lines)
-
-
-_FIELD_NAMES = {
-    name
-    for model in (PipelineConfig, SubscriberConfig, StreamConfig, SecurityConfig, AlarmsConfig, S3BackendConfig)
-    for name in model.model_fields
-}
+        where = prefix + ".".join(path_part(part) for part in item["loc"])
+        if item["type"] == RULES_ERROR:
+            model = where if not where or where.endswith(".") else f"{where}."
+            problems += [Problem(f"{model}{p.field}", p.rule, p.hint) for p in item["ctx"]["problems"]]
+        elif item["type"] == "extra_forbidden":
+            problems.append(Problem(where, "unknown field", "check the spelling; see README 'Configuration'"))
+        else:
+            problems.append(Problem(where or "(top level)", item["msg"].removeprefix("Value error, ")))
+    return problems
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -102,44 +95,38 @@ def check_plain_data(data: Any, where: str = "") -> None:
         value, path, depth = stack.pop()
         name = path or "(top level)"
         if depth > MAX_DEPTH:
-            raise ConfigError(f"invalid pipeline configuration:\n  {name}: nested deeper than {MAX_DEPTH} levels")
+            raise problem(name, f"nested deeper than {MAX_DEPTH} levels")
         if isinstance(value, _Duplicates):
-            raise ConfigError(
-                f"invalid pipeline configuration:\n  {name}: key {value.repeated[0]!r} appears twice "
-                "(a repeated key would silently replace the first value)"
-            )
+            raise problem(name, f"key {value.repeated[0]!r} appears twice "
+                                "(a repeated key would silently replace the first value)")
         if isinstance(value, dict):
             stack.extend((v, f"{path}.{path_part(k)}" if path else path_part(k), depth + 1) for k, v in value.items())
         elif isinstance(value, list):
             stack.extend((v, f"{path}.{i}" if path else str(i), depth + 1) for i, v in enumerate(value))
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_INT_DIGITS:
-            raise ConfigError(
-                f"invalid pipeline configuration:\n  {name}: a number longer than {MAX_INT_DIGITS} digits; "
-                "no setting takes one that large"
-            )
+            raise problem(name, f"a number longer than {MAX_INT_DIGITS} digits", "no setting takes one that large")
         elif isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"invalid pipeline configuration:\n  {name}: {value} is not a finite number")
+            raise problem(name, f"{value} is not a finite number")
 
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse a .toml or .json configuration file into a dict (ConfigError on any problem)."""
     file = Path(path)
+    where = f"configuration file {file}"
     if file.is_dir():
-        raise ConfigError(f"configuration file {file}: is a directory; name a .toml or .json file")
+        raise problem(where, "is a directory", "name a .toml or .json file")
     if not file.is_file():
-        raise ConfigError(f"configuration file {file} does not exist")
+        raise problem(where, "does not exist")
     if file.suffix not in (".toml", ".json"):
-        raise ConfigError(f"configuration file {file}: use a .toml or .json file")
+        raise problem(where, "use a .toml or .json file")
     try:
         raw = file.read_bytes()
     except OSError as error:
-        raise ConfigError(f"configuration file {file}: cannot be read ({error.strerror})") from None
+        raise problem(where, f"cannot be read ({error.strerror})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ConfigError(
-            f"configuration file {file}: is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})"
-        ) from None
+        raise problem(where, f"is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})") from None
     kind = file.suffix[1:].upper()
     previous_digits = sys.get_int_max_str_digits()
     try:
@@ -149,16 +136,16 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         else:
             data = json.loads(text, object_pairs_hook=_json_object, parse_constant=_no_constant)
     except RecursionError:
-        raise ConfigError(f"configuration file {file}: nested deeper than {MAX_DEPTH} levels") from None
+        raise problem(where, f"nested deeper than {MAX_DEPTH} levels") from None
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-        raise ConfigError(f"configuration file {file} is not valid {kind}: {error}") from None
+        raise problem(where, f"is not valid {kind}: {error}") from None
     except ValueError as error:  # a number too long even to read, NaN/Infinity in JSON
         detail = "a number is too long to read" if "digits" in str(error) else str(error)
-        raise ConfigError(f"configuration file {file} is not valid {kind}: {detail}") from None
+        raise problem(where, f"is not valid {kind}: {detail}") from None
     finally:
         sys.set_int_max_str_digits(previous_digits)
     if not isinstance(data, dict):
-        raise ConfigError(f"configuration file {file}: the top level must be a table/object")
+        raise problem(where, "the top level must be a table/object")
     check_plain_data(data)
     return data
 
@@ -169,45 +156,45 @@ def environments_from_dict(data: dict[str, Any]) -> list[PipelineConfig]:
     A file either holds one environment's fields at the top level, or an ``environments``
     table (one entry per environment) plus optional ``defaults`` shared by all. In the second
     form each environment's ``environment`` defaults to its key and its ``name_suffix`` to
-    ``-<key>``, so environments never collide unless a file insists.
+    ``-<key>``, so environments never collide unless a file insists. Every problem of every
+    environment is reported at once.
     """
     if "environments" not in data:
         unknown = set(data) - set(PipelineConfig.model_fields)
         if "defaults" in data and not unknown - {"defaults"}:
-            raise ConfigError("invalid pipeline configuration:\n  defaults: only allowed together with 'environments'")
+            raise problem("defaults", "only allowed together with 'environments'")
         return [build_config(data)]
     extra = set(data) - {"environments", "defaults"}
     if extra:
-        raise ConfigError(
-            "invalid pipeline configuration:\n  "
-            + ", ".join(sorted(extra))
-            + ": unknown top-level field next to 'environments' (put shared values under 'defaults')"
-        )
+        raise ConfigError(Problem(path_part(name), "unknown top-level field next to 'environments'",
+                                  "put shared values under 'defaults'") for name in sorted(extra))
     envs = data["environments"]
     if not isinstance(envs, dict) or not envs:
-        raise ConfigError("invalid pipeline configuration:\n  environments: must map at least one name to its settings")
-    defaults = data.get("defaults") or {}
-    if not isinstance(defaults, dict):
-        raise ConfigError("invalid pipeline configuration:\n  defaults: must be a table/object of settings")
-    configs = []
+        raise problem("environments", "must map at least one name to its settings")
+    shared = data.get("defaults") or {}
+    if not isinstance(shared, dict):
+        raise problem("defaults", "must be a table/object of settings")
+    configs, prefixes, problems = [], [], []
     for name, settings in envs.items():
+        prefix = f"environments.{path_part(name)}"
         if not _PLAIN_PART.fullmatch(name) or name.startswith("$"):
-            raise ConfigError(
-                f"invalid pipeline configuration:\n  environments: {name!r} is not an environment name "
-                "(1-64 characters of A-Z a-z 0-9 _ -)"
-            )
+            problems.append(Problem("environments", f"{name!r} is not an environment name",
+                                    "use 1-64 characters of A-Z a-z 0-9 _ -"))
+            continue
         if not isinstance(settings, dict) and settings is not None:
-            raise ConfigError(
-                f"invalid pipeline configuration:\n  environments.{name}: must be a table/object of settings"
-            )
-        merged = _merge(defaults, settings or {})
+            problems.append(Problem(prefix, "must be a table/object of settings"))
+            continue
+        merged = _merge(shared, settings or {})
         merged.setdefault("environment", name)
         merged.setdefault("name_suffix", f"-{name}")
         try:
             configs.append(PipelineConfig(**merged))
+            prefixes.append(f"{prefix}.")
         except ValidationError as error:
-            raise ConfigError(_describe(error, prefix=f"environments.{name}.")) from None
-    check_no_collisions(configs)
+            problems += validation_problems(error, prefix=f"{prefix}.")
+    if problems:
+        raise ConfigError(problems)
+    check_no_collisions(configs, prefixes)
     return configs
 
 
@@ -217,7 +204,23 @@ def build_config(data: dict[str, Any] | None = None, /, **overrides: Any) -> Pip
     try:
         return PipelineConfig(**values)
     except ValidationError as error:
-        raise ConfigError(_describe(error)) from None
+        raise ConfigError(validation_problems(error)) from None
+
+
+def with_subscriber(config: PipelineConfig, sub: SubscriberConfig | dict[str, Any]) -> PipelineConfig:
+    """``config`` with one more subscriber, validated together (unique names, limits) like
+    :func:`build_config`, raising :class:`ConfigError` naming ``subscribers.<n>.<field>``.
+
+    The configuration holds raw input, so the new subscriber's unset names come out as if it had
+    been in the data from the start: the pipeline's name_suffix and, under per-item ordering,
+    '.fifo' apply to them.
+    """
+    raw = sub.model_dump(exclude_unset=True) if isinstance(sub, SubscriberConfig) else sub
+    if not isinstance(raw, dict):
+        raise problem(f"subscribers.{len(config.subscribers)}", "must be a SubscriberConfig or a table/object")
+    data = config.model_dump(exclude_unset=True)
+    data["subscribers"] = [*(s.model_dump(exclude_unset=True) for s in config.subscribers), raw]
+    return build_config(data)
 
 
 # --- the environments an app builds -------------------------------------------------------------
@@ -242,9 +245,7 @@ def load_environments(path: str | None = None, select: str | None = None) -> lis
         known = {config.environment for config in configs}
         missing = [name for name in wanted if name not in known]
         if missing:
-            raise ConfigError(
-                f"{SELECT_ENV}: no environment named {', '.join(map(repr, missing))} "
-                f"(configured: {', '.join(sorted(known))})"
-            )
+            raise problem(SELECT_ENV, f"no environment named {', '.join(map(repr, missing))}",
+                          f"configured: {', '.join(sorted(known))}")
         configs = [config for config in configs if config.environment in wanted]
     return configs

@@ -1,41 +1,52 @@
-"""The typed configuration models. Every default is the original design's setting, so
-``PipelineConfig()`` describes exactly the tutorial's stack; invalid values are rejected when
-the object is built."""
+"""The typed configuration models. Every default is the original design's setting (read from
+:mod:`pipeline_model.defaults`), so ``PipelineConfig()`` describes exactly the tutorial's stack.
+
+The fields hold the user's input as given: a name left unset is ``None`` (the default name), and
+``name_suffix`` stays as written. :attr:`PipelineConfig.names` computes every AWS name from them,
+once (:func:`pipeline_model.names.pipeline_names`). Invalid values are rejected when the object is
+built: field rules by pydantic, rules across fields by one model validator per model that runs
+the pure check functions below and reports every broken rule as a :class:`Problem`.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
+from .. import defaults
+from .. import limits
 from .. import ordering as _ordering
+from ..errors import Problem
+from ..limits import CONSUMER_DEADLINE_MARGIN_MS, CONSUMER_MESSAGE_BUDGET_MS, LOG_RETENTION_DAYS, consumer_batch_ms
 from ..names import PipelineNames, pipeline_names
 from ..packaging import check_pattern
 from .capacity import CapacityConfig
 from .filter_policy import check_filter_policy
-from .naming import (
-    _EMAIL,
-    _LAYER_ARN,
-    _REGION,
-    _ROLE_ARN,
-    _STACK,
-    _TAG_TEXT,
-    _check_name,
-    _unique_or_raise,
-    check_code,
-    default_subscriber_names,
-)
+from .naming import _EMAIL, _LAYER_ARN, _REGION, _ROLE_ARN, _TAG_TEXT, check_code, name_problems
+
+#: Re-exported (pipeline_model.config.POWERTOOLS_VERSION): the release the handlers are tested against.
+POWERTOOLS_VERSION = defaults.POWERTOOLS_VERSION
+
+#: The pydantic error type of a model's rules; its ctx["problems"] holds the Problems (fields
+#: relative to the model), which pipeline_model.config.files turns into the ConfigError's problems.
+RULES_ERROR = "pipeline_rules"
 
 
-#: Powertools for AWS Lambda (Python) release the handlers are written and tested against
-#: (the Pipfile pins the same version; a test keeps the two equal).
-POWERTOOLS_VERSION = "3.37.0"
-#: DynamoDB Streams keeps a record 24 h, then trims it (AWS: "DynamoDB Streams" / TrimmedDataAccessException).
-STREAM_RETENTION_SECONDS = 86400
-#: Time a record spends in the stream failure queue, at least, before the stream trims it: the operator's time to
-#: replay (stream.maximum_record_age_seconds <= STREAM_RETENTION_SECONDS - REPLAY_MARGIN_SECONDS).
-REPLAY_MARGIN_SECONDS = 21600
+def raise_problems(problems: Iterable[Problem]) -> None:
+    """Raise every problem at once, as data, from a model validator (nothing if there is none)."""
+    found = tuple(problems)
+    if found:
+        raise PydanticCustomError(RULES_ERROR, "{text}", {"text": "; ".join(map(str, found)), "problems": found})
+
+
+def _blank_is_none(value: Any) -> Any:
+    """A name given as "" means the default name (as in earlier releases)."""
+    return None if value == "" else value
 
 
 class _Model(BaseModel):
@@ -49,20 +60,16 @@ Seconds = Annotated[int, Field(ge=1, le=900, description="Lambda timeout in seco
 Memory = Annotated[int, Field(ge=128, le=10240, description="Lambda memory in MB (128-10240)")]
 
 
-#: The retention periods CloudWatch Logs accepts, in days.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
-
-
 class FunctionConfig(_Model):
     """Size and limits of one Lambda function."""
 
-    timeout: Seconds = 3
+    timeout: Seconds = defaults.FUNCTION_TIMEOUT_SECONDS
     """Timeout in seconds."""
-    memory_size: Memory = 128
+    memory_size: Memory = defaults.FUNCTION_MEMORY_MB
     """Memory in MB."""
-    reserved_concurrency: Annotated[int, Field(ge=-1, le=10000)] = -1
+    reserved_concurrency: Annotated[int, Field(ge=-1, le=10000)] = defaults.RESERVED_CONCURRENCY
     """Reserved concurrent executions; -1 = unreserved (the account's pool)."""
-    log_retention_days: int = 14
+    log_retention_days: int = defaults.LOG_RETENTION_DAYS
     """Retention of the function's log group, in days (a value CloudWatch Logs accepts)."""
     package_include: list[str] = Field(default_factory=list)
     """Glob patterns (relative to the code folder; '**' = any folders) of further files to package besides Python modules and package data, e.g. "data/*.json"; a secret-looking file ships only when named exactly (docs/packaging.md)."""
@@ -90,129 +97,119 @@ class FunctionConfig(_Model):
 class SubscriberConfig(_Model):
     """One queue subscribed to the topic, with its consumer function."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")] = "main"
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")] = defaults.SUBSCRIBER_NAME
     """The subscriber's name: lower case, digits, _; unique; names its logical ids and default AWS names."""
-    queue_name: str = ""
-    """Default: "data-processing-queue" for the subscriber named "main", else "<name>-queue"; 1-76 characters of A-Z a-z 0-9 _ - (the DLQ adds "-dlq"); unique; ends in '.fifo' exactly when ordering = "per-item" (the default name then gets it)."""
-    function_name: str = ""
-    """Default: "sqs-message-consumer" for the subscriber named "main", else "<name>-consumer"; 1-64 characters of A-Z a-z 0-9 _ -; unique."""
-    code: str = "consumer"
+    queue_name: str | None = None
+    """None = the default name: "data-processing-queue" for the subscriber named "main", else "<name>-queue" (+ '.fifo' when ordering = "per-item"); name_suffix is appended (before '.fifo'). 1-76 characters of A-Z a-z 0-9 _ - (the DLQ adds "-dlq"); unique; ends in '.fifo' exactly when ordering = "per-item"."""
+    function_name: str | None = None
+    """None = the default name: "sqs-message-consumer" for the subscriber named "main", else "<name>-consumer"; name_suffix is appended. 1-64 characters of A-Z a-z 0-9 _ -; unique."""
+    code: str = defaults.CONSUMER_CODE
     """The consumer's code: a handler shipped with the package ("consumer") or a folder path holding app.py, absolute or relative to the app's working directory."""
-    batch_size: Annotated[int, Field(ge=1, le=10000)] = 10
+    batch_size: Annotated[int, Field(ge=1, le=10000)] = defaults.SUBSCRIBER_BATCH_SIZE
     """Messages per consumer invocation: 1-10, or up to 10000 with maximum_batching_window_seconds >= 1; batch_size x 50 ms + 2,250 ms must fit the consumer timeout. With ordering = "per-item" (FIFO queues): 1-10 and no batching window."""
-    maximum_batching_window_seconds: Annotated[int, Field(ge=0, le=300)] = 0
+    maximum_batching_window_seconds: Annotated[int, Field(ge=0, le=300)] = defaults.SUBSCRIBER_BATCHING_WINDOW_SECONDS
     """How long the trigger gathers messages before invoking; 0 = not at all."""
-    visibility_timeout_seconds: Annotated[int, Field(ge=0, le=43200)] = 30
+    visibility_timeout_seconds: Annotated[int, Field(ge=0, le=43200)] = defaults.VISIBILITY_TIMEOUT_SECONDS
     """Queue visibility timeout: at least 6x the consumer timeout."""
-    message_retention_seconds: Annotated[int, Field(ge=60, le=1209600)] = 345600
+    message_retention_seconds: Annotated[int, Field(ge=60, le=1209600)] = defaults.MESSAGE_RETENTION_SECONDS
     """How long the queue keeps a message."""
-    max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 5
+    max_receive_count: Annotated[int, Field(ge=1, le=1000)] = defaults.MAX_RECEIVE_COUNT
     """Receives before a message moves to the dead-letter queue."""
-    idempotency_ttl_seconds: Annotated[int, Field(ge=60, le=31536000)] = 432000
+    idempotency_ttl_seconds: Annotated[int, Field(ge=60, le=31536000)] = defaults.IDEMPOTENCY_TTL_SECONDS
     """How long a processed message is remembered. Must outlast every redelivery: a producer retry or a replay can republish a record until the stream trims it (24 h after it was written), and the copy can wait in the queue until its retention ends: at least message_retention_seconds + 86400."""
-    raw_message_delivery: bool = False
+    raw_message_delivery: bool = defaults.RAW_MESSAGE_DELIVERY
     """Deliver the published message without the SNS envelope."""
     filter_policy: dict[str, Any] | str | None = None
     """SNS subscription filter policy, as a table/object or a JSON string; checked by SNS's rules (see "Fan-out"): numeric ranges [">" or ">=", low, "<" or "<=", high] with low < high, numbers within +-1e9."""
-    filter_policy_scope: Literal["MessageAttributes", "MessageBody"] = "MessageAttributes"
+    filter_policy_scope: Literal["MessageAttributes", "MessageBody"] = defaults.FILTER_POLICY_SCOPE
     """What the filter policy matches: message attributes or the message body."""
     function: FunctionConfig = FunctionConfig()
     """The consumer function's timeout, memory, concurrency and log retention."""
 
-    _queue = field_validator("queue_name")(lambda v: _check_name("sqs queue", v))
-    _function = field_validator("function_name")(lambda v: _check_name("lambda function", v))
-
+    _blank_names = field_validator("queue_name", "function_name", mode="before")(_blank_is_none)
     _code = field_validator("code")(lambda v: check_code(v))
 
-    @model_validator(mode="before")
-    @classmethod
-    def _default_names(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            data = dict(data)
-            queue, function = default_subscriber_names(data.get("name", "main"))
-            data["queue_name"] = data.get("queue_name") or queue
-            data["function_name"] = data.get("function_name") or function
-        return data
-
-    @property
-    def dlq_name(self) -> str:
-        """The sqs module names the dead-letter queue ``<queue_name>-dlq`` (``<stem>-dlq.fifo`` for ``<stem>.fifo``)."""
-        return _ordering.dlq_name(self.queue_name)
-
-    @property
-    def idempotency_table_name(self) -> str:
-        return f"{self.function_name}-idempotency"
-
     @model_validator(mode="after")
-    def _filter_policy(self) -> "SubscriberConfig":
+    def _rules(self) -> SubscriberConfig:
+        """Every rule across this subscriber's fields, all reported at once. A filter policy given as
+        JSON text is kept as the object it parses to."""
+        problems: list[Problem] = []
         if self.filter_policy is not None:
             try:
-                policy = check_filter_policy(self.filter_policy, self.filter_policy_scope)
+                object.__setattr__(self, "filter_policy",
+                                   check_filter_policy(self.filter_policy, self.filter_policy_scope))
             except ValueError as error:
-                raise ValueError(f"filter_policy: {error}") from None
-            object.__setattr__(self, "filter_policy", policy)
+                problems.append(Problem("filter_policy", str(error)))
+        problems += [problem for check in SUBSCRIBER_CHECKS for problem in check(self)]
+        raise_problems(problems)
         return self
 
-    @model_validator(mode="after")
-    def _sqs_rules(self) -> "SubscriberConfig":
-        if self.batch_size > 10 and self.maximum_batching_window_seconds < 1:
-            raise ValueError(
-                f"batch_size {self.batch_size} is above 10: SQS event source mappings allow 1-10 "
-                "unless maximum_batching_window_seconds is at least 1 (then up to 10000)"
-            )
-        needed = 6 * self.function.timeout
-        if self.visibility_timeout_seconds < needed:
-            raise ValueError(
-                f"visibility_timeout_seconds ({self.visibility_timeout_seconds}) must be at least 6x the "
-                f"consumer timeout ({self.function.timeout} s), i.e. >= {needed}, so a message is not "
-                "redelivered while a consumer still works on it"
-            )
-        return self
 
-    @model_validator(mode="after")
-    def _batch_fits_timeout(self) -> "SubscriberConfig":
-        """The consumer must be able to finish a full batch before its timeout (README "Handlers")."""
-        from ..contract import CONSUMER_DEADLINE_MARGIN_MS, CONSUMER_MESSAGE_BUDGET_MS, consumer_batch_ms
+def check_batching(sub: SubscriberConfig) -> list[Problem]:
+    if sub.batch_size > 10 and sub.maximum_batching_window_seconds < 1:
+        return [Problem("batch_size", f"{sub.batch_size} is above 10: SQS event source mappings allow 1-10 unless "
+                                      "maximum_batching_window_seconds is at least 1 (then up to 10000)")]
+    return []
 
-        needed = consumer_batch_ms(self.batch_size)
-        if needed > self.function.timeout * 1000:
-            fits = (self.function.timeout * 1000 - CONSUMER_DEADLINE_MARGIN_MS) // CONSUMER_MESSAGE_BUDGET_MS
-            raise ValueError(
-                f"batch_size: {self.batch_size} messages cannot finish within the consumer timeout of "
-                f"{self.function.timeout} s: the rule is batch_size x {CONSUMER_MESSAGE_BUDGET_MS} ms + "
-                f"{CONSUMER_DEADLINE_MARGIN_MS} ms <= function.timeout, here {needed} ms; "
-                + (f"lower batch_size to {fits} or " if fits >= 1 else "")
-                + f"raise function.timeout to {-(-needed // 1000)} s"
-            )
-        return self
+
+def check_visibility(sub: SubscriberConfig) -> list[Problem]:
+    needed = 6 * sub.function.timeout
+    if sub.visibility_timeout_seconds < needed:
+        return [Problem("visibility_timeout_seconds",
+                        f"{sub.visibility_timeout_seconds} must be at least 6x the consumer timeout "
+                        f"({sub.function.timeout} s), i.e. >= {needed}, so a message is not redelivered while a "
+                        "consumer still works on it")]
+    return []
+
+
+def check_batch_fits_timeout(sub: SubscriberConfig) -> list[Problem]:
+    """The consumer must be able to finish a full batch before its timeout (README "Handlers")."""
+    needed = consumer_batch_ms(sub.batch_size)
+    timeout_ms = sub.function.timeout * 1000
+    if needed <= timeout_ms:
+        return []
+    fits = (timeout_ms - CONSUMER_DEADLINE_MARGIN_MS) // CONSUMER_MESSAGE_BUDGET_MS
+    return [Problem(
+        "batch_size",
+        f"{sub.batch_size} messages cannot finish within the consumer timeout of {sub.function.timeout} s: the rule "
+        f"is batch_size x {CONSUMER_MESSAGE_BUDGET_MS} ms + {CONSUMER_DEADLINE_MARGIN_MS} ms <= function.timeout, "
+        f"here {needed} ms",
+        (f"lower batch_size to {fits} or " if fits >= 1 else "") + f"raise function.timeout to {-(-needed // 1000)} s",
+    )]
+
+
+#: The rules across one subscriber's fields (each pure: subscriber -> problems).
+SUBSCRIBER_CHECKS: tuple[Callable[[SubscriberConfig], list[Problem]], ...] = (
+    check_batching, check_visibility, check_batch_fits_timeout,
+)
 
 
 class StreamConfig(_Model):
     """How the producer reads the table's stream."""
 
-    starting_position: Literal["TRIM_HORIZON", "LATEST"] = "TRIM_HORIZON"
+    starting_position: Literal["TRIM_HORIZON", "LATEST"] = defaults.STARTING_POSITION
     """Where a new stream mapping starts: TRIM_HORIZON (so changes written before the mapping exists are not skipped) or LATEST."""
-    batch_size: Annotated[int, Field(ge=1, le=10000)] = 100
+    batch_size: Annotated[int, Field(ge=1, le=10000)] = defaults.STREAM_BATCH_SIZE
     """Stream records per producer invocation."""
-    maximum_batching_window_seconds: Annotated[int, Field(ge=0, le=300)] = 0
+    maximum_batching_window_seconds: Annotated[int, Field(ge=0, le=300)] = defaults.STREAM_BATCHING_WINDOW_SECONDS
     """How long the stream mapping gathers records before invoking; 0 = not at all."""
-    maximum_retry_attempts: Annotated[int, Field(ge=0, le=10000)] = 10
+    maximum_retry_attempts: Annotated[int, Field(ge=0, le=10000)] = defaults.STREAM_MAXIMUM_RETRY_ATTEMPTS
     """Retries of a failing batch before it goes to the stream failure queue."""
-    maximum_record_age_seconds: Annotated[int, Field(ge=60, le=604800)] = 21600
+    maximum_record_age_seconds: Annotated[int, Field(ge=60, le=604800)] = defaults.STREAM_MAXIMUM_RECORD_AGE_SECONDS
     """Records older than this go to the stream failure queue instead of being retried. At most the stream's 24 h retention minus a 6 h replay margin (64800): a record must still be in the stream when it is replayed."""
-    parallelization_factor: Annotated[int, Field(ge=1, le=10)] = 1
+    parallelization_factor: Annotated[int, Field(ge=1, le=10)] = defaults.STREAM_PARALLELIZATION_FACTOR
     """Concurrent batches per stream shard."""
-    bisect_batch_on_function_error: bool = True
+    bisect_batch_on_function_error: bool = defaults.STREAM_BISECT_BATCH_ON_FUNCTION_ERROR
     """Split a failing batch in two and retry each half, isolating a bad record."""
 
     @field_validator("maximum_record_age_seconds")
     @classmethod
     def _leaves_replay_time(cls, value: int) -> int:
-        if value > STREAM_RETENTION_SECONDS - REPLAY_MARGIN_SECONDS:
+        if value > limits.STREAM_RETENTION_SECONDS - limits.REPLAY_MARGIN_SECONDS:
             raise ValueError(
-                f"{value} leaves less than {REPLAY_MARGIN_SECONDS // 3600} h to replay: a record reaches the stream "
-                f"failure queue at this age and DynamoDB Streams keeps it {STREAM_RETENTION_SECONDS // 3600} h; use at "
-                f"most {STREAM_RETENTION_SECONDS - REPLAY_MARGIN_SECONDS} (see docs/operations.md, 'Replay')"
+                f"{value} leaves less than {limits.REPLAY_MARGIN_SECONDS // 3600} h to replay: a record reaches the stream "
+                f"failure queue at this age and DynamoDB Streams keeps it {limits.STREAM_RETENTION_SECONDS // 3600} h; use at "
+                f"most {limits.STREAM_RETENTION_SECONDS - limits.REPLAY_MARGIN_SECONDS} (see docs/operations.md, 'Replay')"
             )
         return value
 
@@ -222,15 +219,15 @@ class S3BackendConfig(_Model):
 
     bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
     """S3 bucket holding the state."""
-    key: Annotated[str, Field(min_length=1, max_length=1024)] = "event-driven-pipeline/terraform.tfstate"
+    key: Annotated[str, Field(min_length=1, max_length=1024)] = defaults.BACKEND_KEY
     """Object key of the state file."""
     region: str | None = None
     """The bucket's region; None = the environment's region."""
     dynamodb_table: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")] = None
     """DynamoDB lock table: deprecated in Terraform 1.11 and OpenTofu 1.10 (use_lockfile replaces it)."""
-    use_lockfile: bool = False
+    use_lockfile: bool = defaults.BACKEND_USE_LOCKFILE
     """S3 native state locking (a .tflock object next to the state; Terraform >= 1.10, OpenTofu >= 1.10)."""
-    encrypt: bool = True
+    encrypt: bool = defaults.BACKEND_ENCRYPT
     """Encrypt the state object."""
 
     @field_validator("key")
@@ -245,10 +242,10 @@ class S3BackendConfig(_Model):
     @model_validator(mode="after")
     def _locked(self) -> S3BackendConfig:
         if not self.use_lockfile and self.dynamodb_table is None:
-            raise ValueError(
-                "use_lockfile: state must be locked: set use_lockfile = true (S3 native locking, "
-                "Terraform/OpenTofu >= 1.10) or dynamodb_table (deprecated since Terraform 1.11 / OpenTofu 1.10)"
-            )
+            raise_problems([Problem(
+                "use_lockfile", "state must be locked",
+                "set use_lockfile = true (S3 native locking, Terraform/OpenTofu >= 1.10) or dynamodb_table "
+                "(deprecated since Terraform 1.11 / OpenTofu 1.10)")])
         return self
 
     @field_validator("region")
@@ -262,17 +259,17 @@ class S3BackendConfig(_Model):
 class SecurityConfig(_Model):
     """Secure defaults; each can be turned off or tuned."""
 
-    customer_managed_key: bool = True
+    customer_managed_key: bool = defaults.CUSTOMER_MANAGED_KEY
     """One customer-managed KMS key (rotated yearly) for the topics and every queue."""
-    key_deletion_window_days: Annotated[int, Field(ge=7, le=30)] = 30
+    key_deletion_window_days: Annotated[int, Field(ge=7, le=30)] = defaults.KEY_DELETION_WINDOW_DAYS
     """Waiting period before a deleted key is gone (7-30 days)."""
-    enforce_tls: bool = True
+    enforce_tls: bool = defaults.ENFORCE_TLS
     """Topic and queue policies deny any request made without TLS."""
-    point_in_time_recovery: bool = True
+    point_in_time_recovery: bool = defaults.POINT_IN_TIME_RECOVERY
     """Point-in-time recovery of the table."""
     deletion_protection: bool | None = None
     """None = on for the environments "production"/"prod", off elsewhere."""
-    tracing: bool = True
+    tracing: bool = defaults.TRACING
     """X-Ray active tracing on both functions."""
     key_users: list[str] = Field(default_factory=list, max_length=20)
     """IAM role ARNs allowed to use the messaging key directly (Decrypt, GenerateDataKey*). Not needed to read or write the queues and topics: any principal of the account may use the key through SQS and SNS, as its IAM permissions on the queue or topic allow."""
@@ -293,17 +290,17 @@ class SecurityConfig(_Model):
 class AlarmsConfig(_Model):
     """CloudWatch alarms, published to an alarm topic."""
 
-    enabled: bool = True
+    enabled: bool = defaults.ALARMS_ENABLED
     """Create the alarms and the alarm topic."""
     email: str | None = None
     """Subscribe this address to the alarm topic (AWS sends a confirmation mail)."""
-    queue_age_seconds: Annotated[int, Field(ge=60, le=1209600)] = 300
+    queue_age_seconds: Annotated[int, Field(ge=60, le=1209600)] = defaults.ALARM_QUEUE_AGE_SECONDS
     """Oldest message in a subscriber queue, seconds."""
-    iterator_age_ms: Annotated[int, Field(ge=1000, le=604800000)] = 60000
+    iterator_age_ms: Annotated[int, Field(ge=1000, le=604800000)] = defaults.ALARM_ITERATOR_AGE_MS
     """Stream iterator age of the producer, milliseconds."""
-    period_seconds: Literal[60, 300, 900, 3600] = 300
+    period_seconds: Literal[60, 300, 900, 3600] = defaults.ALARM_PERIOD_SECONDS
     """Alarm period in seconds."""
-    evaluation_periods: Annotated[int, Field(ge=1, le=100)] = 1
+    evaluation_periods: Annotated[int, Field(ge=1, le=100)] = defaults.ALARM_EVALUATION_PERIODS
     """Periods an alarm's condition must hold before it fires."""
 
     @field_validator("email")
@@ -314,47 +311,36 @@ class AlarmsConfig(_Model):
         return value
 
 
-def suffixed_subscriber(sub: dict[str, Any], suffix: str) -> dict[str, Any]:
-    """A subscriber's data with ``suffix`` on its queue and function names (the defaults when unset)."""
-    sub = dict(sub)
-    queue, function = default_subscriber_names(sub.get("name", "main"))
-    sub["queue_name"] = _ordering.with_suffix(sub.get("queue_name") or queue, suffix)
-    sub["function_name"] = f"{sub.get('function_name') or function}{suffix}"
-    return sub
-
-
 class PipelineConfig(_Model):
     """Everything one environment of the pipeline needs. Defaults = the original design."""
 
-    environment: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")] = "production"
+    environment: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")] = defaults.ENVIRONMENT
     """The environment's name (lower case, digits, -); production/prod turn deletion protection on."""
     name_suffix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{0,16}$")] = ""
-    """Appended to the stack name and every AWS resource name (e.g. "-dev"), so that environments deployed to one account never collide. Applied when the object is built (the built object holds the final names and an empty suffix)."""
-    stack_name: str = "event-driven-pipeline"
-    """The stack (and directory under cdktf.out/stacks/), the KMS alias and the dashboard name: a letter, then letters, digits or -, at most 63."""
-    region: str = "us-east-1"
+    """Appended to the stack name and every AWS resource name (e.g. "-dev"; before '.fifo'), so that environments deployed to one account never collide: 0-16 characters of A-Z a-z 0-9 _ -. Kept as given; the names (config.names) carry it."""
+    stack_name: str | None = None
+    """None = "event-driven-pipeline" (+ name_suffix). The stack (and directory under cdktf.out/stacks/), the KMS alias and the dashboard name: a letter, then letters, digits or -, at most 63."""
+    region: str = defaults.REGION
     """The AWS region of every resource: a region name such as us-east-1 (commercial, China or GovCloud)."""
-    tags: dict[str, str] = Field(
-        default_factory=lambda: {"Environment": "Production", "Project": "EventDrivenArchitecture"}
-    )
+    tags: dict[str, str] = Field(default_factory=lambda: dict(defaults.TAGS))
     """Default tags of every resource: at most 50, no 'aws:' keys; letters, digits, spaces and _ . : / = + - @."""
-    table_name: str = "application-data-table"
-    """The source table (with its stream): 3-255 characters of A-Z a-z 0-9 _ . -"""
-    topic_name: str = "data-processing-topic"
-    """The fan-out topic: 1-256 characters of A-Z a-z 0-9 _ -; ends in '.fifo' exactly when ordering = "per-item" (the default name then gets it)."""
-    producer_function_name: str = "dynamodb-stream-producer"
-    """The producer function (stream -> topic): 1-64 characters of A-Z a-z 0-9 _ -"""
-    producer_code: str = "producer"
+    table_name: str | None = None
+    """None = "application-data-table" (+ name_suffix). The source table (with its stream): 3-255 characters of A-Z a-z 0-9 _ . -"""
+    topic_name: str | None = None
+    """None = "data-processing-topic" (+ name_suffix, + '.fifo' when ordering = "per-item"). The fan-out topic: 1-256 characters of A-Z a-z 0-9 _ -; ends in '.fifo' exactly when ordering = "per-item"."""
+    producer_function_name: str | None = None
+    """None = "dynamodb-stream-producer" (+ name_suffix). The producer function (stream -> topic): 1-64 characters of A-Z a-z 0-9 _ -"""
+    producer_code: str = defaults.PRODUCER_CODE
     """The producer's code: a handler shipped with the package ("producer") or a folder path holding app.py, absolute or relative to the app's working directory."""
-    stream_failure_queue_name: str = "dynamodb-stream-producer-failures"
-    """Stream records that still fail after the retries land here (on-failure destination); SQS name rules, never '.fifo' (Lambda's on-failure destinations take standard queues only)."""
-    runtime: Literal["python3.12"] = "python3.12"
+    stream_failure_queue_name: str | None = None
+    """None = "dynamodb-stream-producer-failures" (+ name_suffix). Stream records that still fail after the retries land here (on-failure destination); SQS name rules, never '.fifo' (Lambda's on-failure destinations take standard queues only)."""
+    runtime: Literal["python3.12"] = defaults.RUNTIME
     """Lambda runtime of both functions."""
-    powertools_version: Annotated[str, Field(pattern=r"^(\d+\.\d+\.\d+|latest)?$")] = POWERTOOLS_VERSION
+    powertools_version: Annotated[str, Field(pattern=r"^(\d+\.\d+\.\d+|latest)?$")] = defaults.POWERTOOLS_VERSION
     """Powertools for AWS Lambda (Python) release both functions use. With powertools_layer "ssm": "" = no layer at all (then vendor the library yourself)."""
-    powertools_layer: str = "ssm"
+    powertools_layer: str = defaults.POWERTOOLS_LAYER
     """Where the functions get Powertools: "ssm" = AWS's public layer, its ARN read at plan time from the public SSM parameter for powertools_version; a layer ARN (same region); or "none" = no layer, the function zips carry powertools_version (installed at synth)."""
-    architecture: Literal["x86_64", "arm64"] = "x86_64"
+    architecture: Literal["x86_64", "arm64"] = defaults.ARCHITECTURE
     """Lambda architecture of both functions (and of the Powertools layer)."""
     producer: FunctionConfig = FunctionConfig()
     """The producer function's timeout, memory, concurrency and log retention."""
@@ -364,100 +350,30 @@ class PipelineConfig(_Model):
     """Secure defaults; each can be turned off or tuned (see 'Secure by default')."""
     alarms: AlarmsConfig = AlarmsConfig()
     """CloudWatch alarms, published to the alarm topic."""
-    dashboard: bool = True
+    dashboard: bool = defaults.DASHBOARD
     """Create a CloudWatch dashboard of the pipeline."""
-    alarm_topic_name: str = "data-processing-alarms"
-    """Name of the alarm topic (when alarms are enabled): 1-256 characters of A-Z a-z 0-9 _ -"""
+    alarm_topic_name: str | None = None
+    """None = "data-processing-alarms" (+ name_suffix). Name of the alarm topic (when alarms are enabled): 1-256 characters of A-Z a-z 0-9 _ -"""
     backend: S3BackendConfig | None = None
     """Optional remote state; None keeps Terraform's local backend (no AWS account needed to synth)."""
     subscribers: list[SubscriberConfig] = Field(default_factory=lambda: [SubscriberConfig()], min_length=1, max_length=50)
     """The topic's subscribers (1-50), each a queue -> consumer; default: one named main."""
-    ordering: _ordering.Ordering = "none"
+    ordering: _ordering.Ordering = defaults.ORDERING
     """"none" (standard topic and queues, the original design) or "per-item": a FIFO topic and FIFO queues, so each item's changes reach every consumer in stream order (see 'Per-item ordering')."""
     capacity: CapacityConfig | None = None
     """Optional: the peak this environment must carry; `make capacity` (and synth) checks it against AWS's quotas (see docs/capacity.md)."""
 
-    _applied_name_suffix: str = PrivateAttr("")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _apply_suffix(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not data.get("name_suffix"):
-            return data
-        suffix = data["name_suffix"]
-        if not isinstance(suffix, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", suffix):
-            raise ValueError(f"name_suffix: {suffix!r} must be 1-16 characters of A-Z a-z 0-9 _ -")
-        data = dict(data)
-        for name in (
-            "stack_name", "table_name", "topic_name", "producer_function_name",
-            "stream_failure_queue_name", "alarm_topic_name",
-        ):
-            data[name] = _ordering.with_suffix(data.get(name) or cls.model_fields[name].default, suffix)
-        subs = data.get("subscribers")
-        subs = [{}] if subs is None else subs
-        if not isinstance(subs, list) or not all(isinstance(sub, (dict, BaseModel)) for sub in subs):
-            raise ValueError("subscribers: must be a list of tables/objects, one per subscriber")
-        data["subscribers"] = [
-            suffixed_subscriber(sub.model_dump() if isinstance(sub, BaseModel) else sub, suffix) for sub in subs
-        ]
-        # Applied once: the built object holds the final names, and rebuilding it from
-        # model_dump() must not append the suffix a second time.
-        data["name_suffix"] = ""
-        return data
-
-    # Defined after _apply_suffix on purpose: pydantic runs "before" model validators in reverse order of
-    # definition, so the ".fifo" default names exist before the suffix is applied to them.
-    @model_validator(mode="before")
-    @classmethod
-    def _fifo_names(cls, data: Any) -> Any:
-        return _ordering.fifo_defaults(
-            data, cls.model_fields["topic_name"].default, lambda name: default_subscriber_names(name)[0]
-        )
-
-    # Defined after the "before" validators on purpose: this wrap validator runs first and sees the
-    # name_suffix before _apply_suffix applies and clears it.
-    @model_validator(mode="wrap")
-    @classmethod
-    def _remember_suffix(cls, data: Any, handler: Any) -> "PipelineConfig":
-        suffix = data.get("name_suffix") if isinstance(data, dict) else None
-        config = handler(data)
-        if isinstance(suffix, str) and suffix:
-            config._applied_name_suffix = suffix
-        return config
-
-    @property
-    def applied_name_suffix(self) -> str:
-        """The name_suffix this object was built with (already in its names; ``name_suffix`` itself is "")."""
-        return self._applied_name_suffix
-
-    def named_like_the_others(self, sub: dict[str, Any], suffix: str) -> dict[str, Any]:
-        """A subscriber to add to this configuration, named as if it had been in the data the configuration
-        was built from: the per-item default queue name ('.fifo') and ``suffix`` (its name_suffix)."""
-        if not suffix:
-            return sub
-        filled = _ordering.fifo_defaults(
-            {"ordering": self.ordering, "topic_name": self.topic_name, "subscribers": [sub]},
-            self.topic_name, lambda name: default_subscriber_names(name)[0],
-        )["subscribers"][0]
-        return suffixed_subscriber(filled, suffix)
-
-    @model_validator(mode="after")
-    def _ordering_rules(self) -> "PipelineConfig":
-        _ordering.check(self)
-        return self
-
-    _table = field_validator("table_name")(lambda v: _check_name("dynamodb table", v))
-    _topic = field_validator("topic_name")(lambda v: _check_name("sns topic", v))
-    _producer = field_validator("producer_function_name")(lambda v: _check_name("lambda function", v))
-    _alarm_topic = field_validator("alarm_topic_name")(lambda v: _check_name("sns topic", v))
-    _failures = field_validator("stream_failure_queue_name")(lambda v: _check_name("sqs queue", v))
+    _blank_names = field_validator(
+        "stack_name", "table_name", "topic_name", "producer_function_name", "stream_failure_queue_name",
+        "alarm_topic_name", mode="before",
+    )(_blank_is_none)
     _producer_code = field_validator("producer_code")(lambda v: check_code(v))
 
-    @field_validator("stack_name")
+    @field_validator("name_suffix", mode="before")
     @classmethod
-    def _stack(cls, value: str) -> str:
-        if not _STACK.fullmatch(value):
-            raise ValueError(f"{value!r} is not a valid stack name: start with a letter, then letters, digits or -, at most 63")
+    def _name_suffix(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]{0,16}", value):
+            raise ValueError(f"{value!r} must be 1-16 characters of A-Z a-z 0-9 _ - (or empty)")
         return value
 
     @field_validator("region")
@@ -477,27 +393,6 @@ class PipelineConfig(_Model):
             )
         return value
 
-    @model_validator(mode="after")
-    def _powertools_source(self) -> "PipelineConfig":
-        layer = self.powertools_layer
-        if layer == "ssm" and self.region.startswith("cn-"):
-            raise ValueError(
-                f"powertools_layer: 'ssm' reads AWS's public Powertools parameter, which {self.region} does not "
-                "have (China regions): give the layer ARN, or 'none' to package Powertools into the function zips"
-            )
-        if layer == "none" and not re.fullmatch(r"\d+\.\d+\.\d+", self.powertools_version):
-            raise ValueError(
-                f"powertools_version: powertools_layer = 'none' packages an exact release; "
-                f"{self.powertools_version!r} is not one (use e.g. {POWERTOOLS_VERSION!r})"
-            )
-        match = _LAYER_ARN.fullmatch(layer)
-        if match and (match["region"] != self.region or not layer.startswith(f"arn:{self.partition}:")):
-            raise ValueError(
-                f"powertools_layer: {layer!r} is not in {self.region} ({self.partition}); a function can only "
-                "use layers of its own region"
-            )
-        return self
-
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
@@ -515,67 +410,37 @@ class PipelineConfig(_Model):
         return value
 
     @model_validator(mode="after")
-    def _idempotency_window(self) -> "PipelineConfig":
-        for index, sub in enumerate(self.subscribers):
-            # A replay (make replay) republishes a record until the stream trims it, 24 h after it was written.
-            needed = sub.message_retention_seconds + STREAM_RETENTION_SECONDS
-            if sub.idempotency_ttl_seconds < needed:
-                raise ValueError(
-                    f"subscribers.{index}.idempotency_ttl_seconds: {sub.idempotency_ttl_seconds} is shorter than "
-                    f"message_retention_seconds + the stream's 24 h retention = {needed} (a replay can republish a "
-                    "record until the stream trims it); a duplicate arriving after that would run the business "
-                    "logic again"
-                )
+    def _rules(self) -> PipelineConfig:
+        """Every rule across fields (names, ordering, windows, partitions), all reported at once."""
+        raise_problems(problem for check in PIPELINE_CHECKS for problem in check(self))
         return self
 
-    @model_validator(mode="after")
-    def _key_users_partition(self) -> "PipelineConfig":
-        for arn in self.security.key_users:
-            if not arn.startswith(f"arn:{self.partition}:"):
-                raise ValueError(f"security.key_users: {arn!r} is not in this region's partition {self.partition!r}")
-        return self
-
-    @model_validator(mode="after")
-    def _unique(self) -> "PipelineConfig":
-        """Names must differ within each service: AWS would refuse (or silently share) a second one."""
-        _unique_or_raise("subscribers[].name", [s.name for s in self.subscribers])
-        _unique_or_raise("subscribers[].queue_name", [s.queue_name for s in self.subscribers])
-        _unique_or_raise(
-            "function names (producer_function_name, subscribers[].function_name)",
-            [self.producer_function_name, *(s.function_name for s in self.subscribers)],
-        )
-        _unique_or_raise(
-            "queue names (stream_failure_queue_name, subscribers[].queue_name and their '-dlq' queues)",
-            [self.stream_failure_queue_name, *(n for s in self.subscribers for n in (s.queue_name, s.dlq_name))],
-        )
-        _unique_or_raise("topic names (topic_name, alarm_topic_name)", [self.topic_name, self.alarm_topic_name])
-        _unique_or_raise(
-            "table names (table_name and the subscribers' idempotency tables)",
-            [self.table_name, *(s.idempotency_table_name for s in self.subscribers)],
-        )
-        return self
-
-    @property
+    @cached_property
     def names(self) -> PipelineNames:
-        """Every AWS name of this environment (pipeline_model.names)."""
+        """Every AWS name of this environment, computed once from the raw fields (pipeline_model.names)."""
         return pipeline_names(
             stack=self.stack_name, table=self.table_name, topic=self.topic_name,
             producer_function=self.producer_function_name, stream_failure_queue=self.stream_failure_queue_name,
-            alarm_topic=self.alarm_topic_name,
+            alarm_topic=self.alarm_topic_name, suffix=self.name_suffix, fifo=_ordering.is_fifo(self),
             subscribers=[(s.name, s.queue_name, s.function_name) for s in self.subscribers],
         )
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> PipelineConfig:
+        """As pydantic's (no validation), without the copied object's cached names: they are computed
+        again from the copy's fields."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("names", None)
+        return copied
 
     @property
     def deletion_protection(self) -> bool:
         """Table deletion protection: explicit setting, else on only in production."""
         explicit = self.security.deletion_protection
-        return explicit if explicit is not None else self.environment in ("production", "prod")
+        return explicit if explicit is not None else self.environment in defaults.PRODUCTION_ENVIRONMENTS
 
     @property
     def partition(self) -> str:
-        if "-gov-" in self.region:
-            return "aws-us-gov"
-        return "aws-cn" if self.region.startswith("cn-") else "aws"
+        return partition_of(self.region)
 
     def powertools_layer_parameter(self) -> str | None:
         """Public SSM parameter holding the Powertools layer ARN for this runtime and architecture."""
@@ -585,23 +450,65 @@ class PipelineConfig(_Model):
             f"/aws/service/powertools/python/{self.architecture}/{self.runtime}/{self.powertools_version}"
         )
 
-    def aws_names(self) -> list[str]:
-        """Every AWS resource name this environment creates (used to detect collisions)."""
-        names = [
-            self.table_name, self.topic_name, self.producer_function_name,
-            self.stream_failure_queue_name, self.alarm_topic_name,
-            f"alias/{self.stack_name}", self.stack_name,  # KMS alias, dashboard
-        ]
-        for sub in self.subscribers:
-            names += [sub.queue_name, sub.dlq_name, sub.function_name, sub.idempotency_table_name]
-        return names
 
-    @property
-    def function_names(self) -> list[str]:
-        return [self.producer_function_name, *(s.function_name for s in self.subscribers)]
+def partition_of(region: str) -> str:
+    """The AWS partition of a region name."""
+    if "-gov-" in region:
+        return "aws-us-gov"
+    return "aws-cn" if region.startswith("cn-") else "aws"
 
-    def iam_names(self) -> list[str]:
-        """IAM names this environment creates. IAM is global: they must differ across every
-        environment of an account, whatever the region. The lambda module names each function's
-        role after the function and its inline policies (logs, tracing, inline) after the role."""
-        return [f"role {name}" for name in self.function_names]
+
+# --- the rules across a pipeline's fields: pure functions, config -> problems ------------------------
+
+def check_names(config: PipelineConfig) -> list[Problem]:
+    """The computed names: AWS's name rules, unique within each service."""
+    return name_problems(config)
+
+
+def check_ordering(config: PipelineConfig) -> list[Problem]:
+    """The '.fifo' rules of the computed names and the FIFO mapping limits (pipeline_model.ordering)."""
+    return _ordering.check(config, config.names)
+
+
+def check_powertools_source(config: PipelineConfig) -> list[Problem]:
+    problems = []
+    layer = config.powertools_layer
+    if layer == "ssm" and config.region.startswith("cn-"):
+        problems.append(Problem(
+            "powertools_layer", f"'ssm' reads AWS's public Powertools parameter, which {config.region} does not have "
+            "(China regions)", "give the layer ARN, or 'none' to package Powertools into the function zips"))
+    if layer == "none" and not re.fullmatch(r"\d+\.\d+\.\d+", config.powertools_version):
+        problems.append(Problem(
+            "powertools_version", f"powertools_layer = 'none' packages an exact release; "
+            f"{config.powertools_version!r} is not one", f"use e.g. {defaults.POWERTOOLS_VERSION!r}"))
+    match = _LAYER_ARN.fullmatch(layer)
+    if match and (match["region"] != config.region or not layer.startswith(f"arn:{config.partition}:")):
+        problems.append(Problem(
+            "powertools_layer", f"{layer!r} is not in {config.region} ({config.partition}); a function can only "
+            "use layers of its own region"))
+    return problems
+
+
+def check_idempotency_window(config: PipelineConfig) -> list[Problem]:
+    problems = []
+    for index, sub in enumerate(config.subscribers):
+        # A replay (make replay) republishes a record until the stream trims it, 24 h after it was written.
+        needed = sub.message_retention_seconds + limits.STREAM_RETENTION_SECONDS
+        if sub.idempotency_ttl_seconds < needed:
+            problems.append(Problem(
+                f"subscribers.{index}.idempotency_ttl_seconds",
+                f"{sub.idempotency_ttl_seconds} is shorter than message_retention_seconds + the stream's 24 h "
+                f"retention = {needed} (a replay can republish a record until the stream trims it); a duplicate "
+                "arriving after that would run the business logic again"))
+    return problems
+
+
+def check_key_users_partition(config: PipelineConfig) -> list[Problem]:
+    return [Problem("security.key_users", f"{arn!r} is not in this region's partition {config.partition!r}")
+            for arn in config.security.key_users if not arn.startswith(f"arn:{config.partition}:")]
+
+
+#: The rules across a pipeline's fields, run together by PipelineConfig's one model validator.
+PIPELINE_CHECKS: tuple[Callable[[PipelineConfig], list[Problem]], ...] = (
+    check_names, check_ordering, check_powertools_source, check_idempotency_window, check_key_users_partition,
+)

@@ -63,7 +63,7 @@ def test_add_subscriber_wires_everything_a_configured_one_gets(stack, synth, tmp
     (code / "app.py").write_text("def handler(event, context):\n    return {'batchItemFailures': []}\n")
     pipeline = EventPipeline(stack, "pipeline", config=build_config())
     added = pipeline.add_subscriber({"name": "audit", "code": str(code)})
-    assert added.config.queue_name == "audit-queue"
+    assert added.names.queue == "audit-queue"
     assert [s.config.name for s in pipeline.subscribers] == ["main", "audit"]
     doc = synth(stack)
     module = doc["module"]["queue_audit"]
@@ -91,7 +91,7 @@ def test_add_subscriber_validates_with_the_pipeline(stack):
     from constructs_lib import ConfigError, EventPipeline, build_config
 
     pipeline = EventPipeline(stack, "pipeline", config=build_config())
-    with pytest.raises(ConfigError, match=r"subscribers\[\]\.name"):
+    with pytest.raises(ConfigError, match=r"subscribers\.1\.name"):
         pipeline.add_subscriber({"name": "main"})
     with pytest.raises(ConfigError, match="batch_size"):
         pipeline.add_subscriber({"name": "x", "batch_size": 0})
@@ -123,13 +123,13 @@ def test_add_subscriber_gets_the_name_suffix_the_pipeline_was_built_with(stack, 
     orders, billing = two_pipelines(stack)
     for pipeline, suffix in ((orders, "-orders"), (billing, "-billing")):
         added = pipeline.add_subscriber({"name": "audit"})
-        assert added.config.queue_name == f"audit-queue{suffix}"
-        assert added.config.dlq_name == f"audit-queue{suffix}-dlq"
-        assert added.config.function_name == f"audit-consumer{suffix}"
-        assert added.config.idempotency_table_name == f"audit-consumer{suffix}-idempotency"
+        assert added.names.queue == f"audit-queue{suffix}"
+        assert added.names.dlq == f"audit-queue{suffix}-dlq"
+        assert added.names.function == f"audit-consumer{suffix}"
+        assert added.names.idempotency_table == f"audit-consumer{suffix}-idempotency"
     # the suffix is kept for the next one too, and applies to names given explicitly as at load
     again = orders.add_subscriber({"name": "search", "queue_name": "index", "function_name": "indexer"})
-    assert (again.config.queue_name, again.config.function_name) == ("index-orders", "indexer-orders")
+    assert (again.names.queue, again.names.function) == ("index-orders", "indexer-orders")
     doc = synth(stack)
     assert doc["module"]["orders_queue_audit"]["name"] == "audit-queue-orders"
     assert doc["module"]["billing_queue_audit"]["name"] == "audit-queue-billing"
@@ -144,8 +144,8 @@ def test_add_subscriber_under_per_item_ordering_and_a_suffix_gets_a_fifo_queue_n
 
     pipeline = EventPipeline(stack, "pipeline", config=build_config(ordering="per-item", name_suffix="-ordered"))
     added = pipeline.add_subscriber({"name": "audit"})
-    assert added.config.queue_name == "audit-queue-ordered.fifo"
-    assert added.config.dlq_name == "audit-queue-ordered-dlq.fifo"  # the sqs module's <stem>-dlq.fifo
+    assert added.names.queue == "audit-queue-ordered.fifo"
+    assert added.names.dlq == "audit-queue-ordered-dlq.fifo"  # the sqs module's <stem>-dlq.fifo
     doc = synth(stack)
     module = doc["module"]["queue_audit"]
     assert (module["name"], module["fifo_queue"]) == ("audit-queue-ordered.fifo", True)
@@ -161,9 +161,9 @@ def test_add_subscriber_config_object_gets_the_pipelines_default_names(stack):
 
     pipeline = EventPipeline(stack, "pipeline", config=build_config(ordering="per-item"))
     added = pipeline.add_subscriber(SubscriberConfig(name="audit"))
-    assert (added.config.queue_name, added.config.function_name) == ("audit-queue.fifo", "audit-consumer")
+    assert (added.names.queue, added.names.function) == ("audit-queue.fifo", "audit-consumer")
     named = pipeline.add_subscriber(SubscriberConfig(name="search", queue_name="index.fifo", function_name="indexer"))
-    assert (named.config.queue_name, named.config.function_name) == ("index.fifo", "indexer")
+    assert (named.names.queue, named.names.function) == ("index.fifo", "indexer")
 
 
 def test_two_pipelines_creating_the_same_aws_names_are_refused(stack):

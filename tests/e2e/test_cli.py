@@ -228,7 +228,7 @@ def test_config_file_and_environment_selection(tmp_path):
     configs = load_configs(str(path))
     assert [c.environment for c in configs] == ["dev", "prod"]
     assert pick(configs, "dev").region == "eu-west-1"
-    assert pick(configs, "dev").table_name.endswith("-dev")
+    assert pick(configs, "dev").names.table.endswith("-dev")
     with pytest.raises(ValueError):
         pick(configs, "nope")
-    assert load_configs(None)[0].table_name == "application-data-table"
+    assert load_configs(None)[0].names.table == "application-data-table"

@@ -123,7 +123,7 @@ def test_producer_failures_end_in_the_on_failure_queue_not_lost(run):
     bad_topic = "arn:aws:sns:us-east-1:123456789012:no-such-topic"
     pipeline, result = run(
         config, workload=workload, timeout_s=60,
-        environment_overrides={config.producer_function_name: {"SNS_TOPIC_ARN": bad_topic}},
+        environment_overrides={config.names.producer_function: {"SNS_TOPIC_ARN": bad_topic}},
     )
     s = result.summary
     assert s["published"] == 0 and s["processed"] == 0

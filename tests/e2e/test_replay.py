@@ -51,7 +51,7 @@ def test_replay_after_producer_failures_processes_every_change_exactly_once():
     reports: list = []
     pipeline = LocalPipeline(config, Options(
         workload=workload, timeout_s=60,
-        environment_overrides={config.producer_function_name: {"SNS_TOPIC_ARN": bad_topic}},
+        environment_overrides={config.names.producer_function: {"SNS_TOPIC_ARN": bad_topic}},
         after_drain=_replay_failure_queue(reports),
     ))
     result = pipeline.run()
