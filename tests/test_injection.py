@@ -237,3 +237,59 @@ def test_escaping_is_read_back_literally_by_terraform(tmp_path):
                            env=env, timeout=60)
     values = {name: item["value"] for name, item in json.loads(shown.stdout).items()}
     assert values == {f"o{i}": text for i, text in enumerate(texts)}
+
+
+# --- cdktf tokens: refused in every string (issue 20) ----------------------------------------------------
+
+#: cdktf's token placeholders (cdktf/lib/tokens/private/encoding.js) and the AWS CDK's.
+TOKENS = ["${TfToken[TOKEN.1]}", "#{TfToken[TOKEN.2]}", "&{TfToken[TOKEN.3]}", "${Token[TOKEN.4]}",
+          "${TfToken[TOKEN.99999]}"]
+
+
+@pytest.mark.parametrize("token", TOKENS)
+def test_a_token_is_refused_in_every_string_field_naming_it(token):
+    """Every place the model takes a string (keys of tables too, values inside filter-policy JSON text):
+    a token there was accepted and became a live reference (or a jsii traceback) at synth."""
+    for path in PATHS:
+        for candidate in _candidates(path, token):
+            with pytest.raises(ConfigError) as caught:
+                build_config(place(path, candidate))
+            message = str(caught.value)
+            assert f"  {field_name(path)}" in message, (path, candidate, message)
+            assert all(line.startswith("  ") for line in message.splitlines()[1:]), message  # no forged line
+
+
+def test_token_error_names_the_exact_field_and_rule():
+    with pytest.raises(ConfigError) as caught:
+        build_config(BASE, alarms={"email": "${TfToken[TOKEN.7]}@example.com"})
+    (line,) = caught.value.lines()
+    assert line.startswith("alarms.email: '${TfToken[TOKEN.7]}@example.com' is a cdktf token"), line
+    policy = json.dumps({"k": ["#{TfToken[TOKEN.3]}"]})
+    with pytest.raises(ConfigError, match=r"subscribers\.0\.filter_policy\.k\.0: .*cdktf token"):
+        build_config(BASE, subscribers=[{"name": "a", "filter_policy": policy}])
+
+
+def test_a_number_token_is_refused():
+    from pipeline_model.config.text import is_number_token
+
+    number_token = -1.8881545897087626e+289  # how cdktf encodes a number token (top bits 0xfdff)
+    assert is_number_token(number_token) and not is_number_token(1e9) and not is_number_token(-1.5e289)
+    with pytest.raises(ConfigError, match=r"subscribers\.0\.filter_policy\.k\.0: .*number-token"):
+        build_config(BASE, subscribers=[{"name": "a", "filter_policy": {"k": [number_token]}}])
+
+
+def test_template_syntax_stays_data_while_tokens_are_refused():
+    """The decision: ``${``/``%{`` are kept (escaped for Terraform); only cdktf's encodings are refused."""
+    config = build_config(BASE, alarms={"email": "${x}@example.com"})
+    assert config.alarms.email == "${x}@example.com"
+
+
+def test_check_text_and_check_tree_for_props():
+    from pipeline_model.config.text import check_text, check_tree
+
+    assert check_text("plain ${x} %{y}", "f") is None
+    found = check_text("a${TfToken[TOKEN.1]}", "props.queue_name")
+    assert found is not None and found.field == "props.queue_name"
+    nested = check_tree({"tags": {"${Token[TOKEN.1]}": "v"}}, "props")
+    assert nested is not None and nested.field == "props.tags.'${Token[TOKEN.1]}'"
+    assert check_tree({"a": [1, "b", {"c": 2.5}]}) is None

@@ -7,6 +7,7 @@ keeps working:
 * :mod:`.filter_policy`: SNS subscription filter policies, checked as SNS would;
 * :mod:`.files`: building the object from data and TOML/JSON files, with readable errors;
 * :mod:`.naming`: AWS name rules, default names, collisions across environments;
+* :mod:`.text`: the one check of every user-supplied string (no cdktf token placeholders);
 * :mod:`.errors`: :class:`ConfigError`.
 
 Invalid values are rejected when the object is built, before any cdktf or jsii code runs,
@@ -31,6 +32,7 @@ from .filter_policy import (
     check_filter_policy,
 )
 from .naming import check_code, check_no_collisions, default_subscriber_names
+from .text import check_text, check_tree
 from .schema import (
     LOG_RETENTION_DAYS,
     POWERTOOLS_VERSION,
@@ -69,6 +71,8 @@ __all__ = [
     "check_filter_policy",
     "check_no_collisions",
     "check_plain_data",
+    "check_text",
+    "check_tree",
     "default_subscriber_names",
     "environments_from_dict",
     "path_part",

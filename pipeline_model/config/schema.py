@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from .. import ordering as _ordering
 from ..names import PipelineNames, pipeline_names
 from .filter_policy import check_filter_policy
+from .text import refuse_tokens
 from .naming import (
     _EMAIL,
     _LAYER_ARN,
@@ -407,6 +408,11 @@ class PipelineConfig(_Model):
             self.topic_name, lambda name: default_subscriber_names(name)[0],
         )["subscribers"][0]
         return suffixed_subscriber(filled, suffix)
+
+    @model_validator(mode="after")
+    def _no_tokens(self) -> "PipelineConfig":
+        refuse_tokens(self)  # every string and number of the configuration (config/text.py)
+        return self
 
     @model_validator(mode="after")
     def _ordering_rules(self) -> "PipelineConfig":
