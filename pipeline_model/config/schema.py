@@ -320,7 +320,7 @@ class PipelineConfig(_Model):
     """Stream records that still fail after the retries land here (on-failure destination); SQS name rules, never '.fifo' (Lambda's on-failure destinations take standard queues only)."""
     runtime: Literal["python3.12"] = "python3.12"
     """Lambda runtime of both functions."""
-    powertools_version: Annotated[str, Field(pattern=r"^(\d+\.\d+\.\d+|latest)?$")] = POWERTOOLS_VERSION
+    powertools_version: Annotated[str, Field(pattern=r"^([0-9]+\.[0-9]+\.[0-9]+|latest)?$")] = POWERTOOLS_VERSION
     """Powertools for AWS Lambda (Python) release both functions use. With powertools_layer "ssm": "" = no layer at all (then vendor the library yourself)."""
     powertools_layer: str = "ssm"
     """Where the functions get Powertools: "ssm" = AWS's public layer, its ARN read at plan time from the public SSM parameter for powertools_version; a layer ARN (same region); or "none" = no layer, the function zips carry powertools_version (installed at synth)."""
@@ -458,7 +458,7 @@ class PipelineConfig(_Model):
                 f"powertools_layer: 'ssm' reads AWS's public Powertools parameter, which {self.region} does not "
                 "have (China regions): give the layer ARN, or 'none' to package Powertools into the function zips"
             )
-        if layer == "none" and not re.fullmatch(r"\d+\.\d+\.\d+", self.powertools_version):
+        if layer == "none" and not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", self.powertools_version):
             raise ValueError(
                 f"powertools_version: powertools_layer = 'none' packages an exact release; "
                 f"{self.powertools_version!r} is not one (use e.g. {POWERTOOLS_VERSION!r})"
