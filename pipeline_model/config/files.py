@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from ..errors import ConfigError
 from .filter_policy import MAX_DEPTH
 from .naming import check_no_collisions
+from .text import quote_path
 from .schema import AlarmsConfig, PipelineConfig, S3BackendConfig, SecurityConfig, StreamConfig, SubscriberConfig
 
 
@@ -124,21 +125,22 @@ def check_plain_data(data: Any, where: str = "") -> None:
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse a .toml or .json configuration file into a dict (ConfigError on any problem)."""
     file = Path(path)
+    name = quote_path(file)
     if file.is_dir():
-        raise ConfigError(f"configuration file {file}: is a directory; name a .toml or .json file")
+        raise ConfigError(f"configuration file {name}: is a directory; name a .toml or .json file")
     if not file.is_file():
-        raise ConfigError(f"configuration file {file} does not exist")
+        raise ConfigError(f"configuration file {name} does not exist")
     if file.suffix not in (".toml", ".json"):
-        raise ConfigError(f"configuration file {file}: use a .toml or .json file")
+        raise ConfigError(f"configuration file {name}: use a .toml or .json file")
     try:
         raw = file.read_bytes()
     except OSError as error:
-        raise ConfigError(f"configuration file {file}: cannot be read ({error.strerror})") from None
+        raise ConfigError(f"configuration file {name}: cannot be read ({error.strerror})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ConfigError(
-            f"configuration file {file}: is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})"
+            f"configuration file {name}: is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})"
         ) from None
     kind = file.suffix[1:].upper()
     previous_digits = sys.get_int_max_str_digits()
@@ -149,16 +151,16 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         else:
             data = json.loads(text, object_pairs_hook=_json_object, parse_constant=_no_constant)
     except RecursionError:
-        raise ConfigError(f"configuration file {file}: nested deeper than {MAX_DEPTH} levels") from None
+        raise ConfigError(f"configuration file {name}: nested deeper than {MAX_DEPTH} levels") from None
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-        raise ConfigError(f"configuration file {file} is not valid {kind}: {error}") from None
+        raise ConfigError(f"configuration file {name} is not valid {kind}: {error}") from None
     except ValueError as error:  # a number too long even to read, NaN/Infinity in JSON
         detail = "a number is too long to read" if "digits" in str(error) else str(error)
-        raise ConfigError(f"configuration file {file} is not valid {kind}: {detail}") from None
+        raise ConfigError(f"configuration file {name} is not valid {kind}: {detail}") from None
     finally:
         sys.set_int_max_str_digits(previous_digits)
     if not isinstance(data, dict):
-        raise ConfigError(f"configuration file {file}: the top level must be a table/object")
+        raise ConfigError(f"configuration file {name}: the top level must be a table/object")
     check_plain_data(data)
     return data
 

@@ -20,6 +20,7 @@ is kept as data and escaped (``$${``, ``%%{``) where the text reaches the stack
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 from collections.abc import Iterator
@@ -41,6 +42,17 @@ def quote_part(part: Any) -> str:
     holding a newline or an escape sequence cannot break, forge or colour an error line)."""
     text = str(part)
     return text if _PLAIN_PART.fullmatch(text) else repr(text)
+
+
+def quote_path(path: str | os.PathLike[str]) -> str:
+    """A file name in a message: repr, so a newline in it cannot forge a line; a name that is not
+    UTF-8 (its bytes decoded with surrogateescape) as its bytes, b'...'."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return repr(os.fsencode(text))
+    return repr(text)
 
 
 def check_text(value: str, field: str) -> Problem | None:

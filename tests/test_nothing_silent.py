@@ -1,0 +1,146 @@
+"""Nothing silent (issue 20): input that used to pass unnoticed, end in a traceback or forge an error
+line is a one-line error naming the input."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline_model.config import ConfigError, build_config, environments_from_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+ARABIC_INDIC = "١٢٣٤٥٦٧٨٩٠١٢"  # twelve digits, none of them 0-9
+
+
+def _policy_error(policy, scope="MessageBody") -> str:
+    with pytest.raises(ConfigError) as caught:
+        build_config(subscribers=[{"name": "a", "filter_policy": policy, "filter_policy_scope": scope}])
+    text = str(caught.value)
+    assert text.count("\n") == 1, text  # one problem, one line
+    return text.splitlines()[1].strip()
+
+
+# --- filter policies given as JSON text ------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"k": ["a"], "k": ["b"]}', "subscribers.0.filter_policy: key 'k' appears twice"),
+        ('{"a": {"b": ["x"], "b": ["y"]}}', "subscribers.0.filter_policy: key 'b' appears twice"),
+        ('{"k": [NaN]}', "subscribers.0.filter_policy: NaN is not a number SNS accepts"),
+        ('{"k": [Infinity]}', "subscribers.0.filter_policy: Infinity is not a number SNS accepts"),
+        ('{"k": [-Infinity]}', "subscribers.0.filter_policy: -Infinity is not a number SNS accepts"),
+        ('{"k": [1e999]}', "subscribers.0.filter_policy: 1e999 is out of range"),
+        ("[" * 100_000 + "]" * 100_000, "subscribers.0.filter_policy: nested deeper than 32 levels"),
+        ('{"a":' * 40 + '["x"]' + "}" * 40, "subscribers.0.filter_policy: nested deeper than 32 levels"),
+    ],
+    ids=["duplicate", "nested-duplicate", "nan", "infinity", "minus-infinity", "overflow", "100000-deep", "40-deep"],
+)
+def test_filter_policy_json_text_that_json_would_accept_silently(text, expected):
+    assert _policy_error(text).startswith(expected)
+
+
+def test_non_finite_numbers_in_a_filter_policy_table():
+    assert _policy_error({"k": [float("nan")]}).startswith("subscribers.0.filter_policy: k: nan is not a number")
+
+
+def test_filter_policy_keys_cannot_forge_an_error_line():
+    line = _policy_error({"a\nerror: ok": "v"}, scope="MessageAttributes")
+    assert line.startswith("subscribers.0.filter_policy: 'a\\nerror: ok': must be a non-empty list"), line
+
+
+# --- digits are 0-9 --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"security": {"key_users": [f"arn:aws:iam::{ARABIC_INDIC}:role/ops"]}},
+        {"powertools_layer": f"arn:aws:lambda:us-east-1:{ARABIC_INDIC}:layer:Powertools:3"},
+        {"powertools_version": "٣.٣٧.٠"},
+        {"powertools_layer": "none", "powertools_version": "3.٣٧.0"},
+    ],
+    ids=["role-arn-account", "layer-arn-account", "powertools-version", "packaged-powertools-version"],
+)
+def test_non_ascii_digits_are_not_digits(data):
+    """AWS account ids and versions are 0-9; Python's and pydantic's \\d also match Arabic-Indic digits."""
+    with pytest.raises(ConfigError):
+        build_config(data)
+
+
+def test_replay_tool_checks_digits_too():
+    from tools import replay_stream_failures as replay
+
+    assert replay._TOPIC_ARN.fullmatch("arn:aws:sns:us-east-1:123456789012:t")
+    assert not replay._TOPIC_ARN.fullmatch(f"arn:aws:sns:us-east-1:{ARABIC_INDIC}:t")
+    assert not replay._QUEUE_URL.fullmatch(f"https://sqs.us-east-1.amazonaws.com/{ARABIC_INDIC}/q")
+    assert not replay._REGION.fullmatch("us-east-١")
+
+
+def test_no_unicode_digit_class_in_validation_patterns():
+    """Every pattern of the model, the constructs and the tools spells digits [0-9]."""
+    found = []
+    for folder in ("pipeline_model", "constructs_lib", "tools"):
+        for file in (ROOT / folder).rglob("*.py"):
+            for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+                if re.search(r"\\d", line) and not line.lstrip().startswith("#"):
+                    found.append(f"{file.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)
+
+
+# --- user text never forges an error line ----------------------------------------------------------------
+
+def _cli_lines(error: Exception) -> list[str]:
+    from constructs_lib.app import error_lines
+
+    return error_lines(error)
+
+
+def test_no_configuration_string_forges_an_error_line():
+    """Every string field (values and keys), at the top level and inside an environment."""
+    from test_injection import PATHS, _candidates, place
+
+    checked = 0
+    for path in PATHS:
+        for candidate in _candidates(path, "x\nerror: ok"):
+            for build in (build_config, lambda d: environments_from_dict({"environments": {"dev": d}})):
+                try:
+                    build(place(path, candidate))
+                except ConfigError as error:
+                    checked += 1
+                    lines = _cli_lines(error)
+                    assert not any(line.startswith("error: ok") for line in lines), (path, lines)
+                    assert "\nerror: ok" not in str(error), (path, str(error))
+    assert checked > 50
+
+
+def _non_utf8(tmp_path: Path, name: bytes) -> bytes:
+    return os.fsencode(tmp_path) + b"/" + name
+
+
+def test_a_config_file_name_with_a_newline_or_not_utf8_is_quoted(tmp_path):
+    """main.py --check with PIPELINE_CONFIG naming a missing file whose name holds a newline and a byte
+    that is not UTF-8: one error line, the name quoted (as bytes)."""
+    env = dict(os.environb)
+    env[b"PIPELINE_CONFIG"] = _non_utf8(tmp_path, b"conf\xff\nerror: ok.json")
+    result = subprocess.run([sys.executable, "main.py", "--check"], cwd=ROOT, env=env, capture_output=True, timeout=120)
+    err = result.stderr.decode("utf-8", "backslashreplace")
+    assert result.returncode == 2, err
+    assert err.count("\n") == 1 and err.startswith("error: configuration file b'") and "\\xff\\nerror: ok.json'" in err, err
+
+
+def test_a_config_file_that_is_not_utf8_named_is_read(tmp_path):
+    env = dict(os.environb)
+    name = _non_utf8(tmp_path, b"conf\xff.json")
+    Path(os.fsdecode(name)).write_text(json.dumps({"region": "moon-1"}))
+    env[b"PIPELINE_CONFIG"] = name
+    result = subprocess.run([sys.executable, "main.py", "--check"], cwd=ROOT, env=env, capture_output=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines() == [
+        "error: region: 'moon-1' is not an AWS region name (expected something like us-east-1 or eu-west-2)"
+    ]
