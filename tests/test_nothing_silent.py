@@ -144,3 +144,64 @@ def test_a_config_file_that_is_not_utf8_named_is_read(tmp_path):
     assert result.stderr.decode().splitlines() == [
         "error: region: 'moon-1' is not an AWS region name (expected something like us-east-1 or eu-west-2)"
     ]
+
+
+# --- S3 backend: one state per stack ---------------------------------------------------------------------
+
+LOCKED = {"bucket": "state-bucket", "use_lockfile": True}
+
+
+def test_backend_key_defaults_to_the_stack_so_environments_differ():
+    """[defaults.backend] without a key: each environment used to get event-driven-pipeline/terraform.tfstate."""
+    configs = environments_from_dict({"defaults": {"backend": LOCKED}, "environments": {"dev": {}, "prod": {}}})
+    assert [c.backend.key for c in configs] == [
+        "event-driven-pipeline-dev/terraform.tfstate", "event-driven-pipeline-prod/terraform.tfstate"]
+    # The single stack keeps the key it always had (and a rebuilt object keeps its key).
+    config = build_config(backend=LOCKED)
+    assert config.backend.key == "event-driven-pipeline/terraform.tfstate"
+    assert build_config(config.model_dump()).backend.key == config.backend.key
+
+
+@pytest.mark.parametrize(
+    "environments",
+    [
+        {"dev": {"backend": {**LOCKED, "key": "app/state"}}, "prod": {"backend": {**LOCKED, "key": "app/state"}}},
+        {"dev": {"backend": LOCKED}, "prod": {"backend": {**LOCKED, "key": "event-driven-pipeline-dev/terraform.tfstate"}}},
+    ],
+    ids=["equal-explicit-keys", "explicit-key-equal-to-another-default"],
+)
+def test_two_stacks_sharing_one_state_are_refused(environments):
+    with pytest.raises(ConfigError) as caught:
+        environments_from_dict({"environments": environments})
+    (line,) = caught.value.lines()
+    assert line.startswith("environments.prod.backend.key: stacks 'event-driven-pipeline-dev' and "
+                           "'event-driven-pipeline-prod' both keep their state in s3://state-bucket/"), line
+
+
+def test_different_buckets_may_share_a_key():
+    configs = environments_from_dict({"environments": {
+        "dev": {"backend": {**LOCKED, "key": "state"}},
+        "prod": {"backend": {**LOCKED, "bucket": "other-bucket", "key": "state"}}}})
+    assert len(configs) == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "rule"),
+    [
+        ("/app/terraform.tfstate", "starts or ends with '/'"),
+        ("app/", "starts or ends with '/'"),
+        ("app//state", "holds '//'"),
+        ("app/../state", "no '.' or '..' parts"),
+        ("app state", "characters S3 calls safe"),
+        ("app\\state", "characters S3 calls safe"),
+        ("app{x}", "characters S3 calls safe"),
+        ("env:/dev/state", "characters S3 calls safe"),
+        ("état", "characters S3 calls safe"),
+        ("a" * 1025, "characters S3 calls safe"),
+    ],
+)
+def test_backend_keys_s3_or_terraform_treat_specially_are_refused(key, rule):
+    with pytest.raises(ConfigError) as caught:
+        build_config(backend={**LOCKED, "key": key})
+    (line,) = caught.value.lines()
+    assert line.startswith("backend.key: ") and rule in line, line

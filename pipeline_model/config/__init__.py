@@ -7,6 +7,7 @@ keeps working:
 * :mod:`.filter_policy`: SNS subscription filter policies, checked as SNS would;
 * :mod:`.files`: building the object from data and TOML/JSON files, with readable errors;
 * :mod:`.naming`: AWS name rules, default names, collisions across environments;
+* :mod:`.backend`: S3 state keys (default per stack; no two stacks of one app share one);
 * :mod:`.text`: the one check of every user-supplied string (no cdktf token placeholders);
 * :mod:`.errors`: :class:`ConfigError`.
 
@@ -32,6 +33,7 @@ from .filter_policy import (
     check_filter_policy,
 )
 from .naming import check_code, check_no_collisions, default_subscriber_names
+from .backend import check_backends, check_key, default_key
 from .text import check_text, check_tree
 from .schema import (
     LOG_RETENTION_DAYS,
@@ -67,12 +69,15 @@ __all__ = [
     "StreamConfig",
     "SubscriberConfig",
     "build_config",
+    "check_backends",
+    "check_key",
     "check_code",
     "check_filter_policy",
     "check_no_collisions",
     "check_plain_data",
     "check_text",
     "check_tree",
+    "default_key",
     "default_subscriber_names",
     "environments_from_dict",
     "path_part",

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from ..errors import ConfigError
 from .filter_policy import MAX_DEPTH
 from .naming import check_no_collisions
+from .backend import check_backends
 from .text import quote_path
 from .schema import AlarmsConfig, PipelineConfig, S3BackendConfig, SecurityConfig, StreamConfig, SubscriberConfig
 
@@ -210,6 +211,7 @@ def environments_from_dict(data: dict[str, Any]) -> list[PipelineConfig]:
         except ValidationError as error:
             raise ConfigError(_describe(error, prefix=f"environments.{name}.")) from None
     check_no_collisions(configs)
+    check_backends(configs)
     return configs
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from .. import ordering as _ordering
 from ..names import PipelineNames, pipeline_names
+from .backend import check_key, default_key
 from .filter_policy import check_filter_policy
 from .text import refuse_tokens
 from .naming import (
@@ -192,8 +193,8 @@ class S3BackendConfig(_Model):
 
     bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
     """S3 bucket holding the state."""
-    key: Annotated[str, Field(min_length=1, max_length=1024)] = "event-driven-pipeline/terraform.tfstate"
-    """Object key of the state file."""
+    key: str | None = None
+    """Object key of the state file; default "<stack_name>/terraform.tfstate", so each stack (and environment) has its own. 1-1024 of A-Z a-z 0-9 ! - _ . * ' ( ) and / between parts; two stacks of one app never share bucket and key."""
     region: str | None = None
     """The bucket's region; None = the environment's region."""
     dynamodb_table: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")] = None
@@ -203,14 +204,8 @@ class S3BackendConfig(_Model):
     encrypt: bool = True
     """Encrypt the state object."""
 
-    @field_validator("key")
-    @classmethod
-    def _key(cls, value: str) -> str:
-        # Terraform reads backend settings literally (no templates), so "$${" would not be an
-        # escape there but part of the key: template syntax is refused instead.
-        if "${" in value or "%{" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
-            raise ValueError(f"{value!r}: no control characters and no Terraform template syntax ('${{', '%{{')")
-        return value
+    # Terraform reads backend settings literally (no templates): check_key's characters exclude "$", "%", "{".
+    _key = field_validator("key")(lambda v: v if v is None else check_key(v))
 
     @model_validator(mode="after")
     def _locked(self) -> S3BackendConfig:
@@ -408,6 +403,12 @@ class PipelineConfig(_Model):
             self.topic_name, lambda name: default_subscriber_names(name)[0],
         )["subscribers"][0]
         return suffixed_subscriber(filled, suffix)
+
+    @model_validator(mode="after")
+    def _backend_key(self) -> "PipelineConfig":
+        if self.backend is not None and self.backend.key is None:  # config/backend.py
+            object.__setattr__(self, "backend", self.backend.model_copy(update={"key": default_key(self.stack_name)}))
+        return self
 
     @model_validator(mode="after")
     def _no_tokens(self) -> "PipelineConfig":
