@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from pipeline_model.config import ConfigError, PipelineConfig, build_config, environments_from_dict, read_config_file
+from pipeline_model.paths import check_output_dir
 
 #: Environment variables read by main.py (and so by `cdktf synth`).
 CONFIG_ENV = "PIPELINE_CONFIG"
@@ -89,6 +90,9 @@ def run(argv: list[str] | None = None) -> None:
         fail(error)
     if "--check" in argv:
         return
+    outdir_problem = check_output_dir(os.environ.get("CDKTF_OUTDIR") or ".", "CDKTF_OUTDIR")
+    if outdir_problem is not None:  # before jsii, whose mkdir would fail with a JavaScript ENOENT trace
+        fail(ConfigError(outdir_problem))
     use_supported_node()
     from pipeline_model.packaging import PackagingError
     from .runtime.flavour import FlavourError

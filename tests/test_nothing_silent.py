@@ -205,3 +205,87 @@ def test_backend_keys_s3_or_terraform_treat_specially_are_refused(key, rule):
         build_config(backend={**LOCKED, "key": key})
     (line,) = caught.value.lines()
     assert line.startswith("backend.key: ") and rule in line, line
+
+
+# --- command lines: one line naming the input, exit 2 ----------------------------------------------------
+
+def test_a_missing_cdktf_outdir_parent_is_one_line_before_jsii(tmp_path):
+    """It used to end in a jsii traceback (JavaScript ENOENT from mkdir) after the kernel started."""
+    out = tmp_path / "missing" / "deeper" / "out"
+    env = {**os.environ, "CDKTF_OUTDIR": str(out)}
+    result = subprocess.run([sys.executable, "main.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.splitlines() == [
+        f"error: CDKTF_OUTDIR: the parent folder of {str(out)!r} does not exist; "
+        f"create {str(out.parent)!r} first, or choose another folder"
+    ]
+
+
+def test_cdktf_outdir_that_is_a_file(tmp_path):
+    from pipeline_model.paths import check_output_dir
+
+    (tmp_path / "f").write_text("")
+    assert "is a file, not a folder" in str(check_output_dir(str(tmp_path / "f"), "CDKTF_OUTDIR"))
+    assert check_output_dir(str(tmp_path / "new"), "CDKTF_OUTDIR") is None
+    assert check_output_dir(str(tmp_path), "CDKTF_OUTDIR") is None
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--items", "0"], "error: argument --items: '0': must be at least 1"),
+        (["--items", "-5"], "error: argument --items: '-5': must be at least 1"),
+        (["--items", "nan"], "error: argument --items: 'nan' is not a whole number"),
+        (["--poison", "-1"], "error: argument --poison: '-1': must be at least 0"),
+        (["--pollers", "0"], "error: argument --pollers: '0': must be at least 1"),
+        (["--timeout", "nan"], "error: argument --timeout: 'nan': must be a finite number above 0"),
+        (["--timeout", "-1"], "error: argument --timeout: '-1': must be above 0"),
+        (["--outage", "-1"], "error: argument --outage: '-1': must be at least 0"),
+        (["--outage", "inf"], "error: argument --outage: 'inf': must be a finite number at least 0"),
+        (["--duplicates", "nan"], "error: argument --duplicates: 'nan': must be a finite number from 0 to 1"),
+        (["--flaky", "1.5"], "error: argument --flaky: '1.5': must be from 0 to 1"),
+        (["--modify-share", "nan"], "error: argument --modify-share: 'nan': must be a finite number from 0 to 1"),
+        (["--visibility-timeout", "-1"], "error: argument --visibility-timeout: '-1': must be at least 0"),
+    ],
+)
+def test_local_pipeline_counts_are_checked(args, expected, capsys):
+    from local_pipeline.__main__ import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--quiet"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(expected) and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("log_file", "expected"),
+    [
+        ("{tmp}", "error: --log-file: '{tmp}' is a folder; name a file in it"),
+        ("{tmp}/a-file/x.log", "error: --log-file: cannot write '{tmp}/a-file/x.log': '{tmp}/a-file' is a file, not a folder"),
+        ("", "error: --log-file: is empty; name a file, or '-' for stderr"),
+    ],
+)
+def test_local_pipeline_bad_log_file(tmp_path, capsys, log_file, expected):
+    from local_pipeline.__main__ import main
+
+    (tmp_path / "a-file").write_text("")
+    assert main(["--items", "1", "--quiet", "--log-file", log_file.format(tmp=tmp_path)]) == 2
+    assert capsys.readouterr().err == expected.format(tmp=tmp_path) + "\n"
+
+
+def test_local_pipeline_config_errors_are_one_line_each(tmp_path):
+    """A non-UTF-8 file name, and a file with two problems: one 'error:' line per problem."""
+    missing = _non_utf8(tmp_path, b"conf\xff.toml")
+    result = subprocess.run([sys.executable, "-m", "local_pipeline", "--config", missing], cwd=ROOT,
+                            capture_output=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines() == [f"error: configuration file {missing!r} does not exist"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('region = "moon-1"\ntable_name = "x"\n')
+    result = subprocess.run([sys.executable, "-m", "local_pipeline", "--config", str(bad)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: ") for line in lines), lines
+    assert lines[0].startswith("error: region: 'moon-1'") or lines[1].startswith("error: region: 'moon-1'"), lines
