@@ -10,6 +10,7 @@ from pipeline_model.capacity import synth_hook as capacity_synth_hook
 from pipeline_model.config import ConfigError, PipelineConfig
 # Re-exported: main.py, the tests and users' scripts read them from here (they live in the model).
 from pipeline_model.config import CONFIG_ENV, SELECT_ENV, load_environments  # noqa: F401
+from pipeline_model.paths import check_output_dir
 
 
 def use_supported_node() -> None:
@@ -63,6 +64,9 @@ def run(argv: list[str] | None = None) -> None:
         fail(error)
     if "--check" in argv:
         return
+    outdir_problem = check_output_dir(os.environ.get("CDKTF_OUTDIR") or ".", "CDKTF_OUTDIR")
+    if outdir_problem is not None:  # before jsii, whose mkdir would fail with a JavaScript ENOENT trace
+        fail(ConfigError(outdir_problem))
     use_supported_node()
     from pipeline_model.packaging import PackagingError
     from .runtime.flavour import FlavourError

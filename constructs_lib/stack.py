@@ -8,6 +8,7 @@ from . import modules
 from .aws import AwsProvider, AwsProviderDefaultTags
 from .cdk import LocalBackend, TerraformOutput, TerraformStack, s3_backend
 from pipeline_model.config import PipelineConfig
+from pipeline_model.config.backend import state_key
 
 from .pipeline import EventPipeline
 from .subscriber import Subscriber
@@ -43,7 +44,7 @@ class PipelineStack(TerraformStack):
                 self,
                 use_lockfile=b.use_lockfile,
                 bucket=b.bucket,
-                key=b.key,
+                key=state_key(config),
                 region=b.region or config.region,
                 dynamodb_table=b.dynamodb_table,
                 encrypt=b.encrypt,

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 from pathlib import Path
 
 from pipeline_model.config import ConfigError, PipelineConfig, load_environments
+from pipeline_model.errors import Problem
+from pipeline_model.paths import open_output_file
 
 from .runner import EXIT_CASUALTIES, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, LocalPipeline, Options, exit_status
 from .timing import Timing
@@ -45,32 +48,60 @@ def pick(configs: list[PipelineConfig], name: str | None) -> PipelineConfig:
     raise ConfigError(f"--environment: no environment named {name!r} (configured: {', '.join(c.environment for c in configs)})")
 
 
+def _number(kind: type, low: float, high: float = math.inf, *, above_low: bool = False):
+    """An argparse type: a finite int/float within [low, high] (or (low, high] with above_low)."""
+    rule = (f"above {low:g}" if above_low else f"at least {low:g}") if high == math.inf else f"from {low:g} to {high:g}"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number {rule}")
+        if value < low or value > high or (above_low and value == low):
+            raise argparse.ArgumentTypeError(f"{text!r}: must be {rule}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+_COUNT, _SOME = _number(int, 1), _number(int, 0)
+_SHARE, _SECONDS, _POSITIVE_SECONDS = _number(float, 0, 1), _number(float, 0), _number(float, 0, above_low=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line naming the argument, exit 2 (not argparse's usage block)
+        self.exit(EXIT_USAGE, f"error: {message} (see --help)\n")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python -m local_pipeline",
         description=__doc__.splitlines()[0],
         epilog=__doc__[__doc__.index("exit status:"):],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--items", type=int, default=100, help="items to insert (default 100)")
-    p.add_argument("--poison", type=int, default=0, help="items whose changes the business logic rejects (default 0)")
-    p.add_argument("--duplicates", type=float, nargs="?", const=0.2, default=0.0, metavar="SHARE",
+    p.add_argument("--items", type=_COUNT, default=100, help="items to insert (default 100)")
+    p.add_argument("--poison", type=_SOME, default=0, help="items whose changes the business logic rejects (default 0)")
+    p.add_argument("--duplicates", type=_SHARE, nargs="?", const=0.2, default=0.0, metavar="SHARE",
                    help="redeliver a share of processed messages once (default share when given: 0.2)")
-    p.add_argument("--modify-share", type=float, default=0.3, help="share of items modified after insert (0.3)")
-    p.add_argument("--remove-share", type=float, default=0.1, help="share of items removed at the end (0.1)")
+    p.add_argument("--modify-share", type=_SHARE, default=0.3, help="share of items modified after insert (0.3)")
+    p.add_argument("--remove-share", type=_SHARE, default=0.1, help="share of items removed at the end (0.1)")
     p.add_argument("--seed", type=int, default=7, help="workload seed (which items are poison/modified/removed)")
-    p.add_argument("--outage", type=float, default=0.0, metavar="SECONDS",
+    p.add_argument("--outage", type=_SECONDS, default=0.0, metavar="SECONDS",
                    help="simulate a consumer outage: business logic fails for this long after its first call")
-    p.add_argument("--flaky", type=float, default=0.0, metavar="SHARE",
+    p.add_argument("--flaky", type=_SHARE, default=0.0, metavar="SHARE",
                    help="a share of changes fail their first attempt at each subscriber, as transient errors do "
                         "(redelivered after the visibility timeout; default 0)")
     p.add_argument("--config", metavar="FILE", help="configuration file (default: $PIPELINE_CONFIG, else the original design)")
     p.add_argument("--environment", metavar="NAME", help="environment to run when the file has several")
     p.add_argument("--no-fast", dest="fast", action="store_false",
                    help="use the configured visibility timeouts, function deadlines and Lambda-like back-off (slow)")
-    p.add_argument("--visibility-timeout", type=int, metavar="SECONDS", help="override every queue's visibility timeout")
-    p.add_argument("--pollers", type=int, default=1, help="concurrent pollers per queue (default 1)")
-    p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds (default 120)")
+    p.add_argument("--visibility-timeout", type=_SOME, metavar="SECONDS", help="override every queue's visibility timeout")
+    p.add_argument("--pollers", type=_COUNT, default=1, help="concurrent pollers per queue (default 1)")
+    p.add_argument("--timeout", type=_POSITIVE_SECONDS, default=120.0, help="give up after this many seconds (default 120)")
     p.add_argument("--log-file", default=str(DEFAULT_LOG), help=f"handlers' logs (default {DEFAULT_LOG}; '-' = stderr)")
     p.add_argument("--json", action="store_true", help="also print the summary as one JSON object on the last line")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -123,18 +154,20 @@ def main(argv: list[str] | None = None) -> int:
         config = pick(load_configs(args.config), args.environment)
         workload = Workload(items=args.items, poison=args.poison, modify_share=args.modify_share,
                             remove_share=args.remove_share, seed=args.seed)
-    except (ConfigError, ValueError) as error:
+    except ConfigError as error:  # one line per problem, as main.py prints them
+        print("\n".join(f"error: {line}" for line in error.lines()), file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    for flag, share in (("--duplicates", args.duplicates), ("--flaky", args.flaky)):
-        if not 0 <= share <= 1:
-            print(f"error: {flag} SHARE must be between 0 and 1", file=sys.stderr)
-            return EXIT_USAGE
     if args.log_file == "-":
         log, close_log = sys.stderr, False
     else:
-        Path(args.log_file).parent.mkdir(parents=True, exist_ok=True)
-        log, close_log = open(args.log_file, "w", encoding="utf-8"), True
+        log = open_output_file(args.log_file, "--log-file")
+        if isinstance(log, Problem):
+            print(f"error: {log}", file=sys.stderr)
+            return EXIT_USAGE
+        close_log = True
     options = Options(
         workload=workload,
         duplicates=args.duplicates,

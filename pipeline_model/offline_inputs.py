@@ -18,8 +18,8 @@ from pathlib import Path
 from .versions import Constraint, Version, VersionError, compatible, satisfies
 
 OFFLINE_DIR_VARIABLE = "PIPELINE_TERRAFORM_OFFLINE_DIR"
-_COPY = re.compile(r"(.+)-(\d+\.\d+\.\d+)")
-_SCHEMA = re.compile(r"aws-(\d+\.\d+\.\d+)\.json")
+_COPY = re.compile(r"(.+)-([0-9]+\.[0-9]+\.[0-9]+)")
+_SCHEMA = re.compile(r"aws-([0-9]+\.[0-9]+\.[0-9]+)\.json")
 
 
 class OfflineInputsError(ValueError):

@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 OPERATORS = ("~>", ">=", "<=", "!=", ">", "<", "=")
-_VERSION = re.compile(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+_VERSION = re.compile(r"v?([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?")
 _CONDITION = re.compile(r"\s*(~>|>=|<=|!=|>|<|=)?\s*(\S+)\s*")
 
 
@@ -64,7 +64,7 @@ class Version:
         match = _VERSION.fullmatch(cleaned)
         if not match:
             hint = (
-                "pre-release and build suffixes are not supported" if re.match(r"v?\d+(\.\d+)*[-+]", cleaned)
+                "pre-release and build suffixes are not supported" if re.match(r"v?[0-9]+(\.[0-9]+)*[-+]", cleaned)
                 else "expected up to three numbers separated by dots, such as 6.28.0"
             )
             raise VersionError(f"version {text!r}: cannot read it ({hint})")

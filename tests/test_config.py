@@ -346,7 +346,7 @@ def test_every_bad_configuration_exits_2_naming_field_and_rule(tmp_path, monkeyp
         run([])
     assert exited.value.code == 2
     err = capsys.readouterr().err
-    assert expected.replace("{file}", str(file)) in err, err
+    assert expected.replace("{file}", repr(str(file))) in err, err
     assert all(line.startswith("error: ") for line in err.splitlines()), err
     assert "Traceback" not in err and len(err) < 2000
 
@@ -360,7 +360,7 @@ def test_a_directory_given_as_the_file(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exited:
         run([])
     assert exited.value.code == 2
-    assert capsys.readouterr().err == f"error: configuration file {folder}: is a directory; name a .toml or .json file\n"
+    assert capsys.readouterr().err == f"error: configuration file {str(folder)!r}: is a directory; name a .toml or .json file\n"
 
 
 def test_deep_filter_policy_from_code_is_a_config_error():

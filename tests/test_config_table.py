@@ -122,8 +122,12 @@ def test_every_config_field_has_a_description():
 def test_every_props_field_has_a_description(classes):
     assert set(classes) >= {"TableProps", "TopicProps", "QueueProps", "SubscribedQueueProps",
                             "PythonFunctionProps", "TriggerProps", "KeyProps", "DashboardProps"}
-    missing = [f"{name}.{f.name}" for name, c in classes.items() for f in dataclasses.fields(c)
-               if not f.metadata.get("description", "").strip()]
+    from pydantic import BaseModel
+
+    missing = [f"{name}.{f.name}" for name, c in classes.items() if not issubclass(c, BaseModel)
+               for f in dataclasses.fields(c) if not f.metadata.get("description", "").strip()]
+    missing += [f"{name}.{field}" for name, c in classes.items() if issubclass(c, BaseModel)
+                for field, info in c.model_fields.items() if not (info.description or "").strip()]
     assert not missing
 
 

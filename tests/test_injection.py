@@ -179,26 +179,33 @@ def _strings(node: Any) -> typing.Iterator[str]:
 
 
 def _batches() -> list[tuple[dict, list[tuple[tuple, str]]]]:
-    """The accepted values in one configuration per payload (each subscriber case as its own
-    subscriber), so that a few syntheses check them all."""
+    """The accepted values in as few configurations as fit (each subscriber case as its own
+    subscriber; a top-level field once per configuration), so that a few syntheses check them all."""
     batches = []
     for payload in PAYLOADS:
-        data: dict[str, Any] = copy.deepcopy(BASE)
-        data["subscribers"] = []
-        changed: dict[str, tuple] = {}
-        cases = []
+        open_batches: list[tuple[dict[str, Any], set[str], list]] = []
         for path, used, candidate, case in ACCEPTED:
-            if used != payload:
-                continue
+            if used != payload or {"package_include", "package_exclude"} & set(map(str, path)):
+                continue  # (package patterns choose the files to zip; they never reach the Terraform JSON)
+            if path[0] == "subscribers":
+                target = open_batches[0] if open_batches else None
+            else:
+                target = next((b for b in open_batches if path[0] not in b[1]), None)
+            if target is None:
+                data: dict[str, Any] = copy.deepcopy(BASE)
+                data["subscribers"] = []
+                target = (data, set(), [])
+                open_batches.append(target)
+            data, changed, cases = target
             if path[0] == "subscribers":
                 data["subscribers"].append({**case["subscribers"][0], "name": f"s{len(data['subscribers'])}"})
             else:
-                assert path[0] not in changed, f"{field_name(path)} and {field_name(changed[path[0]])}: split the batch"
-                changed[path[0]] = path
+                changed.add(path[0])
                 data[path[0]] = case[path[0]]
             cases.append((path, candidate))
-        data["subscribers"] = data["subscribers"] or BASE["subscribers"]
-        batches.append((data, cases))
+        for data, _, cases in open_batches:
+            data["subscribers"] = data["subscribers"] or BASE["subscribers"]
+            batches.append((data, cases))
     return batches
 
 
@@ -237,3 +244,59 @@ def test_escaping_is_read_back_literally_by_terraform(tmp_path):
                            env=env, timeout=60)
     values = {name: item["value"] for name, item in json.loads(shown.stdout).items()}
     assert values == {f"o{i}": text for i, text in enumerate(texts)}
+
+
+# --- cdktf tokens: refused in every string (issue 20) ----------------------------------------------------
+
+#: cdktf's token placeholders (cdktf/lib/tokens/private/encoding.js) and the AWS CDK's.
+TOKENS = ["${TfToken[TOKEN.1]}", "#{TfToken[TOKEN.2]}", "&{TfToken[TOKEN.3]}", "${Token[TOKEN.4]}",
+          "${TfToken[TOKEN.99999]}"]
+
+
+@pytest.mark.parametrize("token", TOKENS)
+def test_a_token_is_refused_in_every_string_field_naming_it(token):
+    """Every place the model takes a string (keys of tables too, values inside filter-policy JSON text):
+    a token there was accepted and became a live reference (or a jsii traceback) at synth."""
+    for path in PATHS:
+        for candidate in _candidates(path, token):
+            with pytest.raises(ConfigError) as caught:
+                build_config(place(path, candidate))
+            message = str(caught.value)
+            assert f"  {field_name(path)}" in message, (path, candidate, message)
+            assert all(line.startswith("  ") for line in message.splitlines()[1:]), message  # no forged line
+
+
+def test_token_error_names_the_exact_field_and_rule():
+    with pytest.raises(ConfigError) as caught:
+        build_config(BASE, alarms={"email": "${TfToken[TOKEN.7]}@example.com"})
+    (line,) = caught.value.lines()
+    assert line.startswith("alarms.email: '${TfToken[TOKEN.7]}@example.com' is a cdktf token"), line
+    policy = json.dumps({"k": ["#{TfToken[TOKEN.3]}"]})
+    with pytest.raises(ConfigError, match=r"subscribers\.0\.filter_policy\.k\.0: .*cdktf token"):
+        build_config(BASE, subscribers=[{"name": "a", "filter_policy": policy}])
+
+
+def test_a_number_token_is_refused():
+    from pipeline_model.config.text import is_number_token
+
+    number_token = -1.8881545897087626e+289  # how cdktf encodes a number token (top bits 0xfdff)
+    assert is_number_token(number_token) and not is_number_token(1e9) and not is_number_token(-1.5e289)
+    with pytest.raises(ConfigError, match=r"subscribers\.0\.filter_policy\.k\.0: .*number-token"):
+        build_config(BASE, subscribers=[{"name": "a", "filter_policy": {"k": [number_token]}}])
+
+
+def test_template_syntax_stays_data_while_tokens_are_refused():
+    """The decision: ``${``/``%{`` are kept (escaped for Terraform); only cdktf's encodings are refused."""
+    config = build_config(BASE, alarms={"email": "${x}@example.com"})
+    assert config.alarms.email == "${x}@example.com"
+
+
+def test_check_text_and_check_tree_for_props():
+    from pipeline_model.config.text import check_text, check_tree
+
+    assert check_text("plain ${x} %{y}", "f") is None
+    found = check_text("a${TfToken[TOKEN.1]}", "props.queue_name")
+    assert found is not None and found.field == "props.queue_name"
+    nested = check_tree({"tags": {"${Token[TOKEN.1]}": "v"}}, "props")
+    assert nested is not None and nested.field == "props.tags.'${Token[TOKEN.1]}'"
+    assert check_tree({"a": [1, "b", {"c": 2.5}]}) is None

@@ -142,7 +142,7 @@ def test_step_prints_start_progress_and_duration(tmp_path, monkeypatch, capsys):
     code = "import time; print('fetching things', flush=True); time.sleep(0.5)"
     setup_env.run_step("demo step", [[sys.executable, "-c", code]], "demo")
     out = capsys.readouterr().out.splitlines()
-    assert re.fullmatch(r"==> demo step: done in 0\.\d s", out[-1])
+    assert re.fullmatch(r"==> demo step: done in \d+\.\d s", out[-1])  # any duration: a loaded machine is slow
     progress = [line for line in out if line.startswith("    ... demo step:")]
     assert progress and "(fetching things)" in progress[-1]
     assert "fetching things" in (tmp_path / "demo.log").read_text()

@@ -491,9 +491,9 @@ def load_producer(topic_arn: str, *, functions_dir: Path = FUNCTIONS_DIR, code: 
 
 # ---------------------------------------------------------------------------------------------- CLI
 
-_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:([a-z0-9-]+):(\d{12}):[A-Za-z0-9_-]{1,256}(\.fifo)?$")
-_QUEUE_URL = re.compile(r"^https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:([a-z0-9-]+):([0-9]{12}):[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+_QUEUE_URL = re.compile(r"^https?://[^/\s]+/[0-9]{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 
 
 def make_clients(region: str) -> tuple[Any, Any]:

@@ -7,7 +7,9 @@ keeps working:
 * :mod:`.filter_policy`: SNS subscription filter policies, checked as SNS would;
 * :mod:`.files`: building the object from data and TOML/JSON files, with readable errors;
 * :mod:`.naming`: AWS name rules on the computed names, collisions across environments;
-* :mod:`.capacity`: the optional ``[capacity]`` section (the peak to carry).
+* :mod:`.capacity`: the optional ``[capacity]`` section (the peak to carry);
+* :mod:`.backend`: S3 state keys (default per stack; no two stacks of one app share one);
+* :mod:`.text`: the one check of every user-supplied string (no cdktf token placeholders).
 
 Defaults come from :mod:`pipeline_model.defaults`, names from :mod:`pipeline_model.names`
 (``config.names``). Invalid values are rejected when the object is built, before any cdktf or
@@ -38,6 +40,8 @@ from .filter_policy import (
     check_filter_policy,
 )
 from .naming import check_code, check_no_collisions, default_subscriber_names, named_resources
+from .backend import check_backends, check_key, default_key
+from .text import check_text, check_tree
 from .schema import (
     POWERTOOLS_VERSION,
     AlarmsConfig,
@@ -75,11 +79,16 @@ __all__ = [
     "StreamConfig",
     "SubscriberConfig",
     "build_config",
+    "check_backends",
+    "check_key",
     "check_code",
     "check_filter_policy",
     "check_no_collisions",
     "load_environments",
     "check_plain_data",
+    "check_text",
+    "check_tree",
+    "default_key",
     "default_subscriber_names",
     "environments_from_dict",
     "named_resources",

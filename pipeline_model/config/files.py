@@ -17,6 +17,8 @@ from pydantic import ValidationError
 from ..errors import ConfigError, Problem, problem
 from .filter_policy import MAX_DEPTH
 from .naming import check_no_collisions
+from .backend import check_backends
+from .text import quote_path
 from .schema import RULES_ERROR, PipelineConfig, SubscriberConfig
 
 
@@ -112,7 +114,7 @@ def check_plain_data(data: Any, where: str = "") -> None:
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse a .toml or .json configuration file into a dict (ConfigError on any problem)."""
     file = Path(path)
-    where = f"configuration file {file}"
+    where = f"configuration file {quote_path(file)}"
     if file.is_dir():
         raise problem(where, "is a directory", "name a .toml or .json file")
     if not file.is_file():
@@ -195,6 +197,7 @@ def environments_from_dict(data: dict[str, Any]) -> list[PipelineConfig]:
     if problems:
         raise ConfigError(problems)
     check_no_collisions(configs, prefixes)
+    check_backends(configs)
     return configs
 
 

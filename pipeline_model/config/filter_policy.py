@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
+
+from .text import quote_part
 
 
 #: Deepest nesting a configuration may use (a filter policy inside an environment needs ~10).
@@ -75,10 +78,7 @@ def _check_operator(where: str, item: dict[str, Any]) -> None:
 def check_filter_policy(policy: Any, scope: str) -> dict[str, Any]:
     """Validate an SNS filter policy the way SNS does at subscription time; return it as a dict."""
     if isinstance(policy, str):
-        try:
-            policy = json.loads(policy)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"is not valid JSON: {error}") from None
+        policy = _parse(policy)
     if not isinstance(policy, dict) or not policy:
         raise ValueError("must be a non-empty JSON object mapping attribute names to lists of values")
     if _deeper_than(policy, MAX_DEPTH):
@@ -94,7 +94,7 @@ def check_filter_policy(policy: Any, scope: str) -> dict[str, Any]:
         if not node:
             raise ValueError(f"{path.rstrip('.') or 'policy'}: empty object")
         for key, value in node.items():
-            where = f"{path}{key}"
+            where = f"{path}{quote_part(key)}"
             if key == "$or":
                 if not isinstance(value, list) or len(value) < 2 or not all(isinstance(v, dict) for v in value):
                     raise ValueError(f"{where}: must be a list of at least two filter objects")
@@ -111,6 +111,8 @@ def check_filter_policy(policy: Any, scope: str) -> dict[str, Any]:
                 for item in value:
                     if isinstance(item, dict):
                         _check_operator(where, item)
+                    elif isinstance(item, float) and not math.isfinite(item):
+                        raise ValueError(f"{where}: {item} is not a number SNS accepts")
                     elif not isinstance(item, (str, int, float, bool)) and item is not None:
                         raise ValueError(f"{where}: values must be strings, numbers, booleans, null or operators")
                 leaves.append((where, value))
@@ -129,6 +131,39 @@ def check_filter_policy(policy: Any, scope: str) -> dict[str, Any]:
             f"has {combinations} combinations of values; SNS allows at most {FILTER_POLICY_MAX_COMBINATIONS}"
         )
     return policy
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise ValueError(f"key {key!r} appears twice in one object (JSON would silently keep only the last)")
+        seen.add(key)
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number SNS accepts (a filter policy holds strings, numbers, true, false, null)")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999 parses to inf
+        raise ValueError(f"{text} is out of range for a number")
+    return number
+
+
+def _parse(text: str) -> Any:
+    """A filter policy given as JSON text: refuse what ``json.loads`` would accept silently (a repeated
+    key, NaN/Infinity, a number too large to be finite) and nesting too deep to parse."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as error:
+        raise ValueError(str(error)) from None
 
 
 def _deeper_than(value: Any, limit: int) -> bool:

@@ -68,9 +68,9 @@ _STACK = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 
 # ARNs a configuration may name: role ARNs (security.key_users), layer version ARNs (powertools_layer).
 _PARTITION = r"(aws|aws-cn|aws-us-gov)"
-_ROLE_ARN = re.compile(rf"^arn:{_PARTITION}:iam::\d{{12}}:role/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{{1,64}}$")
+_ROLE_ARN = re.compile(rf"^arn:{_PARTITION}:iam::[0-9]{{12}}:role/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{{1,64}}$")
 _LAYER_ARN = re.compile(
-    rf"^arn:{_PARTITION}:lambda:(?P<region>[a-z0-9-]+):\d{{12}}:layer:[A-Za-z0-9_-]{{1,140}}:[1-9][0-9]{{0,8}}$"
+    rf"^arn:{_PARTITION}:lambda:(?P<region>[a-z0-9-]+):[0-9]{{12}}:layer:[A-Za-z0-9_-]{{1,140}}:[1-9][0-9]{{0,8}}$"
 )
 
 

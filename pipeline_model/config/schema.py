@@ -25,8 +25,10 @@ from ..errors import Problem
 from ..limits import CONSUMER_DEADLINE_MARGIN_MS, CONSUMER_MESSAGE_BUDGET_MS, LOG_RETENTION_DAYS, consumer_batch_ms
 from ..names import PipelineNames, pipeline_names
 from ..packaging import check_pattern
+from .backend import check_key
 from .capacity import CapacityConfig
 from .filter_policy import check_filter_policy
+from .text import check_tree
 from .naming import _EMAIL, _LAYER_ARN, _REGION, _ROLE_ARN, _TAG_TEXT, check_code, name_problems
 
 #: Re-exported (pipeline_model.config.POWERTOOLS_VERSION): the release the handlers are tested against.
@@ -219,8 +221,8 @@ class S3BackendConfig(_Model):
 
     bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
     """S3 bucket holding the state."""
-    key: Annotated[str, Field(min_length=1, max_length=1024)] = defaults.BACKEND_KEY
-    """Object key of the state file."""
+    key: str | None = None
+    """Object key of the state file; default "<stack_name>/terraform.tfstate", so each stack (and environment) has its own. 1-1024 of A-Z a-z 0-9 ! - _ . * ' ( ) and / between parts; two stacks of one app never share bucket and key."""
     region: str | None = None
     """The bucket's region; None = the environment's region."""
     dynamodb_table: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")] = None
@@ -230,14 +232,8 @@ class S3BackendConfig(_Model):
     encrypt: bool = defaults.BACKEND_ENCRYPT
     """Encrypt the state object."""
 
-    @field_validator("key")
-    @classmethod
-    def _key(cls, value: str) -> str:
-        # Terraform reads backend settings literally (no templates), so "$${" would not be an
-        # escape there but part of the key: template syntax is refused instead.
-        if "${" in value or "%{" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
-            raise ValueError(f"{value!r}: no control characters and no Terraform template syntax ('${{', '%{{')")
-        return value
+    # Terraform reads backend settings literally (no templates): check_key's characters exclude "$", "%", "{".
+    _key = field_validator("key")(lambda v: v if v is None else check_key(v))
 
     @model_validator(mode="after")
     def _locked(self) -> S3BackendConfig:
@@ -336,7 +332,7 @@ class PipelineConfig(_Model):
     """None = "dynamodb-stream-producer-failures" (+ name_suffix). Stream records that still fail after the retries land here (on-failure destination); SQS name rules, never '.fifo' (Lambda's on-failure destinations take standard queues only)."""
     runtime: Literal["python3.12"] = defaults.RUNTIME
     """Lambda runtime of both functions."""
-    powertools_version: Annotated[str, Field(pattern=r"^(\d+\.\d+\.\d+|latest)?$")] = defaults.POWERTOOLS_VERSION
+    powertools_version: Annotated[str, Field(pattern=r"^([0-9]+\.[0-9]+\.[0-9]+|latest)?$")] = defaults.POWERTOOLS_VERSION
     """Powertools for AWS Lambda (Python) release both functions use. With powertools_layer "ssm": "" = no layer at all (then vendor the library yourself)."""
     powertools_layer: str = defaults.POWERTOOLS_LAYER
     """Where the functions get Powertools: "ssm" = AWS's public layer, its ARN read at plan time from the public SSM parameter for powertools_version; a layer ARN (same region); or "none" = no layer, the function zips carry powertools_version (installed at synth)."""
@@ -477,7 +473,7 @@ def check_powertools_source(config: PipelineConfig) -> list[Problem]:
         problems.append(Problem(
             "powertools_layer", f"'ssm' reads AWS's public Powertools parameter, which {config.region} does not have "
             "(China regions)", "give the layer ARN, or 'none' to package Powertools into the function zips"))
-    if layer == "none" and not re.fullmatch(r"\d+\.\d+\.\d+", config.powertools_version):
+    if layer == "none" and not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", config.powertools_version):
         problems.append(Problem(
             "powertools_version", f"powertools_layer = 'none' packages an exact release; "
             f"{config.powertools_version!r} is not one", f"use e.g. {defaults.POWERTOOLS_VERSION!r}"))
@@ -509,6 +505,13 @@ def check_key_users_partition(config: PipelineConfig) -> list[Problem]:
 
 
 #: The rules across a pipeline's fields, run together by PipelineConfig's one model validator.
+def check_tokens(config: PipelineConfig) -> list[Problem]:
+    """No string or number of the configuration is a cdktf token placeholder (config/text.py)."""
+    found = check_tree(config.model_dump())
+    return [found] if found is not None else []
+
+
 PIPELINE_CHECKS: tuple[Callable[[PipelineConfig], list[Problem]], ...] = (
-    check_names, check_ordering, check_powertools_source, check_idempotency_window, check_key_users_partition,
+    check_tokens, check_names, check_ordering, check_powertools_source, check_idempotency_window,
+    check_key_users_partition,
 )

@@ -59,8 +59,9 @@ def _cli_run(work: Path) -> subprocess.CompletedProcess:
     )
 
 
-# A teardown that has to wait: every delivery holds its poller for 2 s, so a second Ctrl-C lands while the
-# first one's teardown waits for the pollers. The script reports whether the emulator really stopped.
+# A teardown that has to wait: a delivery holds its poller until the second Ctrl-C has been seen (an event,
+# not a clock: a fixed sleep raced the second signal on a loaded machine), so that signal always lands while
+# the first one's teardown waits for the pollers. The script reports whether the emulator really stopped.
 _DOUBLE_CTRL_C = """
 import json, socket, sys, time
 from pipeline_model.config import build_config
@@ -69,7 +70,9 @@ from moto.sqs import models as sqs_models
 
 def slow(subscriber, message):
     print("[slow] delivery in progress", file=sys.stderr, flush=True)
-    time.sleep(2.0)
+    held = time.monotonic()
+    while not pipeline.hurry and time.monotonic() - held < 600:  # the cap only ends a broken run
+        time.sleep(0.01)
 
 clock = sqs_models.unix_time
 pipeline = LocalPipeline(build_config(), Options(workload=Workload(items=200), fault=slow, progress=sys.stderr))
