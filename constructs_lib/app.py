@@ -13,23 +13,6 @@ from pipeline_model.config import CONFIG_ENV, SELECT_ENV, load_environments  # n
 from pipeline_model.paths import check_output_dir
 
 
-def use_supported_node() -> None:
-    """Run jsii on the project's Node.js 22 when it is installed and none is chosen.
-
-    jsii prints a large end-of-life banner on Node 20; a supported Node is the fix. It comes
-    from package.json (node_modules) or, for CDK Terrain, cdktn/package.json.
-    """
-    root = Path(__file__).resolve().parent.parent
-    if "JSII_NODE" in os.environ:
-        return
-    first = "cdktn" if os.environ.get("PIPELINE_CDK") == "cdktn" else "."
-    for folder in dict.fromkeys((first, ".", "cdktn")):
-        node = root / folder / "node_modules" / ".bin" / "node"
-        if os.access(node, os.X_OK):
-            os.environ["JSII_NODE"] = str(node)
-            return
-
-
 def build_app(configs: list[PipelineConfig], outdir: str | None = None):
     from .cdk import App
 
@@ -67,7 +50,6 @@ def run(argv: list[str] | None = None) -> None:
     outdir_problem = check_output_dir(os.environ.get("CDKTF_OUTDIR") or ".", "CDKTF_OUTDIR")
     if outdir_problem is not None:  # before jsii, whose mkdir would fail with a JavaScript ENOENT trace
         fail(ConfigError(outdir_problem))
-    use_supported_node()
     from pipeline_model.packaging import PackagingError
     from .runtime.flavour import FlavourError
 

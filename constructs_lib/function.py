@@ -15,13 +15,12 @@ from constructs import Construct
 
 from . import modules
 from .cdk import App, AssetType, TerraformAsset, TerraformHclModule
+from pipeline_model import defaults
 from pipeline_model.contract import HANDLER
 from .ids import set_logical_id
 from pipeline_model.packaging import FUNCTIONS_DIR, PackagingError, build_package, code_folder  # noqa: F401 (re-exported)
 from .props import PropsConflictError, merge, prop
 
-#: The log retention (days) a function gets unless told otherwise.
-DEFAULT_LOG_RETENTION_DAYS = 14
 #: Folder name under the app's output folder's parent holding zips and the Powertools bundle.
 BUILD_FOLDER = ".build"
 
@@ -35,21 +34,21 @@ def build_dir(scope: Construct) -> Path:
 class PythonFunctionProps:
     function_name: str = prop(description="The function's name (required).")
     code: str | Path = prop(
-        "consumer", "Folder holding app.py: a path (absolute or relative to the app's working directory) or "
+        defaults.CONSUMER_CODE, "Folder holding app.py: a path (str or Path; absolute, or relative to the folder of the app's entry file) or "
         "the name of a handler shipped with the package (producer, consumer).")
     handler: str = prop(HANDLER, "Handler in the code folder.")
-    runtime: str = prop("python3.12", "Lambda runtime.")
-    architecture: str = prop("x86_64", "x86_64 or arm64.")
-    timeout: int = prop(3, "Timeout in seconds.")
-    memory_size: int = prop(128, "Memory in MB.")
+    runtime: str = prop(defaults.RUNTIME, "Lambda runtime.")
+    architecture: str = prop(defaults.ARCHITECTURE, "x86_64 or arm64.")
+    timeout: int = prop(defaults.FUNCTION_TIMEOUT_SECONDS, "Timeout in seconds.")
+    memory_size: int = prop(defaults.FUNCTION_MEMORY_MB, "Memory in MB.")
     environment: dict[str, str] = prop(description="Environment variables.", factory=dict)
     policy_statements: dict[str, Any] = prop(
         description="Inline policy statements in the lambda module's format (key 'condition', singular).",
         factory=dict)
     layers: tuple[str, ...] = prop((), "Layer version ARNs.")
-    tracing: bool = prop(True, "X-Ray active tracing (and the role's permission to send traces).")
-    log_retention_days: int = prop(DEFAULT_LOG_RETENTION_DAYS, "Retention of the function's log group.")
-    reserved_concurrency: int = prop(-1, "Reserved concurrent executions; -1 = unreserved.")
+    tracing: bool = prop(defaults.TRACING, "X-Ray active tracing (and the role's permission to send traces).")
+    log_retention_days: int = prop(defaults.LOG_RETENTION_DAYS, "Retention of the function's log group.")
+    reserved_concurrency: int = prop(defaults.RESERVED_CONCURRENCY, "Reserved concurrent executions; -1 = unreserved.")
     bundle: Path | None = prop(None, "A folder of libraries packaged into the zip beside the code (e.g. Powertools).")
     include: tuple[str, ...] = prop((), "Glob patterns (relative to the code folder) of further files to package, e.g. "
                                         "'data/*.json'; see docs/packaging.md.")

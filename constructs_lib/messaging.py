@@ -13,6 +13,8 @@ from typing import Any
 
 from constructs import Construct
 
+from pipeline_model import defaults
+
 from . import modules
 from pipeline_model.ordering import FIFO_QUEUE_INPUTS, FIFO_TOPIC_INPUTS, fifo_name_problem
 from .aws import SnsTopicSubscription
@@ -55,7 +57,7 @@ class TopicProps:
     name: str = prop(description="The topic's name (required).")
     key: MessagingKey | None = prop(None, "Customer-managed key encrypting the topic; None = not encrypted.")
     account: Account | None = prop(None, "Owner of the topic; None = the account running Terraform.")
-    enforce_tls: bool = prop(True, "Deny every request made without TLS (topic policy).")
+    enforce_tls: bool = prop(defaults.ENFORCE_TLS, "Deny every request made without TLS (topic policy).")
     fifo: bool = prop(False, "An SNS FIFO topic (name ending in '.fifo'; content-based deduplication off, "
                       "throughput per message group). Only FIFO queues subscribed to it keep the order.")
     policy_statements: dict[str, Any] = prop(
@@ -106,11 +108,11 @@ class QueueProps:
     name: str = prop(description="The queue's name (required); its DLQ is '<name>-dlq' ('<stem>-dlq.fifo' for '<stem>.fifo').")
     key: MessagingKey | None = prop(None, "Customer-managed key encrypting the queue (and DLQ); None = SQS-managed SSE.")
     account: Account | None = prop(None, "Owner of the queue; None = the account running Terraform.")
-    enforce_tls: bool = prop(True, "Deny every request made without TLS (queue and DLQ policies).")
+    enforce_tls: bool = prop(defaults.ENFORCE_TLS, "Deny every request made without TLS (queue and DLQ policies).")
     visibility_timeout_seconds: int | None = prop(None, "Visibility timeout; None = the module's default (30 s).")
     message_retention_seconds: int | None = prop(None, "How long messages are kept; None = the module's default (4 days).")
     dead_letter_queue: bool = prop(False, "Create a dead-letter queue receiving what failed max_receive_count times.")
-    max_receive_count: int = prop(5, "Receives before a message moves to the DLQ (with dead_letter_queue).")
+    max_receive_count: int = prop(defaults.MAX_RECEIVE_COUNT, "Receives before a message moves to the DLQ (with dead_letter_queue).")
     dlq_message_retention_seconds: int = prop(
         FAILED_MESSAGE_RETENTION_SECONDS, "How long the DLQ keeps failed messages (default: the maximum, 14 days).")
     fifo: bool = prop(False, "An SQS FIFO queue (and DLQ), name ending in '.fifo'; content-based deduplication "
@@ -204,9 +206,9 @@ def topic_send_statement(topic_arn: str, sid: str = "AllowThisTopicOnly") -> dic
 @dataclass(frozen=True)
 class SubscribedQueueProps(QueueProps):
     dead_letter_queue: bool = prop(True, "Create a DLQ; it also takes what SNS itself could not deliver.")
-    raw_message_delivery: bool = prop(False, "Deliver the message body as published, without the SNS envelope.")
+    raw_message_delivery: bool = prop(defaults.RAW_MESSAGE_DELIVERY, "Deliver the message body as published, without the SNS envelope.")
     filter_policy: dict[str, Any] | None = prop(None, "SNS filter policy of the subscription; None = every message.")
-    filter_policy_scope: str = prop("MessageAttributes", "What the filter policy matches: MessageAttributes or MessageBody.")
+    filter_policy_scope: str = prop(defaults.FILTER_POLICY_SCOPE, "What the filter policy matches: MessageAttributes or MessageBody.")
 
 
 class SubscribedQueue(Queue):

@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from pipeline_model import defaults
 from pipeline_model.config import (
-    POWERTOOLS_VERSION,
     AlarmsConfig,
     FunctionConfig,
     PipelineConfig,
@@ -54,15 +53,15 @@ class EventPipelineProps(BaseModel):
     """Where stream records that still fail after the retries are kept. None = "dynamodb-stream-producer-failures"."""
     alarm_topic_name: str | None = None
     """The alarm topic. None = "data-processing-alarms"."""
-    producer_code: str | Path = "producer"
+    producer_code: str | Path = defaults.PRODUCER_CODE
     """The producer's code: "producer" (shipped) or a folder holding app.py (str or Path; a relative path is resolved against the folder of the app's entry file)."""
-    runtime: str = "python3.12"
+    runtime: str = defaults.RUNTIME
     """Lambda runtime of every function of the pipeline."""
-    architecture: str = "x86_64"
+    architecture: str = defaults.ARCHITECTURE
     """Lambda architecture of every function (and of the Powertools layer): x86_64 or arm64."""
-    powertools_version: str = POWERTOOLS_VERSION
+    powertools_version: str = defaults.POWERTOOLS_VERSION
     """Powertools for AWS Lambda (Python) release the functions use."""
-    powertools_layer: str = "ssm"
+    powertools_layer: str = defaults.POWERTOOLS_LAYER
     """"ssm" (AWS's public layer, its ARN read from the public SSM parameter), a layer version ARN, or "none" (packaged into the zips)."""
     producer: FunctionConfig = FunctionConfig()
     """The producer's timeout, memory, concurrency and log retention."""
@@ -70,13 +69,13 @@ class EventPipelineProps(BaseModel):
     """How the producer reads the table's stream."""
     subscribers: tuple[SubscriberConfig, ...] = (SubscriberConfig(),)
     """The topic's subscribers (queue -> consumer each); default: one named main."""
-    ordering: Ordering = "none"
+    ordering: Ordering = defaults.ORDERING
     """"none" (standard topic and queues) or "per-item" (FIFO topic and queues: each item's changes in order)."""
     security: SecurityConfig = SecurityConfig()
-    """Encryption, TLS-only policies, point-in-time recovery, deletion protection (None = on), tracing."""
+    """Encryption, TLS-only policies, point-in-time recovery, deletion protection (None = on: a pipeline built from props has no environment name to go by), tracing."""
     alarms: AlarmsConfig = AlarmsConfig()
     """CloudWatch alarms, published to the alarm topic."""
-    dashboard: bool = True
+    dashboard: bool = defaults.DASHBOARD
     """Create a CloudWatch dashboard of the pipeline."""
     tags: dict[str, str] = Field(default_factory=dict)
     """Tags of every resource the pipeline creates (besides the provider's default_tags)."""
@@ -127,7 +126,7 @@ def settings_model(props: EventPipelineProps, region: str | None = None) -> Pipe
     data: dict[str, Any] = {
         name: getattr(props, name) for name in type(props).model_fields if name not in ("name", "tags")
     }
-    data.update(stack_name=props.name, producer_code=str(props.producer_code), subscribers=list(props.subscribers),
+    data.update(stack_name=props.name, subscribers=list(props.subscribers),
                 security=props.security.model_copy(update={"deletion_protection": props.deletion_protection}))
     if region is not None:
         data["region"] = region

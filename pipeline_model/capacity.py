@@ -23,7 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from . import ordering as _ordering
-from .config import CapacityConfig, ConfigError, PipelineConfig, build_config, environments_from_dict, read_config_file
+from .config import CapacityConfig, ConfigError, PipelineConfig, load_environments
+from .errors import Problem
 from .contract import CONSUMER_DEADLINE_MARGIN_MS
 
 # --- AWS limits (each with its source) --------------------------------------------------------
@@ -261,7 +262,7 @@ def estimate(config: PipelineConfig, capacity: CapacityConfig | None = None, **q
                         math.ceil(needed_total), quotas.account_concurrency, "concurrent", "peak_writes_per_second",
                         "ask AWS for more concurrent executions, then pass --quota account_concurrency=N"))
     return PipelineCapacity(
-        environment=config.environment, stack_name=config.stack_name, region=config.region, fifo=fifo,
+        environment=config.environment, stack_name=config.names.stack, region=config.region, fifo=fifo,
         capacity=capacity, assumed=assumed, quotas=quotas, shards=n_shards, message_kib=msg,
         records_per_invocation=per_invocation, entries_per_call=entries, calls_per_invocation=calls,
         publish_concurrency=concurrency, invocation_ms=invocation_ms, invocations_per_second=invocations,
@@ -335,10 +336,15 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def problem(estimate_: PipelineCapacity, check: Check) -> Problem:
+    """``capacity.<field>``, ``environment 'x': <what> needs N <unit>, the limit is M`` and the hint."""
+    return Problem(f"capacity.{check.field}", f"environment {estimate_.environment!r}: {check.what} needs "
+                   f"{_n(check.needed)} {check.unit}, the limit is {_n(check.limit)}", check.hint)
+
+
 def problem_line(estimate_: PipelineCapacity, check: Check) -> str:
     """``capacity.<field>: environment 'x': <what> needs N <unit>, the limit is M; <hint>``."""
-    return (f"capacity.{check.field}: environment {estimate_.environment!r}: {check.what} needs "
-            f"{_n(check.needed)} {check.unit}, the limit is {_n(check.limit)}; {check.hint}")
+    return str(problem(estimate_, check))
 
 
 def render(estimates: Iterable[PipelineCapacity]) -> str:
@@ -411,10 +417,9 @@ def shared_region_checks(estimates: list[PipelineCapacity]) -> list[Check]:
 
 def check_strict(estimates: Iterable[PipelineCapacity]) -> None:
     """ConfigError listing every broken check of the environments whose section says ``strict = true``."""
-    lines = [f"  {problem_line(e, check)}" for e in estimates if e.capacity.strict and not e.assumed
-             for check in e.problems]
-    if lines:
-        raise ConfigError("invalid pipeline configuration:\n" + "\n".join(lines))
+    problems = [problem(e, check) for e in estimates if e.capacity.strict and not e.assumed for check in e.problems]
+    if problems:
+        raise ConfigError(problems)
 
 
 def report(configs: Iterable[PipelineConfig]) -> str | None:
@@ -450,13 +455,7 @@ ASSUMED = CapacityConfig(peak_writes_per_second=PARTITION_WRITE_UNITS_PER_SECOND
 
 def load(path: str, select: str) -> list[PipelineConfig]:
     """The environments of ``path`` (none: the default configuration), only those named in ``select``."""
-    configs = environments_from_dict(read_config_file(path)) if path else [build_config()]
-    wanted = [name.strip() for name in select.split(",") if name.strip()]
-    missing = [name for name in wanted if name not in {c.environment for c in configs}]
-    if missing:
-        raise ConfigError(f"PIPELINE_ENVIRONMENTS: no environment named {', '.join(map(repr, missing))} "
-                          f"(configured: {', '.join(sorted(c.environment for c in configs))})")
-    return [c for c in configs if not wanted or c.environment in wanted]
+    return load_environments(path, select)
 
 
 def _quota(text: str) -> tuple[str, int]:

@@ -78,6 +78,5 @@ ALARM_EVALUATION_PERIODS = 1
 DASHBOARD = True
 
 # --- remote state (S3 backend) ---------------------------------------------------------------------
-BACKEND_KEY = "event-driven-pipeline/terraform.tfstate"
 BACKEND_ENCRYPT = True
 BACKEND_USE_LOCKFILE = False

@@ -308,12 +308,24 @@ def left_out_line(label: str, selection: Selection) -> str | None:
 
 # --- building, and the verified cache -----------------------------------------------------------
 
-def code_folder(code: str | Path) -> Path:
+def entry_dir() -> Path:
+    """The folder relative code paths are resolved against: the folder of the script that runs the app
+    (``python app.py``, ``cdktf synth`` running ``main.py``), or the working directory when no script
+    file runs it (``python -m ...``, ``python -c``, a notebook, pytest)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path and Path(path).name != "__main__.py":
+        return Path(path).resolve().parent
+    return Path.cwd()
+
+
+def code_folder(code: str | Path, base: Path | None = None) -> Path:
     """Where a function's code lives.
 
-    A bare name (no path separator: ``"producer"``, ``"consumer"``) names a handler shipped with
-    the package; anything else is a folder path, absolute or relative to the current working
-    directory (the app's folder), never to the package.
+    A bare name given as a string (no path separator: ``"producer"``, ``"consumer"``) names a
+    handler shipped with the package; anything else is a folder path (``str`` or ``Path``):
+    absolute, or relative to ``base`` (default :func:`entry_dir`: the folder of the app's entry
+    file), never to the package or the working directory of a script run from elsewhere.
     """
     text = str(code)
     if isinstance(code, str) and "/" not in text and "\\" not in text and text not in (".", ".."):
@@ -325,7 +337,8 @@ def code_folder(code: str | Path) -> Path:
                 "give a folder path (e.g. './handlers/mine', relative to the app's folder) for your own code"
             )
         return shipped
-    return Path(code).expanduser().resolve()
+    path = Path(code).expanduser()
+    return (path if path.is_absolute() else (base or entry_dir()) / path).resolve()
 
 
 def _sha256(data: bytes) -> str:

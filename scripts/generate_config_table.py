@@ -172,7 +172,7 @@ def config_table() -> str:
 
 def props_classes() -> dict[str, type]:
     """Every documented props class by name: the public ``*Props`` names and ``UNEXPORTED``."""
-    from constructs_lib.app import use_supported_node
+    from main import use_supported_node
 
     use_supported_node()  # the construct modules start jsii: on the node the project installs
     import constructs_lib

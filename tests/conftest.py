@@ -49,7 +49,8 @@ class Synth:
 
 
 def synthesize(configs, outdir: Path) -> Synth:
-    from constructs_lib.app import build_app, use_supported_node
+    from constructs_lib.app import build_app
+    from main import use_supported_node
 
     use_supported_node()
     app = build_app(configs, outdir=str(outdir))

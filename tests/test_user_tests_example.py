@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from constructs_lib.app import use_supported_node
+from main import use_supported_node
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "test_my_pipeline.py"
 

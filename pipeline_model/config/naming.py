@@ -5,6 +5,7 @@ environments. Each problem names the user's field the name comes from."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,12 +48,14 @@ _FUNCTION_DIR = re.compile(r"^[a-z][a-z0-9_]*$")
 _CODE_FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 
 
-def check_code(value: str) -> str:
+def check_code(code: str | Path) -> str | Path:
     """A function's code: the bare name of a handler shipped with the package (producer,
-    consumer) or a folder path, absolute or relative to the app's working directory."""
+    consumer), given as a string, or a folder path (a string with a separator, or any Path),
+    absolute or relative to the folder of the app's entry file (pipeline_model.packaging.entry_dir)."""
+    value = str(code)
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise ValueError(f"{value!r}: no control characters")
-    if "/" not in value and "\\" not in value:
+    if isinstance(code, str) and "/" not in value and "\\" not in value:
         if not _FUNCTION_DIR.fullmatch(value):
             raise ValueError(
                 f"{value!r} must be a handler shipped with the package (lower case, digits, _) or a folder "
@@ -63,7 +66,7 @@ def check_code(value: str) -> str:
     if not _CODE_FOLDER.fullmatch(folder):
         raise ValueError(f"{value!r}: the folder's name {folder!r} must be 1-100 characters of A-Z a-z 0-9 _ . - "
                          "(it names the function's package)")
-    return value
+    return code
 _STACK = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 
 # ARNs a configuration may name: role ARNs (security.key_users), layer version ARNs (powertools_layer).

@@ -11,6 +11,7 @@ the pure check functions below and reports every broken rule as a :class:`Proble
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import Annotated, Any, Literal
@@ -105,8 +106,8 @@ class SubscriberConfig(_Model):
     """None = the default name: "data-processing-queue" for the subscriber named "main", else "<name>-queue" (+ '.fifo' when ordering = "per-item"); name_suffix is appended (before '.fifo'). 1-76 characters of A-Z a-z 0-9 _ - (the DLQ adds "-dlq"); unique; ends in '.fifo' exactly when ordering = "per-item"."""
     function_name: str | None = None
     """None = the default name: "sqs-message-consumer" for the subscriber named "main", else "<name>-consumer"; name_suffix is appended. 1-64 characters of A-Z a-z 0-9 _ -; unique."""
-    code: str = defaults.CONSUMER_CODE
-    """The consumer's code: a handler shipped with the package ("consumer") or a folder path holding app.py, absolute or relative to the app's working directory."""
+    code: str | Path = defaults.CONSUMER_CODE
+    """The consumer's code: a handler shipped with the package ("consumer") or a folder path holding app.py (a string or a Path), absolute or relative to the folder of the app's entry file (main.py here; the working directory under python -m or -c)."""
     batch_size: Annotated[int, Field(ge=1, le=10000)] = defaults.SUBSCRIBER_BATCH_SIZE
     """Messages per consumer invocation: 1-10, or up to 10000 with maximum_batching_window_seconds >= 1; batch_size x 50 ms + 2,250 ms must fit the consumer timeout. With ordering = "per-item" (FIFO queues): 1-10 and no batching window."""
     maximum_batching_window_seconds: Annotated[int, Field(ge=0, le=300)] = defaults.SUBSCRIBER_BATCHING_WINDOW_SECONDS
@@ -326,8 +327,8 @@ class PipelineConfig(_Model):
     """None = "data-processing-topic" (+ name_suffix, + '.fifo' when ordering = "per-item"). The fan-out topic: 1-256 characters of A-Z a-z 0-9 _ -; ends in '.fifo' exactly when ordering = "per-item"."""
     producer_function_name: str | None = None
     """None = "dynamodb-stream-producer" (+ name_suffix). The producer function (stream -> topic): 1-64 characters of A-Z a-z 0-9 _ -"""
-    producer_code: str = defaults.PRODUCER_CODE
-    """The producer's code: a handler shipped with the package ("producer") or a folder path holding app.py, absolute or relative to the app's working directory."""
+    producer_code: str | Path = defaults.PRODUCER_CODE
+    """The producer's code: a handler shipped with the package ("producer") or a folder path holding app.py (a string or a Path), absolute or relative to the folder of the app's entry file (main.py here; the working directory under python -m or -c)."""
     stream_failure_queue_name: str | None = None
     """None = "dynamodb-stream-producer-failures" (+ name_suffix). Stream records that still fail after the retries land here (on-failure destination); SQS name rules, never '.fifo' (Lambda's on-failure destinations take standard queues only)."""
     runtime: Literal["python3.12"] = defaults.RUNTIME

@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture
 def stack(tmp_path):
     """A fresh stack in an app writing to ``tmp_path/cdktf.out``."""
-    from constructs_lib.app import use_supported_node
+    from main import use_supported_node
 
     use_supported_node()
     from constructs_lib.cdk import App, TerraformStack

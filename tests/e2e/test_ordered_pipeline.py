@@ -81,8 +81,10 @@ def test_out_of_order_counts_a_lower_sequence_after_a_higher_one():
 def test_flaky_share_out_of_range_is_a_usage_error(share, capsys):
     from local_pipeline.__main__ import main
 
-    assert main(["--flaky", share, "--quiet"]) == 2
-    assert capsys.readouterr().err == "error: --flaky SHARE must be between 0 and 1\n"
+    with pytest.raises(SystemExit) as exited:
+        main(["--flaky", share, "--quiet"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == f"error: argument --flaky: {share!r}: must be from 0 to 1 (see --help)\n"
 
 
 def test_emulator_redelivers_a_failed_fifo_batch_in_group_order():
