@@ -104,3 +104,51 @@ def test_an_app_elsewhere_builds_two_pipelines_and_an_extra_subscriber(installed
     assert not list(installed.rglob("*.zip"))
     assert not (installed / ".build").exists()
     assert list((tmp_path / "cache" / "constructs_lib" / "jsii").glob("*.tgz"))
+
+
+TYPED_APP = '''\
+from pathlib import Path
+
+from constructs_lib import (
+    App, ConfigError, EventPipeline, EventPipelineProps, PipelineError, Problem, SubscriberConfig, TerraformStack,
+    aws_provider, build_config,
+)
+
+app = App()
+stack = TerraformStack(app, "shop")
+aws_provider(stack, "eu-west-1")
+orders = EventPipeline(stack, "orders", props=EventPipelineProps(name_suffix="-orders", tags={"team": "orders"}))
+billing = EventPipeline.from_config(stack, "billing", build_config(region="eu-west-1", name_suffix="-billing"))
+audit = orders.add_subscriber(SubscriberConfig(name="audit", code=Path("handlers/audit")))
+queue: str = audit.names.queue
+problems: list[Problem] = []
+try:
+    build_config(region="moon-1")
+except ConfigError as error:
+    problems = list(error.problems)
+base: type[Exception] = PipelineError
+'''
+
+
+def _mypy(installed: Path, folder: Path, source: str) -> subprocess.CompletedProcess[str]:
+    if shutil.which("mypy", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("mypy is not installed in this environment (make test installs it from the Pipfile)")
+    (folder / "app.py").write_text(source)
+    env = {**os.environ, "PYTHONPATH": str(installed)}  # installed like a user's: mypy checks the app, not the library
+    # One cache for both runs of a test: the library and cdktf are analysed once.
+    return subprocess.run([sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(folder.parent / "mypy-cache"),
+                           "--python-executable", sys.executable, "app.py"],
+                          cwd=folder, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_an_app_using_the_public_names_passes_mypy_strict(installed, tmp_path):
+    """The lazy public names type-check (explicit re-exports), props are typed field by field, and a
+    wrong type in the app is caught (so the check is real)."""
+    result = _mypy(installed, tmp_path, TYPED_APP)
+    assert result.returncode == 0, result.stdout + result.stderr
+    wrong = _mypy(installed, tmp_path, TYPED_APP + 'size: int = audit.names.queue\n'
+                  'bad = EventPipelineProps(name_suffix=3)\n')
+    assert wrong.returncode == 1
+    assert 'app.py:21: error: Incompatible types in assignment (expression has type "str", variable has type "int")' \
+        in wrong.stdout
+    assert 'app.py:22: error: Argument "name_suffix" to "EventPipelineProps" has incompatible type "int"' in wrong.stdout
