@@ -33,7 +33,13 @@ def consumer_batch_ms(batch_size: int) -> int:
 
 
 def producer_environment(config: PipelineConfig, topic_arn: str) -> dict[str, str]:
-    return {"SNS_TOPIC_ARN": topic_arn, "POWERTOOLS_SERVICE_NAME": config.producer_function_name}
+    return {
+        "SNS_TOPIC_ARN": topic_arn,
+        "POWERTOOLS_SERVICE_NAME": config.producer_function_name,
+        # PublishBatch requests in flight (docs/producer-throughput.md); set even at the default, so the deployed
+        # function and the local run (`make local`) read the configuration, not the handler's own default.
+        "PUBLISH_CONCURRENCY": str(config.producer.publish_concurrency),
+    }
 
 
 def consumer_environment(sub: SubscriberConfig, idempotency_table: str) -> dict[str, str]:

@@ -32,12 +32,15 @@ from .filter_policy import (
 )
 from .naming import check_code, check_no_collisions, default_subscriber_names
 from .schema import (
+    DEFAULT_PUBLISH_CONCURRENCY,
     LOG_RETENTION_DAYS,
+    MAX_PUBLISH_CONCURRENCY,
     POWERTOOLS_VERSION,
     AlarmsConfig,
     FunctionConfig,
     Memory,
     PipelineConfig,
+    ProducerConfig,
     S3BackendConfig,
     Seconds,
     SecurityConfig,
@@ -57,6 +60,9 @@ __all__ = [
     "AlarmsConfig",
     "ConfigError",
     "FunctionConfig",
+    "ProducerConfig",
+    "DEFAULT_PUBLISH_CONCURRENCY",
+    "MAX_PUBLISH_CONCURRENCY",
     "Memory",
     "PipelineConfig",
     "S3BackendConfig",
