@@ -277,7 +277,7 @@ def _delivery_checks(records: list[dict], accepted: list[tuple[str, str | None]]
     return checks
 
 
-def _publish_round(concurrency: int, fifo: bool, records: list[dict], seed: int) -> dict:
+def _publish_round(concurrency: int, fifo: bool, records: list[dict], seed: int, throttle_rate: float) -> dict:
     """The producer (a fresh container) publishing one stream batch to the stand-in, retried like Lambda does (from
     the first reported record) until nothing is reported."""
     topic = "arn:aws:sns:us-east-1:123456789012:bench" + (".fifo" if fifo else "")
@@ -285,10 +285,11 @@ def _publish_round(concurrency: int, fifo: bool, records: list[dict], seed: int)
     with temporary_environment({"PUBLISH_CONCURRENCY": str(concurrency), "AWS_ENDPOINT_URL_SNS": "http://127.0.0.1:9",
                                 "SNS_TOPIC_ARN": topic}):
         producer = load_handler(FUNCTIONS / "producer").module
-        stand_in = SnsStandIn(STAND_IN_LATENCY_S, STAND_IN_THROTTLE_RATE, seed)
+        stand_in = SnsStandIn(STAND_IN_LATENCY_S, throttle_rate, seed)
         stand_in.install(producer.sns)
         context = LambdaContext("bench", timeout_s=900)
         pending, invocations = records, 0
+        random.seed(seed)  # botocore's back-off jitter draws from it: the same draws for every setting
         start = time.perf_counter()
         while pending:
             invocations += 1
@@ -313,7 +314,8 @@ def _total(rounds: list[dict]) -> dict:
     }
 
 
-def measure_publishing(concurrencies: tuple[int, ...], fifo: bool, batch: int, rounds: int) -> dict[int, dict]:
+def measure_publishing(concurrencies: tuple[int, ...], fifo: bool, batch: int, rounds: int,
+                       throttle_rate: float = STAND_IN_THROTTLE_RATE) -> dict[int, dict]:
     """Records/s for each concurrency, over ``rounds`` batches of ``batch`` records. The settings take turns
     round by round, each round with the same throttling draws, so a busy machine slows them alike."""
     apply_offline_environment(**BENCH_SETTINGS)
@@ -321,7 +323,7 @@ def measure_publishing(concurrencies: tuple[int, ...], fifo: bool, batch: int, r
     for round_ in range(rounds):
         records = _publish_records(batch, round_ * batch)
         for concurrency in concurrencies:
-            results[concurrency].append(_publish_round(concurrency, fifo, records, seed=round_))
+            results[concurrency].append(_publish_round(concurrency, fifo, records, round_, throttle_rate))
     return {c: _total(r) for c, r in results.items()}
 
 
@@ -343,9 +345,10 @@ def print_publishing(rounds: int) -> None:
                 target = f"  (target >= {TARGET_PUBLISH_SPEEDUP:.0f}x: {verdict})"
             print(f"  {'FIFO' if fifo else 'standard':<9}{batch:>6}  {seq['rps']:>16.0f}  {con['rps']:>22.0f}  "
                   f"{ratio:>7.1f}x  {_checks(seq)} | {_checks(con)}{target}")
-    print("  publish_concurrency sweep, standard topic: records/s at batches of 100 | 1,000")
-    small = measure_publishing(PUBLISH_SWEEP, False, 100, rounds * 10)
-    large = measure_publishing(PUBLISH_SWEEP, False, 1000, rounds)
+    print("  publish_concurrency sweep, standard topic, no throttling (concurrency alone): records/s at batches of "
+          "100 | 1,000")
+    small = measure_publishing(PUBLISH_SWEEP, False, 100, rounds * 10, throttle_rate=0.0)
+    large = measure_publishing(PUBLISH_SWEEP, False, 1000, rounds, throttle_rate=0.0)
     for value in PUBLISH_SWEEP:
         print(f"    {value:>2}: {small[value]['rps']:7.0f} | {large[value]['rps']:7.0f}  "
               f"({_checks(small[value])} | {_checks(large[value])}; at most {large[value]['max_in_flight']} in flight)")
