@@ -11,7 +11,6 @@ row, default 3; batches of 100: ten times as many). Offline: moto, or the stand-
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import re
