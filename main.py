@@ -60,11 +60,27 @@ def preflight(version_info=None, find_spec=None, which=None, environ=None, execu
     return None
 
 
+def use_supported_node(environ=None, root=ROOT):
+    """Run jsii on this repository's Node.js 22 (node_modules, or cdktn/node_modules for CDK Terrain) when it is
+    installed and JSII_NODE names none: jsii prints a large end-of-life banner on Node 20. The library itself
+    knows nothing of this repository's layout; this app (and its tests and scripts) choose the node here."""
+    environ = os.environ if environ is None else environ
+    if "JSII_NODE" in environ:
+        return
+    first = "cdktn" if environ.get("PIPELINE_CDK") == "cdktn" else ""
+    for folder in (first, "", "cdktn"):
+        node = os.path.join(root, folder, "node_modules", ".bin", "node")
+        if os.access(node, os.X_OK):
+            environ["JSII_NODE"] = node
+            return
+
+
 if __name__ == "__main__":
     problem = preflight()
     if problem:
         sys.stderr.write(problem + "\n")
         sys.exit(2)
+    use_supported_node()
     # This project keeps the provider's lazy jsii copy with its other build artefacts (the library
     # itself defaults to the user's cache folder).
     os.environ.setdefault("PIPELINE_JSII_CACHE_DIR", os.path.join(ROOT, ".build", "jsii"))

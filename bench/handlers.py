@@ -1,24 +1,34 @@
-"""Handler benchmark: SNS calls per 1,000 stream records, cold-import cost, records per second on moto.
+"""Handler benchmark: SNS calls per 1,000 stream records, cold-import cost, records per second on moto, and the
+producer's publishing throughput against an SNS stand-in (20 ms per call, 1% throttled), one request at a time
+against ``publish_concurrency`` requests in flight.
 
 Usage: ``main(argv)``; argv options: ``--repeat N`` (fresh subprocesses per import measurement, default 7),
-``--records N`` (records for the throughput runs, default 2000). Offline: everything runs on moto.
+``--records N`` (records for the throughput runs, default 2000), ``--publish-only`` (only the publishing
+throughput rows: ``python -m bench.handlers --publish-only``), ``--publish-rounds N`` (batches of 1,000 records per
+row, default 3; batches of 100: ten times as many). Offline: moto, or the stand-in (no request leaves the process).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
+import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from xml.sax.saxutils import escape
 
 from pipeline_model.lambda_runtime import (
     FUNCTIONS_DIR,
     SHARED_CODE_DIR,
     LambdaContext,
+    batch_item_failures,
     load_handler,
     sqs_event,
+    temporary_environment,
 )
 from local_pipeline.offline import apply_offline_environment
 
@@ -28,6 +38,11 @@ BENCH_SETTINGS = {"POWERTOOLS_LOG_LEVEL": "ERROR", "AWS_LAMBDA_FUNCTION_NAME": "
 
 TARGET_CALLS = 100
 TARGET_IMPORT_RATIO = 1.5
+#: Publishing throughput: concurrent / sequential records per second at 1,000-record batches.
+TARGET_PUBLISH_SPEEDUP = 5.0
+STAND_IN_LATENCY_S = 0.020
+STAND_IN_THROTTLE_RATE = 0.01
+PUBLISH_SWEEP = (1, 2, 4, 8, 10, 16)
 
 # Each snippet runs in a fresh interpreter and prints the seconds spent importing (startup excluded). A function's
 # import path is its folder, then the shared code, as in its zip.
@@ -149,11 +164,219 @@ def measure_moto(records: int) -> dict[str, float]:
     return results
 
 
+# ---------------------------------------------------------------------------------------------- publishing throughput
+
+
+class _Body:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **kwargs):
+        yield self._body
+
+
+_THROTTLED = (
+    b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+    b"<RequestId>bench</RequestId></ErrorResponse>"
+)
+
+
+class SnsStandIn:
+    """SNS PublishBatch behind the producer's real client: every HTTP attempt takes ``latency`` seconds and a
+    ``throttle_rate`` share of them is answered with a Throttling error (botocore's standard retries then apply),
+    the others are accepted whole. Installed on the client's ``before-send`` event, so the request never leaves the
+    process. Keeps what it accepted, in acceptance order: (eventID, message group)."""
+
+    def __init__(self, latency: float, throttle_rate: float, seed: int) -> None:
+        self.latency, self.throttle_rate = latency, throttle_rate
+        self.random = random.Random(seed)
+        self.lock = threading.Lock()
+        self.accepted: list[tuple[str, str | None]] = []
+        self.attempts = self.throttled = self.in_flight = self.max_in_flight = 0
+        self._call = threading.local()  # the entries of the call this thread is making
+
+    def install(self, client) -> None:
+        # The entries are taken from the call's parameters (same thread as its HTTP attempts), not parsed back
+        # from the request body: SNS does that work on its side, not in the function.
+        client.meta.events.register("before-parameter-build.sns.PublishBatch", self._params, unique_id="bench-sns-params")
+        client.meta.events.register("before-send.sns.PublishBatch", self._send, unique_id="bench-sns-stand-in")
+
+    def _params(self, params, **kwargs):
+        self._call.entries = [
+            (e["Id"], _event_id(e["Message"]), e.get("MessageGroupId")) for e in params["PublishBatchRequestEntries"]
+        ]
+
+    def _send(self, request, **kwargs):
+        from botocore.awsrequest import AWSResponse
+
+        with self.lock:
+            self.attempts += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            throttled = self.random.random() < self.throttle_rate
+        try:
+            time.sleep(self.latency)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+        if throttled:
+            with self.lock:
+                self.throttled += 1
+            return AWSResponse(request.url, 400, {}, _Body(_THROTTLED))
+        members = self._call.entries
+        with self.lock:
+            self.accepted += [(event_id, group) for _, event_id, group in members]
+        successful = "".join(
+            f"<member><Id>{escape(entry_id)}</Id><MessageId>m-{escape(event_id)}</MessageId></member>"
+            for entry_id, event_id, _ in members
+        )
+        xml = (
+            "<PublishBatchResponse><PublishBatchResult><Successful>" + successful + "</Successful><Failed/>"
+            "</PublishBatchResult><ResponseMetadata><RequestId>bench</RequestId></ResponseMetadata>"
+            "</PublishBatchResponse>"
+        )
+        return AWSResponse(request.url, 200, {}, _Body(xml.encode()))
+
+
+_EVENT_ID = re.compile(r'"eventID":"([^"]*)"')
+
+
+def _event_id(message: str) -> str:
+    return _EVENT_ID.search(message).group(1)
+
+
+def _publish_records(n: int, offset: int) -> list[dict]:
+    """``n`` stream records; each item changes four times in the batch (as orders do), so FIFO groups chain."""
+    records = []
+    for i in range(n):
+        record = _stream_record(offset + i)
+        key = {"pk": {"S": f"order#{offset + i % max(1, n // 4)}"}}
+        record["dynamodb"]["Keys"] = key
+        record["dynamodb"]["NewImage"]["pk"] = key["pk"]
+        record["dynamodb"]["OldImage"]["pk"] = key["pk"]
+        records.append(record)
+    return records
+
+
+def _delivery_checks(records: list[dict], accepted: list[tuple[str, str | None]], fifo: bool) -> dict[str, bool]:
+    """Every record at least once and nothing else; for FIFO the first delivery of each group's records in stream
+    order."""
+    wanted = [r["eventID"] for r in records]
+    got = [event_id for event_id, _ in accepted]
+    checks = {"all delivered": set(wanted) <= set(got), "none foreign": set(got) <= set(wanted)}
+    if fifo:
+        position = {event_id: i for i, event_id in enumerate(wanted)}
+        first_seen: dict[str, list[int]] = {}
+        seen: set[str] = set()
+        for event_id, group in accepted:
+            if event_id not in seen:
+                seen.add(event_id)
+                first_seen.setdefault(group, []).append(position[event_id])
+        checks["group order"] = all(order == sorted(order) for order in first_seen.values())
+    return checks
+
+
+def _publish_round(concurrency: int, fifo: bool, records: list[dict], seed: int, throttle_rate: float) -> dict:
+    """The producer (a fresh container) publishing one stream batch to the stand-in, retried like Lambda does (from
+    the first reported record) until nothing is reported."""
+    topic = "arn:aws:sns:us-east-1:123456789012:bench" + (".fifo" if fifo else "")
+    # a loopback endpoint: were the stand-in ever bypassed, the request would fail here, not reach AWS
+    with temporary_environment({"PUBLISH_CONCURRENCY": str(concurrency), "AWS_ENDPOINT_URL_SNS": "http://127.0.0.1:9",
+                                "SNS_TOPIC_ARN": topic}):
+        producer = load_handler(FUNCTIONS / "producer").module
+        stand_in = SnsStandIn(STAND_IN_LATENCY_S, throttle_rate, seed)
+        stand_in.install(producer.sns)
+        context = LambdaContext("bench", timeout_s=900)
+        pending, invocations = records, 0
+        random.seed(seed)  # botocore's back-off jitter draws from it: the same draws for every setting
+        start = time.perf_counter()
+        while pending:
+            invocations += 1
+            reported = batch_item_failures(producer.handler({"Records": pending}, context))
+            if not reported:
+                break
+            first = next(i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] == reported[0])
+            pending = pending[first:]  # Lambda retries from the first reported record
+        elapsed = time.perf_counter() - start
+    checks = _delivery_checks(records, stand_in.accepted, fifo)
+    return {"elapsed": elapsed, "records": len(records), "checks": checks, "retries": invocations - 1,
+            "throttled": stand_in.throttled, "max_in_flight": stand_in.max_in_flight,
+            "duplicates": len(stand_in.accepted) - len(records)}
+
+
+def _total(rounds: list[dict]) -> dict:
+    return {
+        "rps": sum(r["records"] for r in rounds) / sum(r["elapsed"] for r in rounds),
+        "checks": {name: all(r["checks"][name] for r in rounds) for name in rounds[0]["checks"]},
+        **{key: sum(r[key] for r in rounds) for key in ("retries", "throttled", "duplicates")},
+        "max_in_flight": max(r["max_in_flight"] for r in rounds),
+    }
+
+
+def measure_publishing(concurrencies: tuple[int, ...], fifo: bool, batch: int, rounds: int,
+                       throttle_rate: float = STAND_IN_THROTTLE_RATE) -> dict[int, dict]:
+    """Records/s for each concurrency, over ``rounds`` batches of ``batch`` records. The settings take turns
+    round by round, each round with the same throttling draws, so a busy machine slows them alike."""
+    apply_offline_environment(**BENCH_SETTINGS)
+    results: dict[int, list[dict]] = {c: [] for c in concurrencies}
+    for round_ in range(rounds):
+        records = _publish_records(batch, round_ * batch)
+        for concurrency in concurrencies:
+            results[concurrency].append(_publish_round(concurrency, fifo, records, round_, throttle_rate))
+    return {c: _total(r) for c, r in results.items()}
+
+
+def print_publishing(rounds: int) -> None:
+    concurrency = _default_publish_concurrency()
+    print(f"producer publishing, SNS stand-in: {STAND_IN_LATENCY_S * 1000:.0f} ms per call, "
+          f"{STAND_IN_THROTTLE_RATE:.0%} of calls throttled (botocore retries), batches retried like Lambda; "
+          "each item changes 4 times per batch:")
+    print(f"  {'topic':<9}{'batch':>6}  {'sequential rec/s':>16}  {f'concurrency {concurrency} rec/s':>22}  "
+          f"{'speed-up':>8}  delivery (sequential | concurrent)")
+    for fifo in (False, True):
+        for batch in (100, 1000):
+            both = measure_publishing((1, concurrency), fifo, batch, rounds * (10 if batch == 100 else 1))
+            seq, con = both[1], both[concurrency]
+            ratio = con["rps"] / seq["rps"]
+            target = ""
+            if batch == 1000:
+                verdict = "OK" if ratio >= TARGET_PUBLISH_SPEEDUP else "UNDER TARGET"
+                target = f"  (target >= {TARGET_PUBLISH_SPEEDUP:.0f}x: {verdict})"
+            print(f"  {'FIFO' if fifo else 'standard':<9}{batch:>6}  {seq['rps']:>16.0f}  {con['rps']:>22.0f}  "
+                  f"{ratio:>7.1f}x  {_checks(seq)} | {_checks(con)}{target}")
+    print("  publish_concurrency sweep, standard topic, no throttling (concurrency alone): records/s at batches of "
+          "100 | 1,000")
+    small = measure_publishing(PUBLISH_SWEEP, False, 100, rounds * 10, throttle_rate=0.0)
+    large = measure_publishing(PUBLISH_SWEEP, False, 1000, rounds, throttle_rate=0.0)
+    for value in PUBLISH_SWEEP:
+        print(f"    {value:>2}: {small[value]['rps']:7.0f} | {large[value]['rps']:7.0f}  "
+              f"({_checks(small[value])} | {_checks(large[value])}; at most {large[value]['max_in_flight']} in flight)")
+
+
+def _checks(result: dict) -> str:
+    ok = all(result["checks"].values())
+    names = ", ".join(name for name, good in result["checks"].items() if not good)
+    extra = f"; {result['throttled']} throttled, {result['retries']} retried, {result['duplicates']} duplicates"
+    return (f"OK ({', '.join(result['checks'])}" if ok else f"FAILED ({names}") + extra + ")"
+
+
+def _default_publish_concurrency() -> int:
+    from pipeline_model.config import PipelineConfig
+
+    return PipelineConfig().producer.publish_concurrency
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench handlers", description=__doc__)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--records", type=int, default=2000)
+    parser.add_argument("--publish-only", action="store_true", help="only the publishing throughput rows")
+    parser.add_argument("--publish-rounds", type=int, default=3, help="1,000-record batches per publishing row")
     args, _unknown = parser.parse_known_args(argv)
+    if args.publish_only:
+        print("== Lambda handlers: producer publishing ==")
+        print_publishing(max(1, args.publish_rounds))
+        return
 
     imports = measure_imports(max(1, args.repeat))
     moto = measure_moto(max(10, args.records))
@@ -177,6 +400,7 @@ def main(argv: list[str]) -> None:
     print(f"producer conversion only, records/s (no I/O):     {moto['producer_convert_rps']:9.0f}")
     print(f"consumer records/s, no idempotency (batches of 10): {moto['consumer_rps_no_idempotency']:7.0f}")
     print(f"consumer records/s, idempotency on moto DynamoDB:   {moto['consumer_rps_idempotency_moto']:7.0f}")
+    print_publishing(max(1, args.publish_rounds))
 
 
 if __name__ == "__main__":

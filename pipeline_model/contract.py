@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # annotations only: the configuration's own rules read this m
 
 # The consumer's deadline rule lives in pipeline_model.limits (the configuration checks it too, and
 # must not import this module); re-exported here, where the handlers' contract is read.
+from . import defaults
 from .limits import CONSUMER_DEADLINE_MARGIN_MS, CONSUMER_MESSAGE_BUDGET_MS, consumer_batch_ms
 from .names import SubscriberNames
 
@@ -34,8 +35,14 @@ FAILED_MESSAGE_RETENTION_SECONDS = 1209600
 HANDLER = "app.handler"
 
 def producer_environment(config: PipelineConfig, topic_arn: str) -> dict[str, str]:
-    """The producer's environment (``config``: anything with ``names``, the configuration or the props)."""
-    return {"SNS_TOPIC_ARN": topic_arn, "POWERTOOLS_SERVICE_NAME": config.names.producer_function}
+    """The producer's environment (``config``: the configuration or the props). PUBLISH_CONCURRENCY only when it
+    differs from the default, which the handler has too (a test keeps the two equal): the default stack's JSON
+    stays as it was."""
+    environment = {"SNS_TOPIC_ARN": topic_arn, "POWERTOOLS_SERVICE_NAME": config.names.producer_function}
+    if config.producer.publish_concurrency != defaults.PUBLISH_CONCURRENCY:
+        # PublishBatch requests in flight (docs/producer-throughput.md).
+        environment["PUBLISH_CONCURRENCY"] = str(config.producer.publish_concurrency)
+    return environment
 
 
 def consumer_environment(sub: SubscriberConfig, names: SubscriberNames,

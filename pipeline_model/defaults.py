@@ -40,6 +40,8 @@ FUNCTION_MEMORY_MB = 128
 #: -1 = unreserved (the account's pool).
 RESERVED_CONCURRENCY = -1
 LOG_RETENTION_DAYS = 14
+#: PublishBatch requests the producer keeps in flight (functions/producer/app.py has the same number).
+PUBLISH_CONCURRENCY = 8
 
 # --- the stream mapping (producer) ---------------------------------------------------------------
 STARTING_POSITION: Final = "TRIM_HORIZON"

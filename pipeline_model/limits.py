@@ -26,3 +26,6 @@ STREAM_RETENTION_SECONDS = 86400
 #: Time a record spends in the stream failure queue, at least, before the stream trims it: the operator's time to
 #: replay (stream.maximum_record_age_seconds <= STREAM_RETENTION_SECONDS - REPLAY_MARGIN_SECONDS).
 REPLAY_MARGIN_SECONDS = 21600
+
+#: Most PublishBatch requests the producer may keep in flight (its connection pool grows with it).
+MAX_PUBLISH_CONCURRENCY = 16

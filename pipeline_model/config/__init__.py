@@ -43,11 +43,15 @@ from .naming import check_code, check_no_collisions, default_subscriber_names, n
 from .backend import check_backends, check_key, default_key
 from .text import check_text, check_tree
 from .schema import (
+    DEFAULT_PUBLISH_CONCURRENCY,
+    LOG_RETENTION_DAYS,
+    MAX_PUBLISH_CONCURRENCY,
     POWERTOOLS_VERSION,
     AlarmsConfig,
     FunctionConfig,
     Memory,
     PipelineConfig,
+    ProducerConfig,
     S3BackendConfig,
     Seconds,
     SecurityConfig,
@@ -70,6 +74,9 @@ __all__ = [
     "CapacityConfig",
     "ConfigError",
     "FunctionConfig",
+    "ProducerConfig",
+    "DEFAULT_PUBLISH_CONCURRENCY",
+    "MAX_PUBLISH_CONCURRENCY",
     "Memory",
     "PipelineConfig",
     "Problem",

@@ -97,6 +97,19 @@ class FunctionConfig(_Model):
         return value
 
 
+#: PublishBatch requests the producer keeps in flight (functions/producer/app.py holds the same default and
+#: maximum; a test keeps them equal). Default and range measured by `make bench` (docs/producer-throughput.md).
+DEFAULT_PUBLISH_CONCURRENCY = defaults.PUBLISH_CONCURRENCY
+MAX_PUBLISH_CONCURRENCY = limits.MAX_PUBLISH_CONCURRENCY
+
+
+class ProducerConfig(FunctionConfig):
+    """The producer function: size and limits, and how it publishes."""
+
+    publish_concurrency: Annotated[int, Field(ge=1, le=MAX_PUBLISH_CONCURRENCY)] = DEFAULT_PUBLISH_CONCURRENCY
+    """PublishBatch requests in flight at once per invocation (1-16; 1 = one after another). FIFO topics: each item's changes still go one at a time, in stream order (see docs/producer-throughput.md)."""
+
+
 class SubscriberConfig(_Model):
     """One queue subscribed to the topic, with its consumer function."""
 
@@ -339,8 +352,8 @@ class PipelineConfig(_Model):
     """Where the functions get Powertools: "ssm" = AWS's public layer, its ARN read at plan time from the public SSM parameter for powertools_version; a layer ARN (same region); or "none" = no layer, the function zips carry powertools_version (installed at synth)."""
     architecture: Literal["x86_64", "arm64"] = defaults.ARCHITECTURE
     """Lambda architecture of both functions (and of the Powertools layer)."""
-    producer: FunctionConfig = FunctionConfig()
-    """The producer function's timeout, memory, concurrency and log retention."""
+    producer: ProducerConfig = ProducerConfig()
+    """The producer function's timeout, memory, concurrency, log retention and publish concurrency."""
     stream: StreamConfig = StreamConfig()
     """How the producer reads the table's stream."""
     security: SecurityConfig = SecurityConfig()

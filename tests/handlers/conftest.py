@@ -26,8 +26,11 @@ def context():
 
 
 @pytest.fixture
-def producer():
-    return load("producer")
+def producer(request):
+    """A fresh producer with the deployed default PUBLISH_CONCURRENCY, or the one given by indirect
+    parametrization (``@pytest.mark.parametrize("producer", [1], indirect=True)``: one request at a time)."""
+    concurrency = getattr(request, "param", None)
+    return load("producer", PUBLISH_CONCURRENCY=None if concurrency is None else str(concurrency))
 
 
 @pytest.fixture

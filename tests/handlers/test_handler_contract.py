@@ -62,3 +62,56 @@ def test_synth_reports_the_rule_as_a_clean_error(tmp_path):
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     assert re.search(r"subscribers(\.0|\[0\])\.batch_size: 20 messages cannot finish within the consumer timeout of 3 s",
                      result.stderr), result.stderr
+
+
+# ---------------------------------------------------------------------------------------------- publish concurrency
+
+
+def test_publish_concurrency_default_and_range_are_the_producers_own(producer):
+    from pipeline_model.config import DEFAULT_PUBLISH_CONCURRENCY, MAX_PUBLISH_CONCURRENCY, PipelineConfig
+
+    assert DEFAULT_PUBLISH_CONCURRENCY == producer.DEFAULT_PUBLISH_CONCURRENCY
+    assert MAX_PUBLISH_CONCURRENCY == producer.MAX_PUBLISH_CONCURRENCY
+    assert PipelineConfig().producer.publish_concurrency == producer.DEFAULT_PUBLISH_CONCURRENCY
+
+
+@pytest.mark.parametrize("value", [1, 3, 16])
+def test_publish_concurrency_reaches_the_function_environment(value):
+    config = build_config(producer={"publish_concurrency": value})
+    environment = contract.producer_environment(config, "arn:aws:sns:us-east-1:123456789012:t")
+    assert environment["PUBLISH_CONCURRENCY"] == str(value)
+
+
+def test_the_default_publish_concurrency_leaves_the_environment_as_it_was(producer):
+    """The default stack's JSON does not change: the handler's own default (equal to the config's) applies."""
+    environment = contract.producer_environment(build_config(), "arn:aws:sns:us-east-1:123456789012:t")
+    assert "PUBLISH_CONCURRENCY" not in environment
+    assert producer.publish_concurrency(None) == build_config().producer.publish_concurrency
+
+
+@pytest.mark.parametrize(("value", "rule"), [(0, "greater than or equal to 1"), (17, "less than or equal to 16"),
+                                             ("4", "valid integer"), (True, "valid integer")])
+def test_bad_publish_concurrency_is_a_config_error_naming_the_field(value, rule):
+    with pytest.raises(ConfigError) as error:
+        build_config(producer={"publish_concurrency": value})
+    assert "producer.publish_concurrency" in str(error.value) and rule in str(error.value)
+
+
+def test_the_local_run_uses_the_configured_concurrency(monkeypatch):
+    """`make local` loads the producer with contract.producer_environment: the value the deployment gets."""
+    import io
+    from types import SimpleNamespace
+
+    from local_pipeline.runner import LocalPipeline
+
+    from pipeline_model.lambda_runtime import temporary_environment
+
+    config = build_config(producer={"publish_concurrency": 3})
+    run = LocalPipeline(config)
+    run.resources = SimpleNamespace(
+        topic_arn="arn:aws:sns:us-east-1:123456789012:t",
+        subscribers={s.name: SimpleNamespace(idempotency_table="idem") for s in config.subscribers},
+    )
+    with temporary_environment({"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}):  # loopback, never contacted
+        run._load_functions(io.StringIO())
+    assert run.functions["__producer__"].module.PUBLISH_CONCURRENCY == 3

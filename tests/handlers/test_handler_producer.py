@@ -16,6 +16,11 @@ from pipeline_model.lambda_runtime import LambdaContext
 from pipeline_model.lambda_runtime import batch_item_failures as failures
 
 CTX = still_context()
+#: For tests of the one-request-at-a-time publishing (PUBLISH_CONCURRENCY=1): which calls are made, in which order,
+#: where publishing stops. The concurrent publishing's contract: test_handler_producer_concurrency.py.
+sequential = pytest.mark.parametrize("producer", [1], indirect=True, ids=["sequential"])
+#: Tests whose assertions hold for one request at a time and for the deployed default concurrency.
+any_concurrency = pytest.mark.parametrize("producer", [1, None], indirect=True, ids=["sequential", "default"])
 BIG_INT = "12345678901234567890123"
 
 
@@ -171,6 +176,7 @@ def test_table_name_from_arn():
 # ---------------------------------------------------------------------------------------------- batching
 
 
+@any_concurrency
 def test_1000_records_make_100_publish_batch_calls(producer, aws, monkeypatch):
     # Topic without subscribers: moto's SQS delivery is quadratic in queue depth (delivery is covered elsewhere).
     topic_arn = SESSION.client("sns").create_topic(Name="changes")["TopicArn"]
@@ -181,7 +187,9 @@ def test_1000_records_make_100_publish_batch_calls(producer, aws, monkeypatch):
     assert len(calls) == 100
     assert all(len(c["PublishBatchRequestEntries"]) == 10 for c in calls)
     sent = [json.loads(e["Message"])["eventID"] for c in calls for e in c["PublishBatchRequestEntries"]]
-    assert sent == [f"ev-{i}" for i in range(1000)]  # every record once, in stream order
+    # every record once; one request at a time: in stream order (concurrent requests start in any order)
+    ordered = sent if producer.PUBLISH_CONCURRENCY == 1 else sorted(sent, key=lambda event: int(event[3:]))
+    assert ordered == [f"ev-{i}" for i in range(1000)]
 
 
 def entry_bytes(entry: dict) -> int:
@@ -280,6 +288,7 @@ def fail_entries(monkeypatch, client, failing_ids: set[str], *, fail_call: int |
     return calls
 
 
+@sequential
 def test_partial_failure_reports_first_failed_and_every_later_record(producer, pipeline, monkeypatch):
     records = [stream_record(i) for i in range(25)]
     calls = fail_entries(monkeypatch, producer.sns, {"r13"})
@@ -298,6 +307,7 @@ def test_several_failed_entries_report_from_the_lowest(producer, pipeline, monke
     assert failures(response) == [seq(i) for i in range(3, 10)]
 
 
+@sequential
 def test_whole_call_failure_reports_that_request_and_the_rest(producer, pipeline, monkeypatch):
     records = [stream_record(i) for i in range(25)]
     calls = fail_entries(monkeypatch, producer.sns, set(), fail_call=2)
@@ -352,6 +362,7 @@ def test_throttling_is_retried_by_botocore_then_succeeds(producer, pipeline, mon
     assert len(pipeline.payloads()) == 3
 
 
+@sequential
 def test_persistent_throttling_reports_all_records(producer, pipeline, monkeypatch):
     attempts = throttle(monkeypatch, times=10**6)
     records = [stream_record(i) for i in range(15)]
@@ -416,6 +427,7 @@ def test_client_is_bounded_for_a_short_function(producer):
     assert (config.connect_timeout + config.read_timeout) * 1000 <= producer.DEADLINE_MARGIN_MS < 3000
 
 
+@sequential
 @pytest.mark.parametrize("after", [1, 2, 4])
 def test_deadline_reports_exactly_the_unpublished_records(producer, pipeline, monkeypatch, caplog, after):
     records = [stream_record(i) for i in range(45)]  # 5 PublishBatch calls: 4 x 10 + 5
@@ -430,6 +442,7 @@ def test_deadline_reports_exactly_the_unpublished_records(producer, pipeline, mo
     assert len(logged) == 1 and logged[0].first_record == 10 * after
 
 
+@sequential
 def test_deadline_with_exactly_the_margin_left_keeps_publishing(producer, pipeline, monkeypatch):
     records = [stream_record(i) for i in range(25)]
     calls = fail_entries(monkeypatch, producer.sns, set())
@@ -439,6 +452,7 @@ def test_deadline_with_exactly_the_margin_left_keeps_publishing(producer, pipeli
     assert published_ids(pipeline) == list(range(25))
 
 
+@sequential
 @pytest.mark.parametrize("context", [None, object(), still_context()], ids=["none", "no-method", "plenty"])
 def test_without_a_deadline_behaviour_is_unchanged(producer, pipeline, monkeypatch, context):
     records = [stream_record(i) for i in range(35)]
@@ -448,6 +462,7 @@ def test_without_a_deadline_behaviour_is_unchanged(producer, pipeline, monkeypat
     assert published_ids(pipeline) == list(range(35))
 
 
+@sequential
 def test_first_call_is_always_attempted(producer, pipeline, monkeypatch):
     """Even with no time left at the start the invocation makes progress (a tiny timeout cannot stall the shard)."""
     records = [stream_record(i) for i in range(25)]
@@ -458,6 +473,7 @@ def test_first_call_is_always_attempted(producer, pipeline, monkeypatch):
     assert published_ids(pipeline) == list(range(10))
 
 
+@sequential
 def test_deadline_failure_after_a_partial_failure_keeps_the_lowest(producer, pipeline, monkeypatch):
     records = [stream_record(i) for i in range(25)]
     calls = fail_entries(monkeypatch, producer.sns, {"r4"})
@@ -466,6 +482,7 @@ def test_deadline_failure_after_a_partial_failure_keeps_the_lowest(producer, pip
     assert len(calls) == 1
 
 
+@sequential
 def test_botocore_retries_stop_at_the_deadline(producer, pipeline, monkeypatch, caplog):
     attempts = throttle(monkeypatch, times=1)  # the first attempt is throttled; a retry would succeed
     records = [stream_record(i) for i in range(15)]
@@ -477,6 +494,7 @@ def test_botocore_retries_stop_at_the_deadline(producer, pipeline, monkeypatch, 
     assert producer._context is None  # not kept after the invocation
 
 
+@sequential
 def test_retries_continue_while_time_remains(producer, pipeline, monkeypatch):
     attempts = throttle(monkeypatch, times=2)
     records = [stream_record(i) for i in range(15)]
