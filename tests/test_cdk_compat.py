@@ -113,12 +113,20 @@ def _find_spec(installed: set[str]):
 
 def test_flavour_follows_pipeline_cdk_and_otherwise_what_is_installed():
     both = _find_spec(PACKAGES)
-    assert select({}, both) is CDKTF  # cdktf first
+    assert select({}, both, loaded=set()) is CDKTF  # cdktf first
     assert select({ENV: "cdktn"}, both) is CDKTN
     assert select({ENV: " cdktf "}, both) is CDKTF
     assert select({}, _find_spec({"cdktn", "cdktn_provider_aws"})) is CDKTN
     # the core library without its provider is not enough
     assert select({}, _find_spec({"cdktf", "cdktn", "cdktn_provider_aws"})) is CDKTN
+
+
+def test_with_both_installed_the_cdk_the_app_imported_wins():
+    both = _find_spec(PACKAGES)
+    assert select({}, both, loaded={"cdktn"}) is CDKTN  # a CDK Terrain app, cdktf installed too
+    assert select({}, both, loaded={"cdktf"}) is CDKTF
+    assert select({}, both, loaded={"cdktf", "cdktn"}) is CDKTF  # both imported: the usual order
+    assert select({ENV: "cdktf"}, both, loaded={"cdktn"}) is CDKTF  # PIPELINE_CDK still decides
 
 
 @pytest.mark.parametrize(

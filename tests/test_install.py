@@ -152,3 +152,45 @@ def test_an_app_using_the_public_names_passes_mypy_strict(installed, tmp_path):
     assert 'app.py:21: error: Incompatible types in assignment (expression has type "str", variable has type "int")' \
         in wrong.stdout
     assert 'app.py:22: error: Argument "name_suffix" to "EventPipelineProps" has incompatible type "int"' in wrong.stdout
+
+
+def test_the_cdk_comes_with_an_extra_one_at_a_time(installed):
+    """`pip install '.[cdktn]'` brings no cdktf: neither CDK is a plain dependency."""
+    metadata = next(installed.glob("event_pipeline_constructs-*.dist-info")) / "METADATA"
+    requires = [line.removeprefix("Requires-Dist: ") for line in metadata.read_text().splitlines()
+                if line.startswith("Requires-Dist: ")]
+    for package, extra in (("cdktf", "cdktf"), ("cdktf-cdktf-provider-aws", "cdktf"), ("cdktn", "cdktn"),
+                           ("cdktn-provider-aws", "cdktn")):
+        lines = [r for r in requires if r.split(">")[0].split("<")[0].split("=")[0].strip() == package]
+        assert lines and all(f'extra == "{extra}"' in r for r in lines), (package, lines)
+
+
+CDKTN_APP = '''\
+from cdktn import App, TerraformStack
+from constructs_lib import EventPipeline, aws_provider
+
+app = App(outdir="out")
+stack = TerraformStack(app, "shop")
+aws_provider(stack, "eu-west-1")
+EventPipeline(stack, "orders")
+app.synth()
+'''
+
+
+def test_a_cdk_terrain_app_needs_no_environment_variable(installed, tmp_path):
+    """With CDK Terrain installed (and no cdktf), the library takes it, PIPELINE_CDK unset."""
+    python = PROJECT_ROOT / ".venv-cdktn" / "bin" / "python"
+    if not python.exists():
+        pytest.skip(".venv-cdktn is not built (make install CDK=cdktn; CI builds it)")
+    (tmp_path / "app.py").write_text(CDKTN_APP)
+    env = {k: v for k, v in os.environ.items() if k not in ("PIPELINE_CDK", "PYTHONPATH", "PIPELINE_CONFIG")}
+    env["PYTHONPATH"] = str(installed)
+    node = PROJECT_ROOT / "cdktn" / "node_modules" / ".bin" / "node"
+    if os.access(node, os.X_OK):
+        env["JSII_NODE"] = str(node)
+    env["PIPELINE_JSII_CACHE_DIR"] = str(tmp_path / "jsii")
+    result = subprocess.run([str(python), "app.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    doc = json.loads((tmp_path / "out" / "stacks" / "shop" / "cdk.tf.json").read_text())
+    assert "orders_table" in doc["module"]
