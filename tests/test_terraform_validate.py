@@ -461,7 +461,7 @@ def test_every_tutorial_resource_address_is_planned_in_the_current_profile(
         default_validated, current_validated, offline, served):
     """The same configuration planned in both profiles: no resource address inside the modules
     changes between the majors (so an upgrade moves nothing); lambda 8 only adds its package
-    tracker. See docs/upgrading-notes.md."""
+    tracker. See docs/upgrading.md."""
     assert default_validated.valid and current_validated["6.47.0"].valid
     tutorial = _planned(default_validated, offline.env, offline.terraform)
     current = _planned(current_validated["6.47.0"], served(tv.select_aws_schema(
