@@ -13,6 +13,7 @@ INSTALLER ?= uv
 ARGS ?=
 CONFIG ?= $(PIPELINE_CONFIG)
 ENVIRONMENTS ?= $(PIPELINE_ENVIRONMENTS)
+PROFILE ?= $(PIPELINE_STACK_PROFILE)
 
 # CDK=cdktf (default): .venv from the Pipfile, the cdktf CLI from package.json.
 # CDK=cdktn (CDK Terrain): .venv-cdktn from cdktn/Pipfile, the cdktn CLI from cdktn/package.json.
@@ -52,6 +53,7 @@ export CHECKPOINT_DISABLE := 1
 export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
 export PIPELINE_CONFIG := $(CONFIG)
 export PIPELINE_ENVIRONMENTS := $(ENVIRONMENTS)
+export PIPELINE_STACK_PROFILE := $(PROFILE)
 # Read by main.py (which library to import) and scripts/cdktf-app (which interpreter runs it).
 export PIPELINE_CDK := $(CDK)
 export PIPELINE_PYTHON := $(CURDIR)/$(PY)
@@ -85,7 +87,7 @@ define install
 	+@$(MAKE) -s --no-print-directory -j3 _install DEPS="$(1)"
 endef
 
-.PHONY: help install synth test plan validate validate-stacks terraform-on-path bench capacity local replay scan clean clean-env _install
+.PHONY: help install synth test plan validate validate-profiles validate-stacks terraform-on-path bench capacity local replay scan clean clean-env _install
 
 help:
 	@echo "targets:"
@@ -93,6 +95,7 @@ help:
 	@echo "  make test      install what the tests need (also checkov), then run the whole test suite"
 	@echo "  make plan      synth, then TERRAFORM init + plan in each stack directory"
 	@echo "  make validate  synth, then terraform validate + offline plan of every stack (offline when the registry is unreachable)"
+	@echo "  make validate-profiles  the same for the default, fan-out and ordered configurations in both stack profiles"
 	@echo "  make scan      synth, then the checkov security scan of every stack"
 	@echo "  make bench     performance figures (ARGS=--setup: fresh-clone set-up times instead)"
 	@echo "  make capacity  each environment's peak against AWS's quotas: [capacity] in CONFIG (ARGS=\"--quota sns_publish=60000\")"
@@ -101,12 +104,13 @@ help:
 	@echo "  make install   install everything (Python packages, CLI, checkov) without running anything"
 	@echo "  make validate-stacks  refuse stack folders holding both cdk.tf and cdk.tf.json (make plan runs it)"
 	@echo "  make terraform-on-path  check that TERRAFORM is on PATH (make plan runs it)"
-	@echo "  make clean     remove cdktf.out, .build and .pytest_cache"
+	@echo "  make clean     remove cdktf.out, cdktf.out.profiles, .build and .pytest_cache"
 	@echo "  make clean-env remove the installed environments (.venv*, node_modules, cdktn/node_modules)"
 	@echo "  make help      this list"
 	@echo "variables (make synth NAME=value):"
 	@echo "  CONFIG=FILE         pipeline configuration, TOML or JSON (default: \$$PIPELINE_CONFIG, else the original design)"
 	@echo "  ENVIRONMENTS=a,b    only these environments of CONFIG (default: \$$PIPELINE_ENVIRONMENTS, else all)"
+	@echo "  PROFILE=current     stack_profile of every environment for this run: tutorial or current (default: CONFIG's)"
 	@echo "  CDK=cdktf|cdktn     cdktf 0.21 (default; .venv, package.json) or CDK Terrain (.venv-cdktn, cdktn/)"
 	@echo "  TERRAFORM=terraform the binary make plan runs, e.g. TERRAFORM=tofu for OpenTofu (default terraform)"
 	@echo "  ARGS=\"...\"          extra arguments for pytest (make test), bench, local or replay"
@@ -171,6 +175,21 @@ validate-stacks:
 validate: synth validate-stacks
 	@$(PY) scripts/terraform_validate.py $(if $(filter 1,$(VALIDATE_OFFLINE)),--offline,--auto-offline) --plan cdktf.out/stacks/*/
 
+# The default, fan-out and ordered configurations in both stack profiles: each synthesized into its own
+# folder (main.py in-process, no CLI), then every stack validated (and planned offline) in one run.
+PROFILE_OUT := cdktf.out.profiles
+validate-profiles:
+	$(call install,$(SYNTH_DEPS))
+	@rm -rf $(PROFILE_OUT) && mkdir -p $(PROFILE_OUT)
+	@export $(WITH_NODE) PIPELINE_CAPACITY_SHOWN=1 PIPELINE_ENVIRONMENTS=; \
+	for profile in tutorial current; do for config in "" examples/fanout.toml examples/ordered.toml; do \
+	  name=$$(basename "$${config:-default}" .toml); \
+	  echo "==> synth $$name, stack_profile = $$profile"; \
+	  PIPELINE_CONFIG="$$config" PIPELINE_STACK_PROFILE=$$profile CDKTF_OUTDIR=$(PROFILE_OUT)/$$profile-$$name \
+	    $(PY) main.py || exit 1; \
+	done; done
+	@$(PY) scripts/terraform_validate.py $(if $(filter 1,$(VALIDATE_OFFLINE)),--offline,--auto-offline) --plan $(PROFILE_OUT)/*/stacks/*/
+
 scan:
 	$(call install,$(TEST_DEPS))
 	$(synthesize)
@@ -197,7 +216,7 @@ replay:
 	@$(WITH_NODE) $(PY) -m tools.replay_stream_failures $(ARGS)
 
 clean:
-	rm -rf cdktf.out .build .pytest_cache
+	rm -rf cdktf.out cdktf.out.profiles .build .pytest_cache
 
 clean-env:
 	rm -rf .venv .venv-cdktn .venv-scan .venv-tools node_modules cdktn/node_modules

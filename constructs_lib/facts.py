@@ -19,6 +19,7 @@ from pipeline_model.aws_facts import dns_suffix_of, partition_of
 from .aws import AwsProvider, DataAwsPartition, DataAwsRegion
 from .cdk import TerraformStack, Token
 from .ids import set_logical_id
+from .modules import stack_profile
 
 _CACHE_ATTRIBUTE = "_constructs_lib_facts"
 
@@ -56,11 +57,12 @@ def provider_region(scope: Construct) -> str | None:
     return str(region)
 
 
-def stack_facts(scope: Construct, region_attribute: str = "name") -> StackFacts:
+def stack_facts(scope: Construct, region_attribute: str | None = None) -> StackFacts:
     """The facts of ``scope``'s stack, looked up once per stack.
 
     ``region_attribute``: which attribute of ``data.aws_region`` holds the region's name: ``name``
-    on hashicorp/aws 5 (deprecated but present on 6), ``region`` on 6 only.
+    on hashicorp/aws 5 (deprecated but present on 6), ``region`` on 6 only; None = the one of the
+    stack's profile (:func:`constructs_lib.modules.stack_profile`).
     """
     stack = TerraformStack.of(scope)
     cached: StackFacts | None = getattr(stack, _CACHE_ATTRIBUTE, None)
@@ -74,6 +76,8 @@ def stack_facts(scope: Construct, region_attribute: str = "name") -> StackFacts:
         set_logical_id(region_data, "current_region")
         partition = DataAwsPartition(stack, "aws_partition")
         set_logical_id(partition, "current_partition")
+        if region_attribute is None:
+            region_attribute = stack_profile(stack).region_data_attribute
         facts = StackFacts(getattr(region_data, region_attribute), partition.partition, partition.dns_suffix, False)
     setattr(stack, _CACHE_ATTRIBUTE, facts)
     return facts

@@ -54,6 +54,8 @@ class PythonFunctionProps:
                                         "'data/*.json'; see docs/packaging.md.")
     exclude: tuple[str, ...] = prop((), "Glob patterns of files or folders never to package; see docs/packaging.md.")
     extra: dict[str, Any] = prop(description="Further lambda module inputs, applied over the defaults.", factory=dict)
+    profile: str | None = prop(None, "Stack profile whose lambda module major is used (tutorial, current); None = "
+                                     "the stack's (see constructs_lib.aws_provider).")
 
 
 class PythonFunction(Construct):
@@ -71,6 +73,7 @@ class PythonFunction(Construct):
         package = build_package(source.name, source, build_dir(scope), extra=props.bundle,
                                 include=props.include, exclude=props.exclude, label=props.function_name)
         super().__init__(scope, id)
+        module = modules.stack_profile(self, props.profile, by=f"PythonFunction {self.node.path}").lambda_
         self.asset = TerraformAsset(self, "package", path=str(package), type=AssetType.FILE)
         defaults: dict[str, Any] = {
             "handler": props.handler,
@@ -104,11 +107,11 @@ class PythonFunction(Construct):
         })
         if isinstance(variables.get("policy_statements"), dict):
             try:
-                variables["policy_statements"] = modules.LAMBDA.spell_conditions(variables["policy_statements"])
+                variables["policy_statements"] = module.spell_conditions(variables["policy_statements"])
             except ValueError as error:
                 raise PropsConflictError(f"PythonFunction {self.node.path}: {error}") from None
         self.module = TerraformHclModule(
-            self, "module", source=modules.LAMBDA.source, version=modules.LAMBDA.version, variables=variables
+            self, "module", source=module.source, version=module.version, variables=variables
         )
         self.logical_id = logical_id or id
         set_logical_id(self.module, self.logical_id)

@@ -64,6 +64,8 @@ class TopicProps:
         description="Topic policy statements (sns module format) added to, or replacing by key, the defaults "
         "'owner' and 'deny_insecure_transport'.", factory=dict)
     extra: dict[str, Any] = prop(description="Further sns module inputs, applied over the defaults.", factory=dict)
+    profile: str | None = prop(None, "Stack profile whose sns module major is used (tutorial, current); None = "
+                                     "the stack's (see constructs_lib.aws_provider).")
 
 
 class Topic(Construct):
@@ -77,6 +79,7 @@ class Topic(Construct):
         problem = fifo_name_problem(props.name, props.fifo, "topic")
         if problem:
             raise PropsConflictError(f"{owner}: props.name: {problem}")
+        module = modules.stack_profile(self, props.profile, by=owner).sns
         account = props.account or stack_account(self)
         defaults: dict[str, Any] = {
             # The module's default statement allows principal "*" conditioned on the source
@@ -95,9 +98,9 @@ class Topic(Construct):
             {},
             "policy_statements",
         )
-        _spell_conditions(owner, modules.SNS, variables, "topic_policy_statements")
+        _spell_conditions(owner, module, variables, "topic_policy_statements")
         self.module = TerraformHclModule(
-            self, "module", source=modules.SNS.source, version=modules.SNS.version, variables=variables
+            self, "module", source=module.source, version=module.version, variables=variables
         )
         set_logical_id(self.module, logical_id or id)
         self.topic_arn = self.module.get_string("topic_arn")
@@ -120,7 +123,12 @@ class QueueProps:
     policy_statements: dict[str, Any] = prop(
         description="Queue policy statements (sqs module format) added to, or replacing by key, the defaults "
         "'owner' and 'deny_insecure_transport'.", factory=dict)
+    max_message_size: int | None = prop(
+        None, "Largest message (bytes) the queue and its DLQ accept, 1024-1048576 (above 262144: the current "
+        "profile, hashicorp/aws >= 6.8); None = SQS's default (262144).")
     extra: dict[str, Any] = prop(description="Further sqs module inputs, applied over the defaults.", factory=dict)
+    profile: str | None = prop(None, "Stack profile whose sqs module major is used (tutorial, current); None = "
+                                     "the stack's (see constructs_lib.aws_provider).")
 
 
 class Queue(Construct):
@@ -138,6 +146,8 @@ class Queue(Construct):
         problem = fifo_name_problem(props.name, props.fifo, "queue")
         if problem:
             raise PropsConflictError(f"{owner}: props.name: {problem}")
+        chosen = modules.stack_profile(self, props.profile, by=owner)
+        module = chosen.sqs
         account = props.account or stack_account(self)
         extra = props.extra
         dlq = props.dead_letter_queue or bool(extra.get("create_dlq"))
@@ -151,6 +161,10 @@ class Queue(Construct):
             defaults["dlq_message_retention_seconds"] = props.dlq_message_retention_seconds
         if props.fifo:
             defaults.update(FIFO_QUEUE_INPUTS)
+        max_message_size = self._max_message_size(props, chosen)
+        if max_message_size is not None:
+            _check_max_message_size(owner, max_message_size, chosen)
+            defaults["max_message_size"] = max_message_size  # the sqs input sets the queue and its DLQ
         defaults["create_queue_policy"] = True
         if dlq:
             defaults["create_dlq_queue_policy"] = True
@@ -173,10 +187,13 @@ class Queue(Construct):
                 owner, protective, extra.get("dlq_queue_policy_statements", {}),
                 required_dlq_statements or {}, "extra['dlq_queue_policy_statements']",
             )
-        _spell_conditions(owner, modules.SQS, variables, "queue_policy_statements", "dlq_queue_policy_statements")
+        _spell_conditions(owner, module, variables, "queue_policy_statements", "dlq_queue_policy_statements")
         self.module = TerraformHclModule(
-            self, "module", source=modules.SQS.source, version=modules.SQS.version, variables=variables,
+            self, "module", source=module.source, version=module.version, variables=variables,
         )
+        given = variables.get("max_message_size")
+        #: The largest message (bytes) the queue and its DLQ accept (SQS's default when nothing sets it).
+        self.max_message_size: int = given if isinstance(given, int) else modules.SQS_DEFAULT_MAX_MESSAGE_SIZE
         self.logical_id = logical_id or id
         set_logical_id(self.module, self.logical_id)
         self.has_dlq = dlq
@@ -186,6 +203,22 @@ class Queue(Construct):
         self.dlq_arn = self.module.get_string("dead_letter_queue_arn")
         self.dlq_url = self.module.get_string("dead_letter_queue_url")
         self.dlq_name = self.module.get_string("dead_letter_queue_name")
+
+
+    def _max_message_size(self, props: QueueProps, profile: modules.StackProfile) -> int | None:
+        """The ``max_message_size`` input to write (None: leave SQS's default)."""
+        return props.max_message_size
+
+
+def _check_max_message_size(owner: str, size: int, profile: modules.StackProfile) -> None:
+    largest = (modules.SQS_LARGEST_MAX_MESSAGE_SIZE if profile.subscriber_queue_max_message_size
+               else modules.SQS_DEFAULT_MAX_MESSAGE_SIZE)
+    if isinstance(size, bool) or not isinstance(size, int) or not 1024 <= size <= largest:
+        hint = (" (1 MiB queues need hashicorp/aws >= 6.8: the current stack profile)"
+                if largest == modules.SQS_DEFAULT_MAX_MESSAGE_SIZE else "")
+        raise PropsConflictError(
+            f"{owner}: props.max_message_size: {size!r} is outside 1024-{largest} bytes in the "
+            f"{profile.name!r} stack profile{hint}")
 
 
 def topic_send_statement(topic_arn: str, sid: str = "AllowThisTopicOnly") -> dict[str, Any]:
@@ -209,6 +242,9 @@ class SubscribedQueueProps(QueueProps):
     raw_message_delivery: bool = prop(defaults.RAW_MESSAGE_DELIVERY, "Deliver the message body as published, without the SNS envelope.")
     filter_policy: dict[str, Any] | None = prop(None, "SNS filter policy of the subscription; None = every message.")
     filter_policy_scope: str = prop(defaults.FILTER_POLICY_SCOPE, "What the filter policy matches: MessageAttributes or MessageBody.")
+    max_message_size: int | None = prop(
+        None, "Largest message (bytes) the queue and its DLQ accept; None = the stack profile's subscriber queue "
+        "size (current: 1048576, so the SNS envelope around a 256 KiB message fits; tutorial: SQS's default 262144).")
 
 
 class SubscribedQueue(Queue):
@@ -253,3 +289,8 @@ class SubscribedQueue(Queue):
             depends_on=[self.module],
         )
         set_logical_id(self.subscription, subscription_logical_id or f"{self.logical_id}_subscription")
+
+    def _max_message_size(self, props: QueueProps, profile: modules.StackProfile) -> int | None:
+        if props.max_message_size is not None:
+            return props.max_message_size
+        return profile.subscriber_queue_max_message_size

@@ -123,6 +123,8 @@ class EventPipeline(Construct):
             props = props_from_config(config)
         super().__init__(scope, id)
         self.props = props if props is not None else EventPipelineProps()
+        #: The stack profile its modules come from: the stack's (one per stack).
+        self.profile = modules.stack_profile(self, self.props.stack_profile, by=f"EventPipeline {self.node.path}")
         self.facts: StackFacts = stack_facts(self)
         # The region's own rules (Powertools source, layer ARNs, key users' partition), now that the
         # stack's region is known; with a region token they wait for Terraform.
@@ -209,9 +211,9 @@ class EventPipeline(Construct):
 
     def problems(self) -> list[str]:
         """What would make the stack fail at plan or apply, checkable only once the stack is complete:
-        the stack's aws provider constraint against what the pipeline's modules accept. The app runs
+        the stack's aws provider constraint against what the modules of the stack's profile accept. The app runs
         it when it is synthesized (a failed check stops synth with these messages)."""
-        problem = check_provider_constraint(TerraformStack.of(self), modules.TUTORIAL)
+        problem = check_provider_constraint(TerraformStack.of(self), self.profile)
         return [problem] if problem else []
 
     def on_subscriber(self, listener: Callable[[Subscriber], None]) -> None:

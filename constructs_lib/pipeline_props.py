@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pipeline_model import defaults
 from pipeline_model.config import (
     AlarmsConfig,
-    FunctionConfig,
+    ProducerConfig,
     PipelineConfig,
     SecurityConfig,
     StreamConfig,
@@ -27,6 +27,7 @@ from pipeline_model.config.schema import raise_problems
 from pipeline_model.errors import ConfigError
 from pipeline_model.names import PipelineNames, pipeline_names
 from pipeline_model.ordering import Ordering
+from pipeline_model.stack_profiles import StackProfileName
 
 #: The fields of PipelineConfig that describe the app, not a pipeline (never props).
 APP_FIELDS = ("environment", "region", "backend", "stack_name", "tags", "name_suffix")
@@ -63,8 +64,8 @@ class EventPipelineProps(BaseModel):
     """Powertools for AWS Lambda (Python) release the functions use."""
     powertools_layer: str = defaults.POWERTOOLS_LAYER
     """"ssm" (AWS's public layer, its ARN read from the public SSM parameter), a layer version ARN, or "none" (packaged into the zips)."""
-    producer: FunctionConfig = FunctionConfig()
-    """The producer's timeout, memory, concurrency and log retention."""
+    producer: ProducerConfig = ProducerConfig()
+    """The producer's timeout, memory, concurrency, log retention and publish concurrency."""
     stream: StreamConfig = StreamConfig()
     """How the producer reads the table's stream."""
     subscribers: tuple[SubscriberConfig, ...] = (SubscriberConfig(),)
@@ -79,6 +80,8 @@ class EventPipelineProps(BaseModel):
     """Create a CloudWatch dashboard of the pipeline."""
     tags: dict[str, str] = Field(default_factory=dict)
     """Tags of every resource the pipeline creates (besides the provider's default_tags)."""
+    stack_profile: StackProfileName | None = None
+    """The module majors the pipeline is built on: "tutorial" (hashicorp/aws 5) or "current" (hashicorp/aws 6, subscriber queues of 1 MiB); None = the stack's (set by aws_provider(stack, region, profile=...), else "tutorial"). One profile per stack."""
 
     if not TYPE_CHECKING:  # type checkers see the fields' own signature
         def __init__(self, **data: Any) -> None:
@@ -124,7 +127,8 @@ def settings_model(props: EventPipelineProps, region: str | None = None) -> Pipe
     when known, for the region's own rules), raising :class:`ConfigError` whose problems name the
     props' fields."""
     data: dict[str, Any] = {
-        name: getattr(props, name) for name in type(props).model_fields if name not in ("name", "tags")
+        name: getattr(props, name) for name in type(props).model_fields
+        if name not in ("name", "tags") and not (name == "stack_profile" and props.stack_profile is None)
     }
     data.update(stack_name=props.name, subscribers=list(props.subscribers),
                 security=props.security.model_copy(update={"deletion_protection": props.deletion_protection}))
@@ -166,4 +170,5 @@ def props_from_config(config: PipelineConfig) -> EventPipelineProps:
         ordering=config.ordering,
         security=config.security.model_copy(update={"deletion_protection": config.deletion_protection}),
         alarms=config.alarms, dashboard=config.dashboard, tags=dict(config.tags),
+        stack_profile=config.stack_profile,
     )

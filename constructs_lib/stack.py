@@ -14,20 +14,23 @@ from .pipeline import EventPipeline
 from .subscriber import Subscriber
 
 
-def aws_provider(stack: TerraformStack, region: str, tags: dict[str, str] | None = None) -> AwsProvider:
-    """The AWS provider of ``stack``, with the Terraform and provider constraints the pinned
-    modules need (what every stack using these constructs should have)."""
+def aws_provider(stack: TerraformStack, region: str, tags: dict[str, str] | None = None,
+                 profile: str = modules.DEFAULT_PROFILE) -> AwsProvider:
+    """The AWS provider of ``stack``, with the Terraform and hashicorp/aws constraints of stack
+    profile ``profile`` (``tutorial``: ``~> 5.0``; ``current``: ``>= 6.28, < 7``), which the stack's
+    constructs then build on (see :func:`constructs_lib.modules.stack_profile`)."""
+    chosen = modules.stack_profile(stack, profile, by="aws_provider")
     provider = AwsProvider(
         stack,
         "aws",
         region=region,
         default_tags=[AwsProviderDefaultTags(tags=dict(tags))] if tags else None,
     )
-    # The prebuilt provider pins the exact version it was generated from; keep the
-    # original design's constraints instead.
-    stack.add_override("terraform.required_version", modules.TERRAFORM_REQUIRED_VERSION)
-    stack.add_override("terraform.required_providers.aws.source", modules.AWS_PROVIDER_SOURCE)
-    stack.add_override("terraform.required_providers.aws.version", modules.AWS_PROVIDER_VERSION)
+    # The prebuilt provider pins the exact version it was generated from; write the profile's
+    # constraints instead.
+    stack.add_override("terraform.required_version", chosen.terraform_required_version)
+    stack.add_override("terraform.required_providers.aws.source", chosen.aws_provider_source)
+    stack.add_override("terraform.required_providers.aws.version", chosen.aws_provider_version)
     return provider
 
 
@@ -35,7 +38,7 @@ class PipelineStack(TerraformStack):
     def __init__(self, scope: Construct, config: PipelineConfig) -> None:
         super().__init__(scope, config.names.stack)
         self.config = config
-        aws_provider(self, config.region, config.tags)
+        aws_provider(self, config.region, config.tags, profile=config.stack_profile)
         if config.backend is not None:
             b = config.backend
             # use_lockfile: S3 native locking; the DynamoDB lock is deprecated (Terraform 1.11,

@@ -19,6 +19,7 @@ from pipeline_model.literal import terraform_literal
 from pipeline_model.names import SubscriberNames, subscriber_names
 from pipeline_model.ordering import fifo_mapping_problem
 
+from . import modules
 from .facts import stack_facts
 from .function import PythonFunction, PythonFunctionProps
 from .messaging import SubscribedQueue, SubscribedQueueProps, Topic
@@ -67,10 +68,13 @@ class SubscriberProps:
     bundle: Path | None = prop(None, "A folder of libraries packaged into the consumer's zip.")
     partition: str | None = prop(None, "Partition of the managed policy ARN; None = the stack's.")
     logical_id_prefix: str = prop("", "Prefix of the logical ids (queue_<name>, consumer_<name>, ...).")
+    profile: str | None = prop(None, "Stack profile of its modules (tutorial, current); None = the stack's.")
 
 
 class Subscriber(Construct):
     """Queue (+ DLQ) subscribed to ``props.topic``, idempotency table, consumer and trigger.
+
+    ``max_message_size``: the largest message its queue and DLQ accept (bytes).
 
     With a ``key``, the consumer's role is granted reading the encrypted queue. Exposes ``queue``,
     ``idempotency_table``, ``function``, ``trigger``, ``names`` and ``config`` (its settings).
@@ -84,6 +88,7 @@ class Subscriber(Construct):
         if problem:
             raise PropsConflictError(f"Subscriber {scope.node.path}/{id}: props.settings.{problem}")
         super().__init__(scope, id)
+        profile = modules.stack_profile(self, props.profile, by=f"Subscriber {self.node.path}").name
         names = props.names or subscriber_names(sub.name, sub.queue_name, sub.function_name, fifo=fifo)
         self.names = names
         self.config = sub
@@ -109,6 +114,7 @@ class Subscriber(Construct):
                 # Validated as a dict by the config; free text, so escaped for Terraform.
                 filter_policy=terraform_literal(sub.filter_policy),
                 filter_policy_scope=sub.filter_policy_scope,
+                profile=profile,
             ),
             logical_id=f"{prefix}queue_{sub.name}",
             subscription_logical_id=f"{prefix}subscription_{sub.name}",
@@ -124,6 +130,7 @@ class Subscriber(Construct):
                 ttl_attribute=IDEMPOTENCY_TTL_ATTRIBUTE,
                 point_in_time_recovery=None,
                 deletion_protection=None,
+                profile=profile,
             ),
             logical_id=f"{prefix}idempotency_{sub.name}",
         )
@@ -141,10 +148,13 @@ class Subscriber(Construct):
                         "resources": [self.idempotency_table.table_arn],
                     }
                 },
-                layers=layers, bundle=bundle,
+                layers=layers, bundle=bundle, profile=profile,
             ),
             logical_id=f"{prefix}consumer_{sub.name}",
         )
+        #: The largest message (bytes) its queue and DLQ accept: the stack profile's subscriber queue size
+        #: (pipeline_model.stack_profiles.queue_max_message_size), what a producer's budget for it follows.
+        self.max_message_size: int = self.queue.max_message_size
         if key is not None:
             key.grant_receive(self.function.role_arn)
         mapping: dict[str, Any] = {"batch_size": sub.batch_size, "function_response_types": ["ReportBatchItemFailures"]}

@@ -34,6 +34,8 @@ class TableProps:
     ttl_attribute: str | None = prop(None, "Attribute holding each item's expiry time (enables TTL).")
     extra: dict[str, Any] = prop(description="Further dynamodb-table module inputs, applied over the defaults.",
                                  factory=dict)
+    profile: str | None = prop(None, "Stack profile whose dynamodb-table module major is used (tutorial, current); "
+                                     "None = the stack's (see constructs_lib.aws_provider).")
 
 
 class Table(Construct):
@@ -44,6 +46,7 @@ class Table(Construct):
 
     def __init__(self, scope: Construct, id: str, *, props: TableProps, logical_id: str | None = None) -> None:
         super().__init__(scope, id)
+        module = modules.stack_profile(self, props.profile, by=f"Table {self.node.path}").dynamodb_table
         defaults: dict[str, Any] = {
             "hash_key": props.hash_key,
             "attributes": [{"name": props.hash_key, "type": props.hash_key_type}],
@@ -65,8 +68,8 @@ class Table(Construct):
         self.module = TerraformHclModule(
             self,
             "module",
-            source=modules.DYNAMODB_TABLE.source,
-            version=modules.DYNAMODB_TABLE.version,
+            source=module.source,
+            version=module.version,
             variables=merge(f"Table {self.node.path}", defaults, props.extra, required),
         )
         set_logical_id(self.module, logical_id or id)

@@ -64,6 +64,9 @@ RAW_MESSAGE_DELIVERY = False
 FILTER_POLICY_SCOPE: Final = "MessageAttributes"
 ORDERING: Final = "none"
 
+# --- stack -------------------------------------------------------------------------------------
+STACK_PROFILE: Final = "tutorial"  # pipeline_model.stack_profiles: hashicorp/aws 5 and the tutorial's module majors
+
 # --- security ----------------------------------------------------------------------------------
 CUSTOMER_MANAGED_KEY = True
 KEY_DELETION_WINDOW_DAYS = 30

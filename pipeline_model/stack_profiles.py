@@ -20,11 +20,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 from .versions import Constraint, Version, lowest_common_version
 
-__all__ = ["DEFAULT_PROFILE", "PROFILES", "ModuleSource", "ProfileError", "StackProfile", "profile"]
+__all__ = [
+    "DEFAULT_PROFILE",
+    "PROFILES",
+    "SQS_DEFAULT_MAX_MESSAGE_SIZE",
+    "SQS_LARGEST_MAX_MESSAGE_SIZE",
+    "ModuleSource",
+    "ProfileError",
+    "StackProfile",
+    "StackProfileName",
+    "profile",
+    "queue_max_message_size",
+]
+
+#: The names a configuration or props may give (``stack_profile``).
+StackProfileName = Literal["tutorial", "current"]
+
+#: SQS's own default ``MaximumMessageSize`` (what a queue gets when nothing sets it; the hashicorp/aws
+#: provider's default for ``aws_sqs_queue.max_message_size`` too): 262,144 bytes (256 KiB).
+SQS_DEFAULT_MAX_MESSAGE_SIZE = 262_144
+#: The largest ``MaximumMessageSize`` SQS accepts since 2025: 1,048,576 bytes (1 MiB); the
+#: provider accepts it from hashicorp/aws 6.8 on, sqs module 5 documents it.
+SQS_LARGEST_MAX_MESSAGE_SIZE = 1_048_576
 
 
 class ProfileError(ValueError):
@@ -72,6 +93,12 @@ class StackProfile:
     modules: Mapping[str, ModuleSource] = field(hash=False)  # keys: dynamodb_table, sns, sqs, lambda
     aws_provider_source: str = "hashicorp/aws"
     description: str = ""
+    #: ``max_message_size`` of every subscriber queue and its DLQ (sqs input; one value for both);
+    #: None = not set, i.e. SQS's default (256 KiB).
+    subscriber_queue_max_message_size: int | None = None
+    #: The attribute of ``data.aws_region`` holding the region's name: ``name`` on hashicorp/aws 5
+    #: (deprecated on 6, still present), ``region`` on 6.
+    region_data_attribute: str = "name"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "modules", MappingProxyType(dict(self.modules)))
@@ -125,6 +152,8 @@ CURRENT = StackProfile(
     terraform_required_version=">= 1.5.7",
     aws_provider_version=">= 6.28, < 7",
     description="hashicorp/aws 6 and the newest major of each module",
+    subscriber_queue_max_message_size=SQS_LARGEST_MAX_MESSAGE_SIZE,
+    region_data_attribute="region",
     modules={
         "dynamodb_table": ModuleSource("terraform-aws-modules/dynamodb-table/aws", "~> 5.0", "v5.5.0",
                                        ">= 6.28", ">= 1.5.7", "condition"),
@@ -148,6 +177,14 @@ def profile(name: str | None = None) -> StackProfile:
         raise ProfileError(
             f"stack_profile: unknown profile {chosen!r} (choose one of {', '.join(map(repr, PROFILES))})"
         ) from None
+
+
+def queue_max_message_size(name: str | None = None) -> int:
+    """The largest message (bytes) a subscriber queue (and its DLQ) of a stack in profile ``name``
+    accepts: 1 MiB in ``current`` (set explicitly), SQS's default 256 KiB in ``tutorial``. What a
+    producer's per-subscriber size budget is computed from."""
+    chosen = profile(name)
+    return chosen.subscriber_queue_max_message_size or SQS_DEFAULT_MAX_MESSAGE_SIZE
 
 
 # Both profiles' constraints must be readable: a typo here fails at import, not at synth.

@@ -11,6 +11,8 @@ import pytest
 from pipeline_model.stack_profiles import CURRENT, PROFILES, TUTORIAL, ProfileError, profile
 from pipeline_model.versions import Version, compatible, satisfies
 
+ROOT = Path(__file__).resolve().parent.parent
+
 # the offline Terraform inputs, as scripts/terraform_validate.py finds them
 SHARED = Path(os.environ.get("PIPELINE_TERRAFORM_OFFLINE_DIR")
               or Path(__file__).resolve().parent.parent.parent / "shared" / "terraform")
@@ -92,3 +94,36 @@ def test_both_condition_spellings_in_one_statement_are_refused():
     assert str(raised.value) == (
         "queue_policy_statements.s: gives both 'condition' and 'conditions'; write the conditions once, "
         "under 'condition' (the key terraform-aws-modules/sqs/aws v5.2.1 reads)")
+
+
+# --- the profile in the configuration (issue #21) ------------------------------------------------
+
+
+def test_config_stack_profile_defaults_to_tutorial_and_takes_current():
+    from pipeline_model.config import build_config
+
+    assert build_config().stack_profile == "tutorial"
+    assert build_config(stack_profile="current").stack_profile == "current"
+
+
+def test_config_refuses_an_unknown_profile_naming_the_field():
+    from pipeline_model.config import ConfigError, build_config
+
+    with pytest.raises(ConfigError) as raised:
+        build_config(stack_profile="aws6")
+    assert [p.field for p in raised.value.problems] == ["stack_profile"]
+
+
+def test_the_profile_override_of_a_run_replaces_every_environments(monkeypatch):
+    from pipeline_model.config import PROFILE_ENV, ConfigError, load_environments
+
+    fanout = str(ROOT / "examples" / "fanout.toml")
+    assert {c.stack_profile for c in load_environments(fanout)} == {"tutorial"}
+    monkeypatch.setenv(PROFILE_ENV, "current")
+    configs = load_environments(fanout)
+    assert len(configs) == 2 and {c.stack_profile for c in configs} == {"current"}
+    assert [c.names.stack for c in configs] == [c.names.stack for c in load_environments(fanout, stack_profile="")]
+    monkeypatch.setenv(PROFILE_ENV, "newest")
+    with pytest.raises(ConfigError) as raised:
+        load_environments(fanout)
+    assert {p.field for p in raised.value.problems} == {PROFILE_ENV}

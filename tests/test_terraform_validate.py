@@ -461,7 +461,7 @@ def test_every_tutorial_resource_address_is_planned_in_the_current_profile(
         default_validated, current_validated, offline, served):
     """The same configuration planned in both profiles: no resource address inside the modules
     changes between the majors (so an upgrade moves nothing); lambda 8 only adds its package
-    tracker. See docs/upgrading-notes.md."""
+    tracker. See docs/upgrading.md."""
     assert default_validated.valid and current_validated["6.47.0"].valid
     tutorial = _planned(default_validated, offline.env, offline.terraform)
     current = _planned(current_validated["6.47.0"], served(tv.select_aws_schema(
@@ -512,3 +512,122 @@ def test_mirror_offers_the_release_of_the_schema_and_provider_meta_from_6_27(tmp
     assert [p.name for p in _schemas("aws", Path("aws-6.28.0.json"))][-1] == "aws-provider-meta.json"
     install(tmp_path, Path("aws-6.28.0.json"), "mirror-host.test", "linux_amd64")
     assert (tmp_path / "mirror/mirror-host.test/hashicorp/aws/6.28.0/linux_amd64/terraform-provider-aws_v6.28.0").is_file()
+
+
+# --- default, fan-out and ordered, both profiles, from the constructs themselves (issue #21) ------
+
+PROFILE_CONFIGS = {"default": None, "fanout": "examples/fanout.toml", "ordered": "examples/ordered.toml"}
+#: Resource types holding state that a destroy + create would lose (or that would change names/ARNs).
+STATEFUL_TYPES = ("aws_dynamodb_table", "aws_sqs_queue", "aws_sns_topic", "aws_kms_key", "aws_kms_alias",
+                  "aws_cloudwatch_log_group", "aws_iam_role", "aws_lambda_function")
+
+
+@dataclass
+class Planned:
+    result: tv.Result
+    aws_version: str
+    document: dict
+    plan: dict  # terraform show -json of the offline plan
+
+
+@pytest.fixture(scope="session")
+def profile_plans(synth_config, offline, tmp_path_factory) -> dict[tuple[str, str], dict[str, Planned]]:
+    """The three configurations synthesized in each profile by the constructs (one synth per profile),
+    every stack validated and planned offline once against the schema its own constraints select,
+    two stacks side by side (each with its own schema-only providers, as scripts/terraform_validate.py
+    --jobs runs them)."""
+    import concurrent.futures
+
+    from pipeline_model.config import build_config, load_environments
+
+    if not (offline.inputs / "aws6" / "schemas").is_dir():
+        pytest.skip(f"the aws 6 offline inputs are absent ({offline.inputs / 'aws6'})")
+    jobs: list[tuple[str, str, Path, dict]] = []
+    for profile in ("tutorial", "current"):
+        configs, owner = [], {}
+        for name, path in PROFILE_CONFIGS.items():
+            chosen = (load_environments(str(ROOT / path), select="", stack_profile=profile) if path
+                      else [build_config(stack_profile=profile)])
+            configs += chosen
+            owner.update({c.names.stack: name for c in chosen})
+        synth = synth_config(configs)
+        jobs += [(profile, owner[stack], synth.stack_dir(stack), synth.documents[stack]) for stack in sorted(owner)]
+    workdir = tmp_path_factory.mktemp("profiles")
+
+    def run(numbered: tuple[int, tuple[str, str, Path, dict]]) -> tuple[tuple[str, str], str, Planned]:
+        number, (profile, config, stack, document) = numbered
+        version, schema = tv.select_aws_schema(stack, offline.inputs, offline.host)
+        work = workdir / str(number)
+        with tv.stack_environment(work, offline.inputs, False, offline.terraform, schema) as env:
+            result = tv.validate_stack(stack, offline.terraform, env, offline.inputs, work, plan=True)
+            plan = {}
+            if result.valid:
+                shown = tv.run_terraform(offline.terraform, ["show", "-json", tv.PLAN_FILE], result.work, env)
+                plan = json.loads(shown.stdout)
+        return (config, profile), stack.name, Planned(result, version, document, plan)
+
+    plans: dict[tuple[str, str], dict[str, Planned]] = {}
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        for key, stack, planned in pool.map(run, enumerate(jobs)):
+            plans.setdefault(key, {})[stack] = planned
+    return plans
+
+
+@pytest.mark.parametrize("profile, aws", [("tutorial", "5.100.0"), ("current", "6.47.0")])
+@pytest.mark.parametrize("config", list(PROFILE_CONFIGS))
+def test_each_configuration_validates_and_plans_offline_in_each_profile(profile_plans, config, profile, aws):
+    stacks = profile_plans[(config, profile)]
+    assert len(stacks) == (2 if config == "fanout" else 1)
+    for name, planned in stacks.items():
+        result = planned.result
+        assert result.valid, f"{name}: {_problems(result)}"
+        assert [d for d in result.diagnostics if d["severity"] == "error"] == [], _problems(result)
+        changes = result.plan_changes
+        assert changes["add"] > 0 and changes["change"] == 0 and changes["remove"] == 0, changes
+        assert planned.aws_version == aws  # the schema this stack's own constraints select
+        modules = {p.name.rsplit("-", 1)[0] for p in (result.work / tv.OFFLINE_MODULES).iterdir()}
+        assert modules == {"dynamodb-table", "lambda", "sns", "sqs"}
+        majors = {p.name.rsplit("-", 1)[1].split(".")[0] for p in (result.work / tv.OFFLINE_MODULES).iterdir()}
+        assert majors == ({"4", "6", "7"} if profile == "tutorial" else {"5", "7", "8"}), majors
+
+
+def _managed(plan: dict) -> dict[str, dict]:
+    return {c["address"]: c for c in plan["resource_changes"] if c["mode"] == "managed"}
+
+
+def _moved(document: dict) -> dict[str, str]:
+    """``from -> to`` of the stack's ``moved`` blocks (none today: see docs/upgrading.md)."""
+    return {block["from"]: block["to"] for block in document.get("moved", [])}
+
+
+@pytest.mark.parametrize("config", list(PROFILE_CONFIGS))
+def test_every_stateful_tutorial_address_is_in_the_current_plan_or_moved(profile_plans, config):
+    """Upgrading a stack from tutorial to current destroys nothing stateful: each table, queue,
+    topic, key, log group, role and function of the tutorial plan is planned at the same address in
+    current, or a ``moved`` block of the current stack carries it there. See docs/upgrading.md."""
+    tutorial, current = profile_plans[(config, "tutorial")], profile_plans[(config, "current")]
+    assert set(tutorial) == set(current)  # the stack names do not depend on the profile
+    for stack in tutorial:
+        before = _managed(tutorial[stack].plan)
+        after = _managed(current[stack].plan)
+        moved = _moved(current[stack].document)
+        stateful = sorted(a for a, c in before.items() if c["type"] in STATEFUL_TYPES)
+        assert {c["type"] for c in before.values()} >= {"aws_dynamodb_table", "aws_sqs_queue", "aws_sns_topic",
+                                                        "aws_kms_key", "aws_cloudwatch_log_group"}
+        lost = [a for a in stateful if a not in after and moved.get(a) not in after]
+        assert lost == [], f"{stack}: {lost}"
+        # beyond the stateful ones, nothing disappears either; current adds only lambda 8's package tracker
+        assert sorted(set(before) - set(after) - set(moved)) == []
+        added = sorted(set(after) - set(before))
+        assert added and all(a.endswith(".terraform_data.package_filename_for_hash[0]") for a in added), added
+
+
+@pytest.mark.parametrize("config", list(PROFILE_CONFIGS))
+def test_current_subscriber_queues_plan_1_mib_and_tutorial_leaves_sqs_default(profile_plans, config):
+    for profile, size in (("tutorial", 262144), ("current", 1048576)):
+        for stack, planned in profile_plans[(config, profile)].items():
+            queues = {a: c["change"]["after"] for a, c in _managed(planned.plan).items() if c["type"] == "aws_sqs_queue"}
+            subscriber = {a: q for a, q in queues.items() if not a.startswith("module.stream_failures.")}
+            assert subscriber and all(q.get("max_message_size") in (size, None) for q in subscriber.values())
+            if profile == "current":
+                assert {q["max_message_size"] for q in subscriber.values()} == {size}, (stack, subscriber)

@@ -21,6 +21,7 @@ from ..limits import LOG_RETENTION_DAYS
 from .capacity import CapacityConfig
 from .files import (
     CONFIG_ENV,
+    PROFILE_ENV,
     MAX_INT_DIGITS,
     SELECT_ENV,
     build_config,
@@ -61,6 +62,7 @@ from .schema import (
 
 __all__ = [
     "CONFIG_ENV",
+    "PROFILE_ENV",
     "SELECT_ENV",
     "FILTER_POLICY_MAX_BYTES",
     "FILTER_POLICY_MAX_COMBINATIONS",

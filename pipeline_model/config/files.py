@@ -231,17 +231,22 @@ def with_subscriber(config: PipelineConfig, sub: SubscriberConfig | dict[str, An
 #: Environment variables read by ``main.py`` (and so by ``cdktf synth``) and by ``make local``.
 CONFIG_ENV = "PIPELINE_CONFIG"
 SELECT_ENV = "PIPELINE_ENVIRONMENTS"
+#: Overrides every environment's ``stack_profile`` for one run (``make validate PROFILE=current``).
+PROFILE_ENV = "PIPELINE_STACK_PROFILE"
 
 
-def load_environments(path: str | None = None, select: str | None = None) -> list[PipelineConfig]:
+def load_environments(path: str | None = None, select: str | None = None,
+                      stack_profile: str | None = None) -> list[PipelineConfig]:
     """The environments to synthesize (or to run locally).
 
     ``path`` (default: $PIPELINE_CONFIG) names a .toml/.json file; without one the result is
     the original design. ``select`` (default: $PIPELINE_ENVIRONMENTS) is a comma-separated
-    list of environment names to keep.
+    list of environment names to keep. ``stack_profile`` (default: $PIPELINE_STACK_PROFILE), when
+    not empty, replaces every environment's ``stack_profile`` (validated like the field).
     """
     path = path if path is not None else os.environ.get(CONFIG_ENV, "")
     select = select if select is not None else os.environ.get(SELECT_ENV, "")
+    stack_profile = stack_profile if stack_profile is not None else os.environ.get(PROFILE_ENV, "")
     configs = environments_from_dict(read_config_file(path)) if path else [build_config()]
     if select:
         wanted = [name.strip() for name in select.split(",") if name.strip()]
@@ -251,4 +256,16 @@ def load_environments(path: str | None = None, select: str | None = None) -> lis
             raise problem(SELECT_ENV, f"no environment named {', '.join(map(repr, missing))}",
                           f"configured: {', '.join(sorted(known))}")
         configs = [config for config in configs if config.environment in wanted]
+    if stack_profile.strip():
+        configs = [_with_profile(config, stack_profile.strip()) for config in configs]
     return configs
+
+
+def _with_profile(config: PipelineConfig, name: str) -> PipelineConfig:
+    """``config`` with ``stack_profile`` = ``name`` (the raw input re-validated: a bad name is a
+    ConfigError naming the variable)."""
+    try:
+        return build_config(config.model_dump(exclude_unset=True), stack_profile=name)
+    except ConfigError as error:
+        raise ConfigError([Problem(PROFILE_ENV, p.rule, p.hint) if p.field == "stack_profile" else p
+                           for p in error.problems]) from None

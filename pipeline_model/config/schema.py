@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 from .. import defaults
 from .. import limits
 from .. import ordering as _ordering
+from ..stack_profiles import StackProfileName
 from ..errors import Problem
 from ..limits import CONSUMER_DEADLINE_MARGIN_MS, CONSUMER_MESSAGE_BUDGET_MS, LOG_RETENTION_DAYS, consumer_batch_ms
 from ..names import PipelineNames, pipeline_names
@@ -370,6 +371,8 @@ class PipelineConfig(_Model):
     """The topic's subscribers (1-50), each a queue -> consumer; default: one named main."""
     ordering: _ordering.Ordering = defaults.ORDERING
     """"none" (standard topic and queues, the original design) or "per-item": a FIFO topic and FIFO queues, so each item's changes reach every consumer in stream order (see 'Per-item ordering')."""
+    stack_profile: StackProfileName = defaults.STACK_PROFILE
+    """"tutorial" (hashicorp/aws ~> 5.0 and the module majors the tutorial was written for; the default stack unchanged) or "current" (hashicorp/aws >= 6.28, < 7, Terraform >= 1.5.7, the newest module majors, subscriber queues of 1 MiB). One profile per stack; see docs/upgrading.md."""
     capacity: CapacityConfig | None = None
     """Optional: the peak this environment must carry; `make capacity` (and synth) checks it against AWS's quotas (see docs/capacity.md)."""
 
