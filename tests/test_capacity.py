@@ -121,6 +121,22 @@ def test_reserved_concurrency_is_the_consumers_ceiling():
     assert math.isinf(sub.drain_seconds)  # 20 x 1,000/50 = 400 messages/s < 1,000 arriving
 
 
+def test_maximum_concurrency_is_the_consumers_ceiling():
+    """subscribers[].maximum_concurrency (the SQS mapping's scaling_config) caps the consumer below the account."""
+    e = cap.estimate(build_config(capacity=PEAK, stream={"parallelization_factor": 2},
+                                  subscribers=[{"maximum_concurrency": 40}]))
+    (sub,) = e.subscribers
+    assert (sub.concurrency_ceiling, sub.ceiling_by) == (40, "maximum_concurrency")
+    (problem,) = e.problems
+    assert (problem.what, problem.needed, problem.limit) == ("main: concurrency vs maximum_concurrency", 50, 40)
+    assert math.isinf(sub.drain_seconds)  # 40 x 1,000/50 = 800 messages/s < 1,000 arriving
+    # the lower of the two ceilings names the row
+    e = cap.estimate(build_config(capacity=PEAK, subscribers=[
+        {"maximum_concurrency": 30, "function": {"reserved_concurrency": 35}}]))
+    assert (e.subscribers[0].concurrency_ceiling, e.subscribers[0].ceiling_by) == (30, "maximum_concurrency")
+    assert "maximum_concurrency" in cap.render([e])
+
+
 def test_a_slow_consumer_overruns_its_timeout():
     e = cap.estimate(build_config(capacity={**PEAK, "peak_writes_per_second": 10, "consumer_ms_per_message": 100}))
     (problem,) = e.problems
