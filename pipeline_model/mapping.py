@@ -6,7 +6,8 @@ local run (which must filter the stream exactly as Lambda does) read the same an
 AWS's ranges (Lambda API reference, CreateEventSourceMapping and its types):
 
 * ``ScalingConfig.MaximumConcurrency``: 2-1,000 (SQS event sources only).
-* ``EventSourceMappingMetricsConfig.Metrics``: at most one value, ``EventCount``.
+* ``EventSourceMappingMetricsConfig.Metrics``: ``EventCount`` (the other values, ``ErrorCount`` and
+  ``KafkaMetrics``, are for Kafka sources only).
 * ``FilterCriteria.Filters[].Pattern``: a string of at most 4,096 characters; the filter rule syntax is
   Lambda event filtering's (a record matches a pattern ``{"eventName": ["INSERT", "MODIFY"]}`` when its
   ``eventName`` is one of the values).

@@ -132,7 +132,7 @@ class SubscriberConfig(_Model):
                                                      le=_mapping.MAXIMUM_CONCURRENCY_MAX)] = None
     """The most consumer invocations this queue's mapping runs at once (the mapping's scaling_config; AWS allows 2-1000); None = not set (up to the function's reserved concurrency or the account's pool). At most function.reserved_concurrency when that is set."""
     metrics: bool = False
-    """Ask the queue's mapping for its EventCount metrics in CloudWatch (the mapping's metrics_config; billed as custom metrics)."""
+    """Ask the queue's mapping for its EventCount metrics in CloudWatch (the mapping's metrics_config: processed, filtered-out and dropped events)."""
 
     _blank_names = field_validator("queue_name", "function_name", mode="before")(_blank_is_none)
     _code = field_validator("code")(lambda v: check_code(v))
@@ -229,7 +229,7 @@ class StreamConfig(_Model):
     event_names: list[_mapping.EventName] | None = None
     """The changes the producer publishes: some of "INSERT", "MODIFY", "REMOVE" (the mapping's filter_criteria on eventName; the others are dropped by Lambda before the producer runs, never published, never retried); None = every change."""
     metrics: bool = False
-    """Ask the stream mapping for its EventCount metrics in CloudWatch (the mapping's metrics_config; billed as custom metrics)."""
+    """Ask the stream mapping for its EventCount metrics in CloudWatch (the mapping's metrics_config: processed, filtered-out and dropped events)."""
 
     @field_validator("event_names")
     @classmethod

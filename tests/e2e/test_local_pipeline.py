@@ -156,6 +156,10 @@ def test_stream_event_names_filter_drops_removes_like_lambda(run):
     assert main["expected"] == main["processed_once"] == workload.changes - removes
     assert audit["expected"] == audit["processed"] == 0  # its REMOVEs were filtered out upstream, not lost
     assert s["lost"] == 0 and s["stream_failures"] == 0 and exit_status(result) == 0
+    from local_pipeline.__main__ import table
+
+    (row,) = [line for line in table(s).splitlines() if line.startswith("filtered out (stream.event_names)")]
+    assert row.split()[-1] == str(removes)
 
 
 def _sent_notifications(pipeline):
