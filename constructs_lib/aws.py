@@ -42,6 +42,10 @@ if TYPE_CHECKING:  # type checkers see cdktf's provider classes; CDK Terrain's h
     from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMapping as LambdaEventSourceMapping
     from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMappingDestinationConfig as LambdaEventSourceMappingDestinationConfig
     from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMappingDestinationConfigOnFailure as LambdaEventSourceMappingDestinationConfigOnFailure
+    from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMappingFilterCriteria as LambdaEventSourceMappingFilterCriteria
+    from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMappingFilterCriteriaFilter as LambdaEventSourceMappingFilterCriteriaFilter
+    from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMappingMetricsConfig as LambdaEventSourceMappingMetricsConfig
+    from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMappingScalingConfig as LambdaEventSourceMappingScalingConfig
     from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription as SnsTopicSubscription
     from cdktf_cdktf_provider_aws.kms_key import KmsKey as KmsKey
     from cdktf_cdktf_provider_aws.kms_alias import KmsAlias as KmsAlias
@@ -60,6 +64,10 @@ else:
     LambdaEventSourceMappingDestinationConfigOnFailure = _modules[
         "lambda_event_source_mapping"
     ].LambdaEventSourceMappingDestinationConfigOnFailure
+    LambdaEventSourceMappingFilterCriteria = _modules["lambda_event_source_mapping"].LambdaEventSourceMappingFilterCriteria
+    LambdaEventSourceMappingFilterCriteriaFilter = _modules["lambda_event_source_mapping"].LambdaEventSourceMappingFilterCriteriaFilter
+    LambdaEventSourceMappingMetricsConfig = _modules["lambda_event_source_mapping"].LambdaEventSourceMappingMetricsConfig
+    LambdaEventSourceMappingScalingConfig = _modules["lambda_event_source_mapping"].LambdaEventSourceMappingScalingConfig
     SnsTopicSubscription = _modules["sns_topic_subscription"].SnsTopicSubscription
     KmsKey = _modules["kms_key"].KmsKey
     KmsAlias = _modules["kms_alias"].KmsAlias

@@ -23,6 +23,7 @@ from pipeline_model.config.files import validation_problems
 from pipeline_model.contract import FAILED_MESSAGE_RETENTION_SECONDS, producer_environment
 from pipeline_model.errors import PipelineError, Problem
 from pipeline_model.literal import terraform_literal
+from pipeline_model.mapping import stream_filter_pattern
 from pipeline_model.packaging import powertools_bundle
 
 from . import modules
@@ -30,6 +31,8 @@ from .aws import (
     DataAwsSsmParameter,
     LambdaEventSourceMappingDestinationConfig,
     LambdaEventSourceMappingDestinationConfigOnFailure,
+    LambdaEventSourceMappingFilterCriteria,
+    LambdaEventSourceMappingFilterCriteriaFilter,
     SnsTopicSubscription,
 )
 from .cdk import App, TerraformStack
@@ -53,7 +56,7 @@ from .security import MessagingKey, alarm_arn_pattern, caller_account
 from .subscriber import IDEMPOTENCY_ACTIONS, Subscriber, SubscriberProps, function_props
 from .table import Table, TableProps
 from .tagging import apply_tags
-from .triggers import DYNAMODB_EXECUTION_ROLE, EventSourceTrigger, TriggerProps, managed_policy_arn
+from .triggers import DYNAMODB_EXECUTION_ROLE, EventSourceTrigger, TriggerProps, managed_policy_arn, mapping_metrics
 
 __all__ = ["IDEMPOTENCY_ACTIONS", "EventPipeline", "EventPipelineProps", "Subscriber", "stream_mapping"]
 
@@ -82,6 +85,11 @@ def stream_mapping(props: EventPipelineProps, failure_queue_arn: str) -> dict[st
     }
     if stream.maximum_batching_window_seconds:
         mapping["maximum_batching_window_in_seconds"] = stream.maximum_batching_window_seconds
+    pattern = stream_filter_pattern(stream.event_names)
+    if pattern is not None:  # only the changes named reach the producer (Lambda event filtering on eventName)
+        mapping["filter_criteria"] = LambdaEventSourceMappingFilterCriteria(
+            filter=[LambdaEventSourceMappingFilterCriteriaFilter(pattern=pattern)])
+    mapping.update(mapping_metrics(stream.metrics))
     return mapping
 
 

@@ -20,13 +20,14 @@ from pipeline_model.names import SubscriberNames, subscriber_names
 from pipeline_model.ordering import fifo_mapping_problem
 
 from . import modules
+from .aws import LambdaEventSourceMappingScalingConfig
 from .facts import stack_facts
 from .function import PythonFunction, PythonFunctionProps
 from .messaging import SubscribedQueue, SubscribedQueueProps, Topic
 from .props import PropsConflictError, prop
 from .security import Account, MessagingKey, stack_account
 from .table import Table, TableProps
-from .triggers import SQS_EXECUTION_ROLE, EventSourceTrigger, TriggerProps, managed_policy_arn
+from .triggers import SQS_EXECUTION_ROLE, EventSourceTrigger, TriggerProps, managed_policy_arn, mapping_metrics
 
 #: What Powertools idempotency does with its persistence table, and nothing more.
 IDEMPOTENCY_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
@@ -48,6 +49,16 @@ def function_props(function: FunctionConfig, *, runtime: str, architecture: str,
         exclude=tuple(function.package_exclude),
         **props,
     )
+
+
+def queue_mapping_controls(sub: SubscriberConfig) -> dict[str, Any]:
+    """The queue mapping's optional controls, each only when set (so the default stack's JSON is
+    unchanged): scaling_config.maximum_concurrency and metrics_config."""
+    controls: dict[str, Any] = {}
+    if sub.maximum_concurrency is not None:
+        controls["scaling_config"] = LambdaEventSourceMappingScalingConfig(maximum_concurrency=sub.maximum_concurrency)
+    controls.update(mapping_metrics(sub.metrics))
+    return controls
 
 
 @dataclass(frozen=True)
@@ -160,6 +171,7 @@ class Subscriber(Construct):
         mapping: dict[str, Any] = {"batch_size": sub.batch_size, "function_response_types": ["ReportBatchItemFailures"]}
         if sub.maximum_batching_window_seconds:
             mapping["maximum_batching_window_in_seconds"] = sub.maximum_batching_window_seconds
+        mapping.update(queue_mapping_controls(sub))
         self.trigger = EventSourceTrigger(
             self,
             "trigger",

@@ -7,7 +7,9 @@ from typing import Any
 
 from constructs import Construct
 
-from .aws import IamRolePolicyAttachment, LambdaEventSourceMapping
+from pipeline_model import mapping as _mapping
+
+from .aws import IamRolePolicyAttachment, LambdaEventSourceMapping, LambdaEventSourceMappingMetricsConfig
 from .cdk import add_dependency
 from .function import PythonFunction
 from .ids import set_logical_id
@@ -20,6 +22,12 @@ SQS_EXECUTION_ROLE = "AWSLambdaSQSQueueExecutionRole"
 def managed_policy_arn(name: str, partition: str = "aws") -> str:
     """ARN of an AWS-managed service-role policy in the given partition."""
     return f"arn:{partition}:iam::aws:policy/service-role/{name}"
+
+
+def mapping_metrics(enabled: bool) -> dict[str, Any]:
+    """A mapping's ``metrics_config`` argument (EventCount) when ``enabled``, else nothing."""
+    metrics = _mapping.metrics(enabled)
+    return {} if metrics is None else {"metrics_config": LambdaEventSourceMappingMetricsConfig(metrics=metrics)}
 
 
 @dataclass(frozen=True)

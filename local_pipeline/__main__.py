@@ -111,6 +111,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def table(summary: dict) -> str:
     rows = [
         ("written (changes)", summary["written"]),
+        *([("filtered out (stream.event_names)", summary["filtered_out"])] if summary.get("filtered_out") else []),
         ("published", summary["published"]),
         ("delivered", summary["delivered"]),
         ("processed", summary["processed"]),

@@ -5,7 +5,8 @@ A *change* is one write to the table (INSERT, MODIFY or REMOVE) and is identifie
 pipeline's side; the stream poller links the two. A change is *lost* for a subscriber when
 it was written, the subscriber should have received it, and at the end it is neither
 processed by that subscriber's business logic nor in its DLQ nor in the stream's on-failure
-queue.
+queue. A change the stream mapping's filter drops (``stream.event_names``) never reaches the producer, as
+with Lambda's event filtering: it is *filtered out*, expected by no subscriber, and never lost.
 
 A processed change is *out of order* for a subscriber when that subscriber's business logic already processed a
 change of the same item with a higher stream sequence number (the stream keeps each item's changes in order;
@@ -88,6 +89,7 @@ class Ledger:
         self.producer_bisections = 0
         self.producer_errors = 0
         self.stream_failures: dict[str, dict] = {}  # eventID -> on-failure message it belongs to
+        self.filtered: set[str] = set()  # eventIDs the stream mapping's filter dropped (never sent to the producer)
         self.writer_done_at: float | None = None
 
     # --- writer ------------------------------------------------------------------------------
@@ -106,6 +108,12 @@ class Ledger:
             self.stream[record["eventID"]] = (key, record["eventName"], version)
             self.sequence[int(ddb["SequenceNumber"])] = record["eventID"]
             self.sequence_of[record["eventID"]] = int(ddb["SequenceNumber"])
+
+    def filtered_out(self, record: dict) -> None:
+        """A stream record the mapping's filter dropped: in the stream, never handed to the producer."""
+        self.stream_record(record)
+        with self.lock:
+            self.filtered.add(record["eventID"])
 
     def identity(self, event_id: str | None) -> Identity | None:
         return self.stream.get(event_id) if event_id else None
@@ -148,9 +156,10 @@ class Ledger:
             per_sub: dict[str, dict] = {}
             lost_examples: list[str] = []
             failed_ids = set(self.stream_failures)
+            dropped = {self.stream[eid] for eid in self.filtered}  # by the stream mapping's filter: expected nowhere
             for name, tally in self.subs.items():
                 expected = expected_for.get(name)
-                wanted = [i for i in self.write_order if expected is None or i in expected]
+                wanted = [i for i in self.write_order if i not in dropped and (expected is None or i in expected)]
                 processed_once = more_than_once = dead = lost = processed = 0
                 for ident in wanted:
                     eid = by_identity.get(ident)
@@ -206,6 +215,7 @@ class Ledger:
             return {
                 "written": written,
                 "in_stream": sum(1 for i in self.write_order if i in by_identity),
+                "filtered_out": len(dropped),
                 "published": published,
                 "delivered": totals["delivered"],
                 "expected": totals["expected"],

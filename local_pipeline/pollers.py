@@ -6,6 +6,9 @@ on-failure destination):
 
 * reads batches of ``stream.batch_size`` records (waiting up to
   ``stream.maximum_batching_window_seconds`` to fill one) from ``starting_position``;
+* drops the records the mapping's filter does not match (``stream.event_names``, the same rule as the
+  synthesized ``filter_criteria``: pipeline_model.mapping) before batching: the producer never sees them,
+  they are never retried, and the ledger counts them as filtered out, not lost;
 * a response listing ``batchItemFailures`` checkpoints before the lowest reported sequence
   number and retries from there; a function error (exception) or an invalid response fails
   the whole batch;
@@ -43,6 +46,8 @@ from pipeline_model.lambda_runtime import (
     stream_failure_message,
 )
 
+from pipeline_model.mapping import stream_record_passes
+
 from .functions import LambdaFunction
 from .ledger import InvocationLog, Ledger
 
@@ -75,6 +80,7 @@ class StreamPoller(_Poller):
     def __init__(self, *, config, res, function: LambdaFunction, clients, ledger: Ledger, timing, stop, on_error) -> None:
         super().__init__("stream-poller", stop, on_error)
         self.cfg = config.stream
+        self.event_names = config.stream.event_names
         self.bisect = config.stream.bisect_batch_on_function_error
         self.res = res
         self.function = function
@@ -92,9 +98,21 @@ class StreamPoller(_Poller):
         )["ShardIterator"]
 
     def _read(self, limit: int) -> list[dict]:
-        response = self.streams.get_records(ShardIterator=self.iterator, Limit=limit)
-        self.iterator = response["NextShardIterator"]
-        return stream_event(response.get("Records", []), self.res.stream_arn)["Records"]
+        """The next records the mapping's filter lets through ([] once the shard has no more for now)."""
+        while True:
+            response = self.streams.get_records(ShardIterator=self.iterator, Limit=limit)
+            self.iterator = response["NextShardIterator"]
+            records = stream_event(response.get("Records", []), self.res.stream_arn)["Records"]
+            if not records:
+                return []
+            kept = []
+            for record in records:
+                if stream_record_passes(self.event_names, record):
+                    kept.append(record)
+                else:
+                    self.ledger.filtered_out(record)
+            if kept:
+                return kept
 
     def loop(self) -> None:
         while not self.stop_event.is_set():

@@ -284,7 +284,7 @@ def _subscriber(config: PipelineConfig, sub, capacity: CapacityConfig, quotas: Q
     reserved = sub.function.reserved_concurrency
     if reserved >= 0:
         ceilings.append((reserved, "reserved_concurrency"))
-    maximum = getattr(sub, "maximum_concurrency", None)
+    maximum = sub.maximum_concurrency  # the SQS mapping's scaling_config (None = not set)
     if maximum is not None:
         ceilings.append((maximum, "maximum_concurrency"))
     ceiling, by = min(ceilings, key=lambda pair: pair[0])

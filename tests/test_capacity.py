@@ -14,11 +14,14 @@ from pipeline_model.config import CapacityConfig, ConfigError, build_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PEAK = {"peak_writes_per_second": 1000, "item_size_kib": 1, "consumer_ms_per_message": 50}
+#: The formulas below are checked on a producer that publishes one request at a time.
+SEQUENTIAL = {"publish_concurrency": 1}
 
 
 def test_default_pipeline_at_one_partitions_peak():
-    """1,000 writes/s of 1 KiB items, default settings (batch 100, parallelization 1, producer timeout 3 s)."""
-    e = cap.estimate(build_config(capacity=PEAK))
+    """1,000 writes/s of 1 KiB items, default settings (batch 100, parallelization 1, producer timeout 3 s),
+    a producer publishing one request at a time."""
+    e = cap.estimate(build_config(capacity=PEAK, producer=SEQUENTIAL))
     assert e.shards == 1  # 1,000 writes x 1 WCU / 1,000 WCU per partition
     assert e.message_kib == 3  # two 1 KiB images + 1 KiB overhead
     assert e.entries_per_call == 10  # 256 // 3 = 85, capped at 10 entries
@@ -43,7 +46,7 @@ def test_default_pipeline_at_one_partitions_peak():
 
 
 def test_parallelization_factor_carries_the_same_peak():
-    e = cap.estimate(build_config(capacity=PEAK, stream={"parallelization_factor": 2}))
+    e = cap.estimate(build_config(capacity=PEAK, stream={"parallelization_factor": 2}, producer=SEQUENTIAL))
     assert e.producer_concurrency_allowed == 2 and e.producer_records_per_second == 1000
     assert e.problems == []
     assert e.producer_drain_seconds == math.inf  # exactly the peak: nothing spare for a backlog
@@ -67,11 +70,11 @@ def test_message_size_and_entries_per_call():
 
 def test_big_stream_batches_are_capped_by_the_payload_and_the_producers_deadline():
     # 1,000-record batch of 1 KiB items: the 3 s producer publishes for 1 s (2 s margin) = 50 calls = 500 records
-    e = cap.estimate(build_config(capacity=PEAK, stream={"batch_size": 1000}))
+    e = cap.estimate(build_config(capacity=PEAK, stream={"batch_size": 1000}, producer=SEQUENTIAL))
     assert e.records_per_invocation == 500
     # 100 KiB items: 6 MB payload / 200 KiB records = 30 records
     e = cap.estimate(build_config(capacity={**PEAK, "item_size_kib": 100}, stream={"batch_size": 1000},
-                                  producer={"timeout": 60}))
+                                  producer={"timeout": 60, **SEQUENTIAL}))
     assert e.records_per_invocation == 30
 
 
@@ -119,6 +122,22 @@ def test_reserved_concurrency_is_the_consumers_ceiling():
     (problem,) = e.problems
     assert (problem.needed, problem.limit, problem.field) == (50, 20, "consumer_ms_per_message")
     assert math.isinf(sub.drain_seconds)  # 20 x 1,000/50 = 400 messages/s < 1,000 arriving
+
+
+def test_maximum_concurrency_is_the_consumers_ceiling():
+    """subscribers[].maximum_concurrency (the SQS mapping's scaling_config) caps the consumer below the account."""
+    e = cap.estimate(build_config(capacity=PEAK, stream={"parallelization_factor": 2},
+                                  subscribers=[{"maximum_concurrency": 40}]))
+    (sub,) = e.subscribers
+    assert (sub.concurrency_ceiling, sub.ceiling_by) == (40, "maximum_concurrency")
+    (problem,) = e.problems
+    assert (problem.what, problem.needed, problem.limit) == ("main: concurrency vs maximum_concurrency", 50, 40)
+    assert math.isinf(sub.drain_seconds)  # 40 x 1,000/50 = 800 messages/s < 1,000 arriving
+    # the lower of the two ceilings names the row
+    e = cap.estimate(build_config(capacity=PEAK, subscribers=[
+        {"maximum_concurrency": 30, "function": {"reserved_concurrency": 35}}]))
+    assert (e.subscribers[0].concurrency_ceiling, e.subscribers[0].ceiling_by) == (30, "maximum_concurrency")
+    assert "maximum_concurrency" in cap.render([e])
 
 
 def test_a_slow_consumer_overruns_its_timeout():
@@ -170,14 +189,14 @@ def test_section_defaults_and_no_section():
 
 def test_strict_makes_the_broken_peak_an_error():
     with pytest.raises(ConfigError) as error:
-        cap.report([build_config(capacity={**PEAK, "strict": True})])
+        cap.report([build_config(capacity={**PEAK, "strict": True}, producer=SEQUENTIAL)])
     lines = str(error.value).splitlines()
     assert lines == ["invalid pipeline configuration:",
                      "  capacity.peak_writes_per_second: environment 'production': producer records/s (shards x "
                      "parallelization_factor) needs 1,000 records/s, the limit is 500; raise "
                      "stream.parallelization_factor (now 1, max 10), stream.batch_size or the producer's publish "
                      "concurrency"]
-    text = cap.report([build_config(capacity=PEAK)])  # not strict: a warning in the table
+    text = cap.report([build_config(capacity=PEAK, producer=SEQUENTIAL)])  # not strict: a warning in the table
     assert "BREAKS" in text and text.splitlines()[-1].startswith("warning: capacity.peak_writes_per_second:")
     assert cap.report([build_config()]) is None
 
@@ -197,7 +216,7 @@ def test_main_py_check_stops_on_a_strict_section(tmp_path, monkeypatch, capsys):
     from constructs_lib.app import run
 
     file = tmp_path / "strict.toml"
-    file.write_text("[capacity]\npeak_writes_per_second = 1000\nstrict = true\n")
+    file.write_text("[producer]\npublish_concurrency = 1\n[capacity]\npeak_writes_per_second = 1000\nstrict = true\n")
     monkeypatch.setenv("PIPELINE_CONFIG", str(file))
     with pytest.raises(SystemExit) as exited:
         run(["--check"])
@@ -226,13 +245,23 @@ def test_command_for_the_examples(monkeypatch, capsys):
     assert "== prod:" not in capsys.readouterr().out
 
 
-def test_command_for_the_default_configuration(monkeypatch, capsys):
+def test_the_default_producer_carries_one_partitions_peak():
+    """With the default publish concurrency (8 requests in flight) one shard publishes 1,000 records/s."""
+    e = cap.estimate(build_config(capacity=PEAK))
+    assert e.problems == [] and e.producer_records_per_second >= 1000
+
+
+def test_command_for_the_default_configuration(monkeypatch, capsys, tmp_path):
     monkeypatch.delenv("PIPELINE_CONFIG", raising=False)
     monkeypatch.delenv("PIPELINE_ENVIRONMENTS", raising=False)
     assert cap.main([]) == 0
     out = capsys.readouterr().out
-    assert "(assumed: no [capacity] section)" in out and "BREAKS" in out
-    assert cap.main(["--strict"]) == 1
+    assert "(assumed: no [capacity] section)" in out and "BREAKS" not in out
+    sequential = tmp_path / "sequential.toml"
+    sequential.write_text("[producer]\npublish_concurrency = 1\n")
+    assert cap.main(["--config", str(sequential)]) == 0
+    assert "BREAKS" in capsys.readouterr().out
+    assert cap.main(["--config", str(sequential), "--strict"]) == 1
     capsys.readouterr()
     assert cap.main(["--quota", "account_concurrency=10"]) == 0
     assert "quotas given: account_concurrency=10" in capsys.readouterr().out

@@ -35,7 +35,9 @@ FANOUT = PROJECT_ROOT / "examples" / "fanout.toml"
 
 PACKAGES = {f.core for f in (CDKTF, CDKTN)} | {f.provider for f in (CDKTF, CDKTN)}
 # Files allowed to load the packages: the compatibility module and the loader it uses.
-ALLOWED = {"constructs_lib/cdk.py", "constructs_lib/runtime/flavour.py", "constructs_lib/runtime/provider.py"}
+ALLOWED = {"constructs_lib/cdk.py", "constructs_lib/runtime/flavour.py", "constructs_lib/runtime/provider.py",
+           # a user's CDK Terrain app, written out and run with the installed library
+           "tests/test_install.py"}
 SKIP_DIRS = {".venv", ".venv-cdktn", ".venv-scan", "node_modules", "cdktf.out", ".build", ".git", "__pycache__"}
 # An import statement of one of the packages, also inside code kept in strings (subprocess drivers).
 _IMPORT_LINE = re.compile(

@@ -418,3 +418,73 @@ def test_the_configuration_imports_neither_the_contract_nor_cdktf():
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# --- mapping controls (issue #22) -------------------------------------------------------------------------------
+
+def test_mapping_controls_default_to_off():
+    config = build_config()
+    assert (config.stream.event_names, config.stream.metrics) == (None, False)
+    assert (config.subscribers[0].maximum_concurrency, config.subscribers[0].metrics) == (None, False)
+
+
+def test_mapping_controls_from_a_toml_file(tmp_path):
+    from pipeline_model.config import load_environments
+
+    file = tmp_path / "pipeline.toml"
+    file.write_text('[stream]\nevent_names = ["INSERT", "MODIFY"]\nmetrics = true\n\n'
+                    '[[subscribers]]\nname = "main"\nmaximum_concurrency = 1000\nmetrics = true\n')
+    (config,) = load_environments(str(file))
+    assert config.stream.event_names == ["INSERT", "MODIFY"] and config.stream.metrics is True
+    assert config.subscribers[0].maximum_concurrency == 1000 and config.subscribers[0].metrics is True
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "rule"),
+    [
+        ({"subscribers": [{"maximum_concurrency": 1}]}, "subscribers.0.maximum_concurrency", "greater than or equal to 2"),
+        ({"subscribers": [{"maximum_concurrency": 1001}]}, "subscribers.0.maximum_concurrency", "less than or equal to 1000"),
+        ({"subscribers": [{"maximum_concurrency": 2.0}]}, "subscribers.0.maximum_concurrency", "valid integer"),
+        ({"subscribers": [{"maximum_concurrency": 20, "function": {"reserved_concurrency": 10}}]},
+         "subscribers.0.maximum_concurrency", "above the consumer's function.reserved_concurrency (10)"),
+        ({"subscribers": [{"maximum_concurrency": 2, "function": {"reserved_concurrency": 1}}]},
+         "subscribers.0.maximum_concurrency", "leave maximum_concurrency unset"),
+        ({"subscribers": [{"metrics": "true"}]}, "subscribers.0.metrics", "valid boolean"),
+        ({"stream": {"metrics": 1}}, "stream.metrics", "valid boolean"),
+        ({"stream": {"event_names": []}}, "stream.event_names", "an empty list would publish nothing"),
+        ({"stream": {"event_names": ["INSERT", "INSERT"]}}, "stream.event_names", "INSERT given more than once"),
+        ({"stream": {"event_names": ["insert"]}}, "stream.event_names.0", "'INSERT', 'MODIFY' or 'REMOVE'"),
+        ({"stream": {"event_names": "INSERT"}}, "stream.event_names", "valid list"),
+    ],
+)
+def test_mapping_controls_out_of_range_name_the_field(data, field, rule):
+    with pytest.raises(ConfigError) as caught:
+        build_config(data)
+    text = "\n".join(caught.value.lines())
+    assert any(p.field == field for p in caught.value.problems), text
+    assert rule in text, text
+
+
+def test_maximum_concurrency_within_reserved_concurrency_is_accepted():
+    config = build_config(subscribers=[{"maximum_concurrency": 10, "function": {"reserved_concurrency": 10}}])
+    assert config.subscribers[0].maximum_concurrency == 10
+
+
+@pytest.mark.parametrize(
+    ("event_names", "pattern", "passing"),
+    [
+        (None, None, {"INSERT", "MODIFY", "REMOVE"}),
+        (["REMOVE", "INSERT", "MODIFY"], None, {"INSERT", "MODIFY", "REMOVE"}),
+        (["MODIFY", "INSERT"], {"eventName": ["INSERT", "MODIFY"]}, {"INSERT", "MODIFY"}),
+        (["REMOVE"], {"eventName": ["REMOVE"]}, {"REMOVE"}),
+    ],
+)
+def test_the_stream_filter_and_the_local_run_agree(event_names, pattern, passing):
+    """The pattern written into the mapping and the records the local run lets through are one rule."""
+    from pipeline_model.mapping import stream_filter_pattern, stream_record_passes
+
+    text = stream_filter_pattern(event_names)
+    assert (json.loads(text) if text else None) == pattern
+    assert text is None or len(text) <= 4096
+    assert {name for name in ("INSERT", "MODIFY", "REMOVE")
+            if stream_record_passes(event_names, {"eventName": name, "dynamodb": {}})} == passing

@@ -116,6 +116,27 @@ def test_fanout_stacks_validate_offline(synth_config, offline):
         assert f"{name}: valid in" in process.stdout, process.stdout
 
 
+def test_every_mapping_control_validates_offline(synth_config, offline):
+    """stream.event_names and metrics, subscribers' maximum_concurrency and metrics (issue #22): the mappings'
+    filter_criteria, metrics_config and scaling_config blocks are what the hashicorp/aws schema declares."""
+    from pipeline_model.config import build_config
+
+    config = build_config(
+        stack_name="mapping-controls",
+        stream={"event_names": ["INSERT", "MODIFY"], "metrics": True},
+        subscribers=[{"name": "main", "maximum_concurrency": 1000, "metrics": True},
+                     {"name": "audit", "maximum_concurrency": 2}],
+    )
+    result = synth_config([config])
+    mappings = result.only["resource"]["aws_lambda_event_source_mapping"]
+    assert {"filter_criteria", "metrics_config"} <= set(mappings["producer_event_source"])
+    assert {"scaling_config", "metrics_config"} <= set(mappings["consumer_main_event_source"])
+    validated = tv.validate_stack(result.stack_dir("mapping-controls"), offline.terraform, offline.env,
+                                  offline.inputs, offline.workdir)
+    assert validated.valid, _problems(validated)
+    assert validated.diagnostics == [], _problems(validated)
+
+
 def test_two_pipelines_and_an_added_subscriber_validate_and_plan_offline(offline, tmp_path, monkeypatch):
     """The README's example app (examples/two_pipelines_app.py): two pipelines and a subscriber
     added after construction in one stack are a valid Terraform configuration, planned whole."""

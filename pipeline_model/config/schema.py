@@ -21,6 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from .. import defaults
 from .. import limits
+from .. import mapping as _mapping
 from .. import ordering as _ordering
 from ..stack_profiles import StackProfileName
 from ..errors import Problem
@@ -142,6 +143,11 @@ class SubscriberConfig(_Model):
     """What the filter policy matches: message attributes or the message body."""
     function: FunctionConfig = FunctionConfig()
     """The consumer function's timeout, memory, concurrency and log retention."""
+    maximum_concurrency: Annotated[int | None, Field(ge=_mapping.MAXIMUM_CONCURRENCY_MIN,
+                                                     le=_mapping.MAXIMUM_CONCURRENCY_MAX)] = None
+    """The most consumer invocations this queue's mapping runs at once (the mapping's scaling_config; AWS allows 2-1000); None = not set (up to the function's reserved concurrency or the account's pool). At most function.reserved_concurrency when that is set."""
+    metrics: bool = False
+    """Ask the queue's mapping for its EventCount metrics in CloudWatch (the mapping's metrics_config: processed, filtered-out and dropped events)."""
 
     _blank_names = field_validator("queue_name", "function_name", mode="before")(_blank_is_none)
     _code = field_validator("code")(lambda v: check_code(v))
@@ -195,9 +201,26 @@ def check_batch_fits_timeout(sub: SubscriberConfig) -> list[Problem]:
     )]
 
 
+def check_maximum_concurrency(sub: SubscriberConfig) -> list[Problem]:
+    """A mapping allowed more invocations than the function's reserved concurrency would be throttled:
+    the messages it took go back to the queue and, after max_receive_count receives, to the DLQ."""
+    reserved, maximum = sub.function.reserved_concurrency, sub.maximum_concurrency
+    if maximum is None or reserved < 0 or maximum <= reserved:
+        return []
+    if reserved < _mapping.MAXIMUM_CONCURRENCY_MIN:
+        hint = (f"reserved_concurrency {reserved} is below the mapping's minimum of "
+                f"{_mapping.MAXIMUM_CONCURRENCY_MIN}: leave maximum_concurrency unset")
+    else:
+        hint = f"lower maximum_concurrency to {reserved} or raise function.reserved_concurrency to {maximum}"
+    return [Problem(
+        "maximum_concurrency",
+        f"{maximum} is above the consumer's function.reserved_concurrency ({reserved}): the extra invocations "
+        "would be throttled and their messages return to the queue, then reach the DLQ", hint)]
+
+
 #: The rules across one subscriber's fields (each pure: subscriber -> problems).
 SUBSCRIBER_CHECKS: tuple[Callable[[SubscriberConfig], list[Problem]], ...] = (
-    check_batching, check_visibility, check_batch_fits_timeout,
+    check_batching, check_visibility, check_batch_fits_timeout, check_maximum_concurrency,
 )
 
 
@@ -218,6 +241,23 @@ class StreamConfig(_Model):
     """Concurrent batches per stream shard."""
     bisect_batch_on_function_error: bool = defaults.STREAM_BISECT_BATCH_ON_FUNCTION_ERROR
     """Split a failing batch in two and retry each half, isolating a bad record."""
+    event_names: list[_mapping.EventName] | None = None
+    """The changes the producer publishes: some of "INSERT", "MODIFY", "REMOVE" (the mapping's filter_criteria on eventName; the others are dropped by Lambda before the producer runs, never published, never retried); None = every change."""
+    metrics: bool = False
+    """Ask the stream mapping for its EventCount metrics in CloudWatch (the mapping's metrics_config: processed, filtered-out and dropped events)."""
+
+    @field_validator("event_names")
+    @classmethod
+    def _event_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("an empty list would publish nothing; name at least one of INSERT, MODIFY, REMOVE "
+                             "(or leave event_names unset for every change)")
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(repeated)} given more than once")
+        return value
 
     @field_validator("maximum_record_age_seconds")
     @classmethod

@@ -213,3 +213,63 @@ def test_a_subscriber_built_alone_keeps_lambdas_fifo_mapping_rules(stack):
     windowed = SubscriberConfig(name="windowed", queue_name="windowed.fifo", maximum_batching_window_seconds=1)
     with pytest.raises(PropsConflictError, match=r"props.settings.maximum_batching_window_seconds: must be 0"):
         Subscriber(stack, "windowed", props=SubscriberProps(topic=topic, settings=windowed, account=account))
+
+
+# --- mapping controls (issue #22): each written into its mapping only when set ---------------------------------
+
+MAPPING_CONTROLS = {
+    "stream": {"event_names": ["MODIFY", "INSERT"], "metrics": True},
+    "subscribers": [
+        {"name": "main", "maximum_concurrency": 50, "metrics": True},
+        {"name": "audit", "maximum_concurrency": 2},
+    ],
+}
+
+
+def test_mapping_controls_are_written_into_the_mappings(stack, synth):
+    from constructs_lib import EventPipeline, EventPipelineProps, build_config
+    from constructs_lib.pipeline_props import props_from_config
+
+    config = build_config(MAPPING_CONTROLS)
+    props = props_from_config(config)
+    assert isinstance(props, EventPipelineProps) and props.subscribers[0].maximum_concurrency == 50
+    EventPipeline(stack, "pipeline", props=props)
+    mappings = synth(stack)["resource"]["aws_lambda_event_source_mapping"]
+    stream = mappings["producer_event_source"]
+    (criteria,) = stream["filter_criteria"] if isinstance(stream["filter_criteria"], list) else [stream["filter_criteria"]]
+    (pattern,) = [f["pattern"] for f in criteria["filter"]]
+    assert json.loads(pattern) == {"eventName": ["INSERT", "MODIFY"]}  # AWS's order, whatever the user's
+    assert stream["metrics_config"] == {"metrics": ["EventCount"]}
+    main, audit = mappings["consumer_main_event_source"], mappings["consumer_audit_event_source"]
+    assert main["scaling_config"] == {"maximum_concurrency": 50}
+    assert main["metrics_config"] == {"metrics": ["EventCount"]}
+    assert audit["scaling_config"] == {"maximum_concurrency": 2}
+    assert "metrics_config" not in audit and "filter_criteria" not in audit
+
+
+def test_mapping_controls_default_to_absent(stack, synth):
+    from constructs_lib import EventPipeline, EventPipelineProps
+
+    EventPipeline(stack, "pipeline", props=EventPipelineProps())
+    for name, mapping in synth(stack)["resource"]["aws_lambda_event_source_mapping"].items():
+        for key in ("filter_criteria", "metrics_config", "scaling_config", "tumbling_window_in_seconds"):
+            assert key not in mapping, (name, key)
+
+
+def test_all_three_event_names_need_no_filter(stack, synth):
+    from constructs_lib import EventPipeline, EventPipelineProps
+    from pipeline_model.config import StreamConfig
+
+    EventPipeline(stack, "pipeline", props=EventPipelineProps(
+        stream=StreamConfig(event_names=["REMOVE", "INSERT", "MODIFY"])))
+    assert "filter_criteria" not in synth(stack)["resource"]["aws_lambda_event_source_mapping"]["producer_event_source"]
+
+
+def test_props_refuse_a_maximum_concurrency_out_of_range_naming_the_field():
+    from constructs_lib import ConfigError, EventPipelineProps
+
+    with pytest.raises(ConfigError, match=r"props\.subscribers\.0\.maximum_concurrency.*greater than or equal to 2"):
+        EventPipelineProps(subscribers=({"maximum_concurrency": 1},))
+    with pytest.raises(ConfigError, match=r"subscribers\.0\.maximum_concurrency: 8 is above the consumer's "
+                                          r"function\.reserved_concurrency \(4\)"):
+        EventPipelineProps(subscribers=({"maximum_concurrency": 8, "function": {"reserved_concurrency": 4}},))

@@ -135,6 +135,41 @@ def test_producer_failures_end_in_the_on_failure_queue_not_lost(run):
     assert all(json.loads(m["Body"])["requestContext"]["condition"] == "RetryAttemptsExhausted" for m in result.stream_failures)
 
 
+def test_stream_event_names_filter_drops_removes_like_lambda(run):
+    """stream.event_names = ["INSERT", "MODIFY"]: the local stream mapping drops REMOVE changes before the producer,
+    as Lambda's filter_criteria does; none is published, none is expected by a subscriber, none counts as lost."""
+    config = build_config({"stream": {"event_names": ["INSERT", "MODIFY"]},
+                           "subscribers": [{"name": "main"}, {"name": "audit", "filter_policy": {"eventName": ["REMOVE"]}}]})
+    workload = Workload(items=30)
+    removes = sum(1 for event, *_ in workload.plan() if event == "REMOVE")
+    assert removes > 0
+    pipeline, result = run(config, workload=workload, timeout_s=60)
+    s = result.summary
+    assert result.errors == [] and not result.timed_out
+    assert s["written"] == s["in_stream"] == workload.changes  # every change reached the stream
+    assert s["filtered_out"] == removes
+    assert s["published"] == workload.changes - removes  # no REMOVE was handed to the producer
+    published = {pipeline_message.parse_body(message)["eventName"]
+                 for _mid, message, *_rest in _sent_notifications(pipeline)}
+    assert published == {"INSERT", "MODIFY"}
+    main, audit = s["subscribers"]["main"], s["subscribers"]["audit"]
+    assert main["expected"] == main["processed_once"] == workload.changes - removes
+    assert audit["expected"] == audit["processed"] == 0  # its REMOVEs were filtered out upstream, not lost
+    assert s["lost"] == 0 and s["stream_failures"] == 0 and exit_status(result) == 0
+    from local_pipeline.__main__ import table
+
+    (row,) = [line for line in table(s).splitlines() if line.startswith("filtered out (stream.event_names)")]
+    assert row.split()[-1] == str(removes)
+
+
+def _sent_notifications(pipeline):
+    from moto.sns.models import sns_backends
+
+    from local_pipeline.emulator import ACCOUNT_ID
+
+    return sns_backends[ACCOUNT_ID][pipeline.config.region].topics[pipeline.resources.topic_arn].sent_notifications
+
+
 def test_a_real_loss_is_reported():
     """Negative control: purge the queue mid-run; the tally must count the purged changes as lost."""
     state = {"purged": False}
