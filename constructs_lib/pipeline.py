@@ -46,6 +46,7 @@ from .observability import (
     iterator_age_alarm,
     messages_waiting_alarm,
     queue_age_alarm,
+    sns_delivery_alarms,
 )
 from .pipeline_props import EventPipelineProps, props_from_config, settings_model
 from .providers import check_provider_constraint
@@ -261,6 +262,8 @@ class EventPipeline(Construct):
         # With TRIM_HORIZON the producer publishes as soon as the mapping exists: every
         # subscription must be in place by then, or those messages would reach no queue.
         self.stream_trigger.wait_for(subscriber.queue.subscription)
+        # The producer's size budget covers every subscriber, this one included.
+        self.producer.module.set("environment_variables", producer_environment(self.props, self.topic.topic_arn))
         if self.alarms is not None:
             self.alarms.add(self._subscriber_alarms(subscriber))
         for listener in self._listeners:
@@ -354,6 +357,7 @@ class EventPipeline(Construct):
                                config.alarms.iterator_age_ms),
             messages_waiting_alarm("stream_failures", names.stream_failure_queue,
                                    self.stream_failures.queue_name),
+            *sns_delivery_alarms("topic", names.topic, names.topic),
         ]
         alarms = Alarms(
             self, "alarms", specs=specs, topic_arn=topic.topic_arn, period_seconds=config.alarms.period_seconds,
@@ -367,6 +371,8 @@ class EventPipeline(Construct):
             queue_age_alarm(f"queue_{names.name}", names.queue, subscriber.queue.queue_name,
                             config.alarms.queue_age_seconds),
             messages_waiting_alarm(f"dlq_{names.name}", names.dlq, subscriber.queue.dlq_name),
+            messages_waiting_alarm(f"delivery_dlq_{names.name}", subscriber.queue.delivery_dlq_name,
+                                   subscriber.queue.delivery_dlq.queue_name),
             *function_alarms(f"consumer_{names.name}", names.function, subscriber.function.function_name),
         ]
 
@@ -380,7 +386,10 @@ class EventPipeline(Construct):
                 producer_function=self.producer.function_name,
                 consumer_functions=tuple(s.function.function_name for s in self.subscribers),
                 queues=tuple(s.queue.queue_name for s in self.subscribers),
-                dead_letter_queues=(self.stream_failures.queue_name, *(s.queue.dlq_name for s in self.subscribers)),
+                dead_letter_queues=(self.stream_failures.queue_name,
+                                    *(q for s in self.subscribers for q in (s.queue.dlq_name,
+                                                                            s.queue.delivery_dlq.queue_name))),
+                topic=self.props.names.topic,
             )
 
         return Dashboard(self, "dashboard", props=props, name=name, region=region,

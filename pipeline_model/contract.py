@@ -33,9 +33,18 @@ IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
 FAILED_MESSAGE_RETENTION_SECONDS = 1209600
 HANDLER = "app.handler"
 
-def producer_environment(config: PipelineConfig, topic_arn: str) -> dict[str, str]:
-    """The producer's environment (``config``: anything with ``names``, the configuration or the props)."""
-    return {"SNS_TOPIC_ARN": topic_arn, "POWERTOOLS_SERVICE_NAME": config.names.producer_function}
+def producer_environment(config: PipelineConfig, topic_arn: str,
+                         max_message_size: int | None = None) -> dict[str, str]:
+    """The producer's environment (``config``: anything with ``names`` and ``subscribers``, the configuration or the
+    props): its topic, its service name, and its message size budget from each subscriber's delivery mode and the
+    queues' ``max_message_size`` (None: SQS's default), see :mod:`pipeline_model.message_size`."""
+    from .message_size import budget_environment  # loads the shared message module: only when needed
+
+    return {
+        "SNS_TOPIC_ARN": topic_arn,
+        "POWERTOOLS_SERVICE_NAME": config.names.producer_function,
+        **budget_environment((max_message_size, sub.raw_message_delivery) for sub in config.subscribers),
+    }
 
 
 def consumer_environment(sub: SubscriberConfig, names: SubscriberNames,
