@@ -122,7 +122,9 @@ def test_ordered_example_synthesizes_fifo_topic_and_queues(ordered):
     assert topic["name"].endswith(".fifo")
     assert topic["fifo_topic"] is True and topic["content_based_deduplication"] is False
     queues = {k: v for k, v in modules.items() if k.startswith("queue_")}
-    assert set(queues) == {"queue_replica", "queue_search_index"}
+    # each subscriber's queue (+ DLQ) and its SNS delivery DLQ (#20): FIFO, as SNS requires for a FIFO subscription
+    assert set(queues) == {"queue_replica", "queue_search_index", "queue_replica_delivery_dlq",
+                           "queue_search_index_delivery_dlq"}
     for queue in queues.values():
         assert queue["name"].endswith(".fifo")
         assert queue["fifo_queue"] is True and queue["content_based_deduplication"] is False
