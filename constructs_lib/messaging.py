@@ -16,7 +16,7 @@ from constructs import Construct
 from pipeline_model import defaults
 
 from . import modules
-from pipeline_model.ordering import FIFO_QUEUE_INPUTS, FIFO_TOPIC_INPUTS, fifo_name_problem
+from pipeline_model.ordering import FIFO_QUEUE_INPUTS, FIFO_TOPIC_INPUTS, delivery_dlq_name, fifo_name_problem
 from .aws import SnsTopicSubscription
 from .cdk import TerraformHclModule
 from pipeline_model.contract import FAILED_MESSAGE_RETENTION_SECONDS
@@ -238,7 +238,9 @@ def topic_send_statement(topic_arn: str, sid: str = "AllowThisTopicOnly") -> dic
 
 @dataclass(frozen=True)
 class SubscribedQueueProps(QueueProps):
-    dead_letter_queue: bool = prop(True, "Create a DLQ; it also takes what SNS itself could not deliver.")
+    dead_letter_queue: bool = prop(True, "Create a DLQ: what the consumer failed max_receive_count times.")
+    delivery_dlq_name: str | None = prop(None, "The queue taking what SNS could not deliver (the subscription's "
+                                         "redrive policy); None = '<name>-delivery-dlq' ('<stem>-delivery-dlq.fifo').")
     raw_message_delivery: bool = prop(defaults.RAW_MESSAGE_DELIVERY, "Deliver the message body as published, without the SNS envelope.")
     filter_policy: dict[str, Any] | None = prop(None, "SNS filter policy of the subscription; None = every message.")
     filter_policy_scope: str = prop(defaults.FILTER_POLICY_SCOPE, "What the filter policy matches: MessageAttributes or MessageBody.")
@@ -251,7 +253,11 @@ class SubscribedQueue(Queue):
     """A queue whose policy admits only ``topic``, subscribed to it (the aws-sns-sqs pattern).
 
     Required (an override may not change them): the ``sns`` statement letting only this topic
-    send (queue and DLQ). With a key, the key admits the topic's deliveries.
+    send (queue and delivery DLQ). With a key, the key admits the topic's deliveries.
+
+    What SNS cannot deliver (a message too large for the queue, a policy or key problem) goes to a queue of its
+    own, ``delivery_dlq`` (the subscription's redrive policy; FIFO for a FIFO queue, as SNS requires), encrypted
+    like the queue, kept 14 days; the consumer's failures go to the queue's DLQ: the two never mix.
     """
 
     def __init__(self, scope: Construct, id: str, *, topic: Topic, props: SubscribedQueueProps,
@@ -265,14 +271,26 @@ class SubscribedQueue(Queue):
         super().__init__(
             scope, id, props=props, logical_id=logical_id,
             required_statements={"sns": (topic_send_statement(topic.topic_arn), "only the subscribed topic may send")},
-            # The DLQ also takes what SNS itself could not deliver (subscription redrive policy).
-            required_dlq_statements={"sns": (
+        )
+        if props.key is not None:
+            props.key.allow_topic(topic.name)
+        # What SNS itself could not deliver (subscription redrive policy), apart from the consumer's failures.
+        self.delivery_dlq_name = props.delivery_dlq_name or delivery_dlq_name(props.name)
+        self.delivery_dlq = Queue(
+            self, "delivery_dlq",
+            props=QueueProps(
+                name=self.delivery_dlq_name, key=props.key,
+                account=props.account, enforce_tls=props.enforce_tls, fifo=props.fifo,
+                message_retention_seconds=props.dlq_message_retention_seconds, profile=props.profile,
+                # What SNS could not deliver here must fit there: the same size as the queue.
+                max_message_size=self.max_message_size if "max_message_size" in self.module.variables else None,
+            ),
+            logical_id=f"{self.logical_id}_delivery_dlq",
+            required_statements={"sns": (
                 topic_send_statement(topic.topic_arn, sid="AllowThisTopicUndeliverable"),
                 "SNS moves undeliverable messages there",
             )},
         )
-        if props.key is not None:
-            props.key.allow_topic(topic.name)
         self.subscription = SnsTopicSubscription(
             self,
             "subscription",
@@ -282,11 +300,11 @@ class SubscribedQueue(Queue):
             raw_message_delivery=props.raw_message_delivery or None,
             filter_policy=json.dumps(props.filter_policy, sort_keys=True) if props.filter_policy else None,
             filter_policy_scope=props.filter_policy_scope if props.filter_policy else None,
-            # Messages SNS cannot deliver (queue policy or key trouble) are kept, not dropped.
-            redrive_policy=json.dumps({"deadLetterTargetArn": self.dlq_arn}) if self.has_dlq else None,
-            # Subscribe only once the queue's policy (inside the module) admits the topic, or the
+            # Messages SNS cannot deliver (too large, queue policy or key trouble) are kept, not dropped.
+            redrive_policy=json.dumps({"deadLetterTargetArn": self.delivery_dlq.queue_arn}),
+            # Subscribe only once the queues' policies (inside the modules) admit the topic, or the
             # first deliveries after a deploy could be refused.
-            depends_on=[self.module],
+            depends_on=[self.module, self.delivery_dlq.module],
         )
         set_logical_id(self.subscription, subscription_logical_id or f"{self.logical_id}_subscription")
 

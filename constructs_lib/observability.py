@@ -65,6 +65,24 @@ def function_alarms(key: str, alarm_name: str, function_name: str) -> list[Alarm
     ]
 
 
+def sns_delivery_alarms(key: str, alarm_name: str, topic_name: str) -> list[AlarmSpec]:
+    """SNS could not deliver a message to a subscription (NumberOfNotificationsFailed: e.g. a message too large
+    for the queue, a queue policy or key problem), and moved one to a subscription's delivery DLQ
+    (NumberOfNotificationsRedrivenToDlq)."""
+    return [
+        _threshold_alarm(
+            f"alarm_{key}_notifications_failed", f"{alarm_name}-notifications-failed",
+            f"SNS failed to deliver messages of {alarm_name} to a subscription: see the delivery DLQs and the "
+            "delivery status logs.", "AWS/SNS", "NumberOfNotificationsFailed", ("TopicName", topic_name), "Sum", 0,
+        ),
+        _threshold_alarm(
+            f"alarm_{key}_notifications_redriven", f"{alarm_name}-notifications-redriven-to-dlq",
+            f"SNS moved messages of {alarm_name} to a delivery DLQ: inspect and redrive them.",
+            "AWS/SNS", "NumberOfNotificationsRedrivenToDlq", ("TopicName", topic_name), "Sum", 0,
+        ),
+    ]
+
+
 def iterator_age_alarm(key: str, alarm_name: str, function_name: str, milliseconds: int) -> AlarmSpec:
     return _threshold_alarm(
         f"alarm_{key}_iterator_age", f"{alarm_name}-iterator-age",
@@ -120,6 +138,7 @@ class DashboardProps:
     consumer_functions: tuple[str, ...] = prop(description="Names of the consumer functions.")
     queues: tuple[str, ...] = prop(description="Names of the subscriber queues (depth, oldest message).")
     dead_letter_queues: tuple[str, ...] = prop(description="Names of the dead-letter and failure queues.")
+    topic: str = prop("", "Name of the topic (SNS delivery failures); empty = no SNS widget.")
 
 
 def _widget(title: str, metrics: list[list[Any]], region: str, stat: str, y: int, x: int) -> dict[str, Any]:
@@ -156,6 +175,11 @@ def dashboard_body(props: DashboardProps) -> dict[str, Any]:
         _widget("Dead-letter and failure queues", per_queue("ApproximateNumberOfMessagesVisible",
                 props.dead_letter_queues), props.region, "Maximum", 18, 12),
     ]
+    if props.topic:
+        widgets.append(_widget("SNS deliveries failed / redriven to a DLQ", [
+            ["AWS/SNS", metric, "TopicName", props.topic]
+            for metric in ("NumberOfNotificationsFailed", "NumberOfNotificationsRedrivenToDlq")
+        ], props.region, "Sum", 24, 0))
     return {"widgets": widgets}
 
 

@@ -21,6 +21,7 @@ from constructs import Construct, IValidation
 from pipeline_model.config import ConfigError, PipelineConfig, SubscriberConfig
 from pipeline_model.config.files import validation_problems
 from pipeline_model.contract import FAILED_MESSAGE_RETENTION_SECONDS, producer_environment
+from pipeline_model.stack_profiles import queue_max_message_size
 from pipeline_model.errors import PipelineError, Problem
 from pipeline_model.literal import terraform_literal
 from pipeline_model.mapping import stream_filter_pattern
@@ -49,6 +50,7 @@ from .observability import (
     iterator_age_alarm,
     messages_waiting_alarm,
     queue_age_alarm,
+    sns_delivery_alarms,
 )
 from .pipeline_props import EventPipelineProps, props_from_config, settings_model
 from .providers import check_provider_constraint
@@ -271,6 +273,8 @@ class EventPipeline(Construct):
         # With TRIM_HORIZON the producer publishes as soon as the mapping exists: every
         # subscription must be in place by then, or those messages would reach no queue.
         self.stream_trigger.wait_for(subscriber.queue.subscription)
+        # The producer's size budget covers every subscriber, this one included.
+        self.producer.module.set("environment_variables", self._producer_environment())
         if self.alarms is not None:
             self.alarms.add(self._subscriber_alarms(subscriber))
         for listener in self._listeners:
@@ -318,7 +322,7 @@ class EventPipeline(Construct):
             tracing=config.security.tracing,
             function_name=config.names.producer_function,
             code=config.producer_code,
-            environment=producer_environment(config, self.topic.topic_arn),
+            environment=self._producer_environment(),
             policy_statements={
                 "publish": {"effect": "Allow", "actions": ["sns:Publish"], "resources": [self.topic.topic_arn]},
                 # The event source mapping sends records that exhausted their retries here
@@ -332,6 +336,11 @@ class EventPipeline(Construct):
             layers=self.layers,
             bundle=self.bundle,
         )
+
+    def _producer_environment(self) -> dict[str, str]:
+        """The producer's environment; its size budget follows the subscriber queues' size, the stack profile's."""
+        return producer_environment(self.props, self.topic.topic_arn,
+                                    max_message_size=queue_max_message_size(self.profile.name))
 
     def _alarms(self) -> tuple[Topic, Alarms]:
         config, names = self.props, self.props.names
@@ -364,6 +373,7 @@ class EventPipeline(Construct):
                                config.alarms.iterator_age_ms),
             messages_waiting_alarm("stream_failures", names.stream_failure_queue,
                                    self.stream_failures.queue_name),
+            *sns_delivery_alarms("topic", names.topic, names.topic),
         ]
         alarms = Alarms(
             self, "alarms", specs=specs, topic_arn=topic.topic_arn, period_seconds=config.alarms.period_seconds,
@@ -377,6 +387,8 @@ class EventPipeline(Construct):
             queue_age_alarm(f"queue_{names.name}", names.queue, subscriber.queue.queue_name,
                             config.alarms.queue_age_seconds),
             messages_waiting_alarm(f"dlq_{names.name}", names.dlq, subscriber.queue.dlq_name),
+            messages_waiting_alarm(f"delivery_dlq_{names.name}", subscriber.queue.delivery_dlq_name,
+                                   subscriber.queue.delivery_dlq.queue_name),
             *function_alarms(f"consumer_{names.name}", names.function, subscriber.function.function_name),
         ]
 
@@ -390,7 +402,10 @@ class EventPipeline(Construct):
                 producer_function=self.producer.function_name,
                 consumer_functions=tuple(s.function.function_name for s in self.subscribers),
                 queues=tuple(s.queue.queue_name for s in self.subscribers),
-                dead_letter_queues=(self.stream_failures.queue_name, *(s.queue.dlq_name for s in self.subscribers)),
+                dead_letter_queues=(self.stream_failures.queue_name,
+                                    *(q for s in self.subscribers for q in (s.queue.dlq_name,
+                                                                            s.queue.delivery_dlq.queue_name))),
+                topic=self.props.names.topic,
             )
 
         return Dashboard(self, "dashboard", props=props, name=name, region=region,

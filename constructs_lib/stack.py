@@ -79,4 +79,5 @@ class PipelineStack(TerraformStack):
         name = sub.names.name
         TerraformOutput(self, f"queue_url_{name}", value=sub.queue.queue_url)
         TerraformOutput(self, f"dlq_url_{name}", value=sub.queue.dlq_url)
+        TerraformOutput(self, f"delivery_dlq_url_{name}", value=sub.queue.delivery_dlq.queue_url)
         TerraformOutput(self, f"consumer_function_name_{name}", value=sub.function.function_name)

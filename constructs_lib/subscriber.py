@@ -114,6 +114,7 @@ class Subscriber(Construct):
             topic=topic,
             props=SubscribedQueueProps(
                 name=names.queue,
+                delivery_dlq_name=names.delivery_dlq or None,
                 key=key,
                 account=account,
                 enforce_tls=props.enforce_tls,

@@ -89,7 +89,68 @@ def _speedups() -> list[tuple[object, str, object]]:
     saved.append(reuse_sns_signing_key())
     saved.append(fifo_groups_in_flight())
     saved.append(atomic_fifo_receives())
+    saved.append(sns_delivery_size_limit())
     return saved
+
+
+#: SNS -> SQS deliveries the emulator refused as SNS does (too large for the queue), per subscription ARN.
+DELIVERY_FAILURES: dict[str, int] = {}
+
+
+def sns_envelope_text(post_data: dict) -> str:
+    """The envelope as SNS writes it to a queue: one member a line, ``"Name" : value``, non-ASCII as UTF-8
+    (moto writes ASCII escapes and other spacing)."""
+    import json
+
+    return json.dumps(post_data, ensure_ascii=False, indent=2, separators=(",", " : "))
+
+
+def sns_delivery_size_limit() -> tuple:
+    """What moto 5.2.5 lacks: SNS refuses to deliver a message larger than the queue's MaximumMessageSize (the
+    envelope, or with raw delivery the body + message attributes, in UTF-8 bytes). The delivery fails
+    (:data:`DELIVERY_FAILURES`, SNS's NumberOfNotificationsFailed) and the message goes to the subscription's
+    redrive-policy DLQ when it has one and the message fits there; the publish itself succeeds, as with SNS.
+    Returns (class, attribute, original)."""
+    import json
+
+    from moto.sns.models import Subscription
+    from moto.sqs import sqs_backends
+
+    original = Subscription.__dict__["publish"]
+
+    def publish(self, message, message_id, subject=None, message_attributes=None, group_id=None,
+                deduplication_id=None, message_structure=None):
+        if self.protocol != "sqs" or message_structure == "json" or (
+                self._filter_policy_matcher is not None
+                and not self._filter_policy_matcher.matches(message_attributes, message)):
+            return original(self, message, message_id, subject, message_attributes, group_id, deduplication_id,
+                            message_structure)
+        region, queue_name = self.endpoint.split(":")[3], self.endpoint.split(":")[-1]
+        backend = sqs_backends[self.account_id][region]
+        attributes = message_attributes or {}
+        raw_bytes = len(message.encode("utf-8")) + sum(
+            len(n.encode("utf-8")) + len(a["Type"]) + len(str(a["Value"]).encode("utf-8")) for n, a in attributes.items())
+        if str(self.attributes.get("RawMessageDelivery")).lower() == "true":
+            size = raw_bytes
+        else:
+            size = len(sns_envelope_text(self.get_post_data(message, message_id, subject, attributes)).encode("utf-8"))
+        if size <= int(backend.get_queue(queue_name).maximum_message_size):
+            return original(self, message, message_id, subject, message_attributes, group_id, deduplication_id,
+                            message_structure)
+        DELIVERY_FAILURES[self.arn] = DELIVERY_FAILURES.get(self.arn, 0) + 1
+        redrive = json.loads(self.attributes.get("RedrivePolicy") or "{}").get("deadLetterTargetArn")
+        if redrive:
+            dlq_name = redrive.split(":")[-1]
+            if raw_bytes <= int(backend.get_queue(dlq_name).maximum_message_size):
+                backend.send_message(
+                    dlq_name, message,
+                    message_attributes={n: {"DataType": a["Type"], "StringValue": str(a["Value"])}
+                                        for n, a in attributes.items()},
+                    deduplication_id=deduplication_id, group_id=group_id, validate_group_id=False)
+        return None
+
+    Subscription.publish = publish  # type: ignore[method-assign]
+    return (Subscription, "publish", original)
 
 
 def fifo_groups_in_flight() -> tuple:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pipeline_model import contract, ordering
 from pipeline_model.config import PipelineConfig, SubscriberConfig
+from pipeline_model.message_size import DEFAULT_QUEUE_MESSAGE_BYTES
 
 from .timing import Timing
 
@@ -24,6 +25,8 @@ class SubscriberResources:
     queue_arn: str = ""
     dlq_url: str = ""
     dlq_arn: str = ""
+    delivery_dlq_url: str = ""
+    delivery_dlq_arn: str = ""
     subscription_arn: str = ""
     idempotency_table: str = ""
     visibility_timeout_s: int = 0
@@ -38,6 +41,10 @@ class Resources:
     failure_queue_url: str = ""
     failure_queue_arn: str = ""
     subscribers: dict[str, SubscriberResources] = field(default_factory=dict)
+
+
+#: The stack's queues keep SQS's default maximum message size (pipeline_model.message_size).
+QUEUE_MESSAGE_BYTES = DEFAULT_QUEUE_MESSAGE_BYTES
 
 
 def _tags(config: PipelineConfig) -> list[dict[str, str]]:
@@ -101,10 +108,18 @@ def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources
             Attributes={"MessageRetentionPeriod": str(contract.FAILED_MESSAGE_RETENTION_SECONDS), **queue_attributes},
         )["QueueUrl"]
         sr.dlq_arn = _queue_arn(sqs, sr.dlq_url)
+        # What SNS could not deliver (the subscription's redrive policy), as the stack builds it.
+        sr.delivery_dlq_url = sqs.create_queue(
+            QueueName=sub_names.delivery_dlq,
+            Attributes={"MessageRetentionPeriod": str(contract.FAILED_MESSAGE_RETENTION_SECONDS),
+                        "MaximumMessageSize": str(QUEUE_MESSAGE_BYTES), **queue_attributes},
+        )["QueueUrl"]
+        sr.delivery_dlq_arn = _queue_arn(sqs, sr.delivery_dlq_url)
         sr.queue_url = sqs.create_queue(
             QueueName=sub_names.queue,
             Attributes={
                 "VisibilityTimeout": str(sr.visibility_timeout_s),
+                "MaximumMessageSize": str(QUEUE_MESSAGE_BYTES),
                 "MessageRetentionPeriod": str(sub.message_retention_seconds),
                 "RedrivePolicy": json.dumps({"deadLetterTargetArn": sr.dlq_arn, "maxReceiveCount": sub.max_receive_count}),
                 **queue_attributes,
@@ -113,7 +128,8 @@ def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources
         sr.queue_arn = _queue_arn(sqs, sr.queue_url)
         sqs.set_queue_attributes(QueueUrl=sr.queue_url, Attributes={"Policy": queue_policy(sr.queue_arn, res.topic_arn)})
 
-        attributes = {"RawMessageDelivery": "true" if sub.raw_message_delivery else "false"}
+        attributes = {"RawMessageDelivery": "true" if sub.raw_message_delivery else "false",
+                      "RedrivePolicy": json.dumps({"deadLetterTargetArn": sr.delivery_dlq_arn})}
         if sub.filter_policy:
             attributes["FilterPolicy"] = json.dumps(sub.filter_policy, sort_keys=True)
             attributes["FilterPolicyScope"] = sub.filter_policy_scope

@@ -34,11 +34,20 @@ IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
 FAILED_MESSAGE_RETENTION_SECONDS = 1209600
 HANDLER = "app.handler"
 
-def producer_environment(config: PipelineConfig, topic_arn: str) -> dict[str, str]:
-    """The producer's environment (``config``: the configuration or the props). PUBLISH_CONCURRENCY only when it
-    differs from the default, which the handler has too (a test keeps the two equal): the default stack's JSON
-    stays as it was."""
-    environment = {"SNS_TOPIC_ARN": topic_arn, "POWERTOOLS_SERVICE_NAME": config.names.producer_function}
+def producer_environment(config: PipelineConfig, topic_arn: str,
+                         max_message_size: int | None = None) -> dict[str, str]:
+    """The producer's environment (``config``: anything with ``names``, ``producer`` and ``subscribers``, the
+    configuration or the props): its topic, its service name, its message size budget from each subscriber's
+    delivery mode and the queues' ``max_message_size`` (None: SQS's default), see :mod:`pipeline_model.message_size`,
+    and PUBLISH_CONCURRENCY only when it differs from the default, which the handler has too (a test keeps the two
+    equal)."""
+    from .message_size import budget_environment  # loads the shared message module: only when needed
+
+    environment = {
+        "SNS_TOPIC_ARN": topic_arn,
+        "POWERTOOLS_SERVICE_NAME": config.names.producer_function,
+        **budget_environment((max_message_size, sub.raw_message_delivery) for sub in config.subscribers),
+    }
     if config.producer.publish_concurrency != defaults.PUBLISH_CONCURRENCY:
         # PublishBatch requests in flight (docs/producer-throughput.md).
         environment["PUBLISH_CONCURRENCY"] = str(config.producer.publish_concurrency)

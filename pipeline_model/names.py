@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import defaults
-from .ordering import FIFO_SUFFIX, dlq_name, with_suffix
+from .ordering import FIFO_SUFFIX, delivery_dlq_name, dlq_name, with_suffix
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class SubscriberNames:
     dlq: str
     function: str
     idempotency_table: str
+    #: What SNS could not deliver to the queue (the subscription's redrive policy), apart from the consumer's DLQ.
+    delivery_dlq: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class PipelineNames:
         names = [self.table, self.topic, self.producer_function, self.stream_failure_queue, self.alarm_topic,
                  self.key_alias, self.dashboard]
         for sub in self.subscribers:
-            names += [sub.queue, sub.dlq, sub.function, sub.idempotency_table]
+            names += [sub.queue, sub.dlq, sub.delivery_dlq, sub.function, sub.idempotency_table]
         return names
 
     def iam_names(self) -> list[str]:
@@ -78,7 +80,7 @@ def subscriber_names(name: str, queue: str | None = None, function: str | None =
     queue = with_suffix(queue or default_queue + (FIFO_SUFFIX if fifo else ""), suffix)
     function = f"{function or default_function}{suffix}"
     return SubscriberNames(name=name, queue=queue, dlq=dlq_name(queue), function=function,
-                           idempotency_table=f"{function}-idempotency")
+                           idempotency_table=f"{function}-idempotency", delivery_dlq=delivery_dlq_name(queue))
 
 
 def pipeline_names(*, stack: str | None = None, table: str | None = None, topic: str | None = None,

@@ -57,6 +57,26 @@ def dlq_name(queue_name: str) -> str:
     return with_suffix(queue_name, "-dlq")
 
 
+#: SQS queue names: at most 80 characters.
+QUEUE_NAME_MAX_CHARS = 80
+DELIVERY_DLQ_SUFFIX = "-delivery-dlq"
+
+
+def delivery_dlq_name(queue_name: str) -> str:
+    """The queue keeping what SNS could not deliver to ``queue_name`` (the subscription's redrive policy):
+    ``<q>-delivery-dlq`` (``<q>-delivery-dlq.fifo`` for ``<q>.fifo``: SNS requires a FIFO dead-letter queue for a
+    FIFO subscription). A queue name too long for that keeps its first characters and a hash of the whole name."""
+    name = with_suffix(queue_name, DELIVERY_DLQ_SUFFIX)
+    if len(name) <= QUEUE_NAME_MAX_CHARS:
+        return name
+    import hashlib
+
+    digest = hashlib.sha256(queue_name.encode("utf-8")).hexdigest()[:8]
+    tail = f"-{digest}{DELIVERY_DLQ_SUFFIX}"
+    keep = QUEUE_NAME_MAX_CHARS - len(tail) - (len(FIFO_SUFFIX) if is_fifo_name(queue_name) else 0)
+    return with_suffix(stem(queue_name)[:keep], tail)
+
+
 def check(config: Any, names: Any) -> list[Problem]:
     """The computed names (``names``, a PipelineNames) and the settings fit the ordering; one Problem per
     broken rule, naming the user's field. Default names get ``.fifo`` under per-item (pipeline_model.names);

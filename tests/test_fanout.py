@@ -336,7 +336,7 @@ def test_collisions_across_environments_name_each_field_and_are_all_reported():
     # same region now: the topics and queues left at their default names collide too, each named
     assert fields == ["environments.west.topic_name", "environments.west.stream_failure_queue_name",
                       "environments.west.alarm_topic_name", "environments.west.subscribers.0.queue_name",
-                      "environments.west.subscribers.0.queue_name"]
+                      "environments.west.subscribers.0.queue_name", "environments.west.subscribers.0.queue_name"]
 
 
 def test_problems_of_every_environment_are_reported_together():

@@ -122,11 +122,14 @@ def test_ordered_example_synthesizes_fifo_topic_and_queues(ordered):
     assert topic["name"].endswith(".fifo")
     assert topic["fifo_topic"] is True and topic["content_based_deduplication"] is False
     queues = {k: v for k, v in modules.items() if k.startswith("queue_")}
-    assert set(queues) == {"queue_replica", "queue_search_index"}
+    # each subscriber's queue (+ DLQ) and its SNS delivery DLQ (#20): FIFO, as SNS requires for a FIFO subscription
+    assert set(queues) == {"queue_replica", "queue_search_index", "queue_replica_delivery_dlq",
+                           "queue_search_index_delivery_dlq"}
     for queue in queues.values():
         assert queue["name"].endswith(".fifo")
         assert queue["fifo_queue"] is True and queue["content_based_deduplication"] is False
-        assert queue["create_dlq"] is True  # the module makes the DLQ FIFO too (fifo_queue applies to both)
+        # the module makes the DLQ FIFO too (fifo_queue applies to both); a delivery DLQ has none of its own
+        assert queue.get("create_dlq") is (None if queue["name"].endswith("-delivery-dlq.fifo") else True)
     # the stream's on-failure destination stays standard (Lambda destinations take no FIFO queue)
     failures = modules["stream_failures"]
     assert "fifo_queue" not in failures and not failures["name"].endswith(".fifo")

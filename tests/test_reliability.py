@@ -102,12 +102,12 @@ def test_powertools_layer_can_be_turned_off(synth_config):
     assert "layers" not in doc["module"]["producer"]
 
 
-def test_sns_delivery_failures_land_in_the_subscriber_dlq(tf):
+def test_sns_delivery_failures_land_in_the_subscriber_delivery_dlq(tf):
     subscription = tf["resource"]["aws_sns_topic_subscription"]["subscription_main"]
     assert json.loads(subscription["redrive_policy"]) == {
-        "deadLetterTargetArn": "${module.queue_main.dead_letter_queue_arn}"
+        "deadLetterTargetArn": "${module.queue_main_delivery_dlq.queue_arn}"
     }
-    statement = tf["module"]["queue_main"]["dlq_queue_policy_statements"]["sns"]
+    statement = tf["module"]["queue_main_delivery_dlq"]["queue_policy_statements"]["sns"]
     assert statement["actions"] == ["sqs:SendMessage"]
     assert statement["principals"] == [{"type": "Service", "identifiers": ["sns.amazonaws.com"]}]
     assert statement["conditions"] == [
@@ -119,8 +119,9 @@ def test_nothing_is_published_before_the_queues_can_take_it(synth_config):
     doc = synth_config([build_config(subscribers=[{}, {"name": "audit"}])]).only
     subscriptions = doc["resource"]["aws_sns_topic_subscription"]
     for name in ("main", "audit"):
-        # the subscription waits for the whole queue module, queue policy included
-        assert subscriptions[f"subscription_{name}"]["depends_on"] == [f"module.queue_{name}"]
+        # the subscription waits for the whole queue module, queue policy included, and for its delivery DLQ
+        assert subscriptions[f"subscription_{name}"]["depends_on"] == [f"module.queue_{name}",
+                                                                        f"module.queue_{name}_delivery_dlq"]
     stream = doc["resource"]["aws_lambda_event_source_mapping"]["producer_event_source"]
     assert stream["depends_on"] == [
         "aws_iam_role_policy_attachment.producer_execution_policy",

@@ -186,7 +186,8 @@ def test_alarm_topic_admits_cloudwatch_of_this_account_only(tf):
 
 @pytest.mark.parametrize(("queue", "key"), [("queue_main", "queue_policy_statements"),
                                              ("queue_main", "dlq_queue_policy_statements"),
-                                             ("stream_failures", "queue_policy_statements")])
+                                             ("stream_failures", "queue_policy_statements"),
+                                             ("queue_main_delivery_dlq", "queue_policy_statements")])
 def test_queue_policies_owner_only_and_tls(tf, queue, key):
     statements = tf["module"][queue][key]
     assert statements["owner"] == {
@@ -194,7 +195,9 @@ def test_queue_policies_owner_only_and_tls(tf, queue, key):
         "principals": [{"type": "AWS", "identifiers": [ROOT]}],
     }
     assert statements["deny_insecure_transport"] == {**TLS_DENY, "actions": ["sqs:*"]}
-    expected = {"owner", "deny_insecure_transport"} | ({"sns"} if queue == "queue_main" else set())
+    # SNS sends to the queue and to the delivery DLQ; the consumer's DLQ takes only the queue's redrives (#20).
+    sends = queue == "queue_main_delivery_dlq" or (queue == "queue_main" and key == "queue_policy_statements")
+    expected = {"owner", "deny_insecure_transport"} | ({"sns"} if sends else set())
     assert set(statements) == expected
     policy_flag = "create_dlq_queue_policy" if key.startswith("dlq") else "create_queue_policy"
     assert tf["module"][queue][policy_flag] is True
@@ -291,6 +294,14 @@ EXPECTED_ALARMS = {
     "alarm_dlq_main_messages": ("AWS/SQS", "ApproximateNumberOfMessagesVisible",
                                 {"QueueName": "${module.queue_main.dead_letter_queue_name}"}, "Maximum",
                                 "GreaterThanOrEqualToThreshold", 1),
+    # SNS delivery failures (#20): any failed delivery, any message moved to a delivery DLQ, a delivery DLQ not empty.
+    "alarm_topic_notifications_failed": ("AWS/SNS", "NumberOfNotificationsFailed", {"TopicName": "data-processing-topic"},
+                                         "Sum", "GreaterThanThreshold", 0),
+    "alarm_topic_notifications_redriven": ("AWS/SNS", "NumberOfNotificationsRedrivenToDlq",
+                                           {"TopicName": "data-processing-topic"}, "Sum", "GreaterThanThreshold", 0),
+    "alarm_delivery_dlq_main_messages": ("AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                                         {"QueueName": "${module.queue_main_delivery_dlq.queue_name}"}, "Maximum",
+                                         "GreaterThanOrEqualToThreshold", 1),
     "alarm_stream_failures_messages": ("AWS/SQS", "ApproximateNumberOfMessagesVisible",
                                        {"QueueName": "${module.stream_failures.queue_name}"}, "Maximum",
                                        "GreaterThanOrEqualToThreshold", 1),
@@ -351,6 +362,8 @@ def test_dashboard_shows_the_pipeline_metrics(tf):
         for metric in ("Invocations", "Errors", "Duration", "Throttles"):
             assert ("AWS/Lambda", metric, fn) in metrics
     assert ("AWS/Lambda", "IteratorAge", producer) in metrics
+    assert ("AWS/SNS", "NumberOfNotificationsFailed", "data-processing-topic") in metrics
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "${module.queue_main_delivery_dlq.queue_name}") in metrics
     assert ("AWS/SQS", "ApproximateAgeOfOldestMessage", "${module.queue_main.queue_name}") in metrics
     assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "${module.queue_main.queue_name}") in metrics
     assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "${module.queue_main.dead_letter_queue_name}") in metrics
@@ -382,6 +395,7 @@ def test_outputs_users_need_after_deploy(tf):
         "stream_failure_queue_url": "${module.stream_failures.queue_url}",
         "queue_url_main": "${module.queue_main.queue_url}",
         "dlq_url_main": "${module.queue_main.dead_letter_queue_url}",
+        "delivery_dlq_url_main": "${module.queue_main_delivery_dlq.queue_url}",
         "consumer_function_name_main": "${module.consumer_main.lambda_function_name}",
         "alarm_topic_arn": "${module.alarm_topic.topic_arn}",
         "dashboard_url": "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"

@@ -169,9 +169,10 @@ def test_queue_mapping(default_synth, tf):
 
 
 def test_logical_ids_are_stable_and_unhashed(tf):
+    # queue_main_delivery_dlq: added on purpose (#20), SNS delivery failures apart from the consumer's DLQ.
     assert set(tf["module"]) == {
         "table", "topic", "producer", "stream_failures", "queue_main", "consumer_main", "idempotency_main",
-        "alarm_topic",
+        "alarm_topic", "queue_main_delivery_dlq",
     }
     assert set(tf["resource"]) == {
         "aws_iam_role_policy_attachment", "aws_lambda_event_source_mapping", "aws_sns_topic_subscription",
@@ -182,6 +183,30 @@ def test_logical_ids_are_stable_and_unhashed(tf):
     assert not hashed, hashed
     for block in tf["module"].values():
         assert not re.search(r"[0-9A-F]{8}$", block["//"]["metadata"]["uniqueId"])
+
+
+def test_sns_delivery_failures_have_their_own_queue(tf):
+    """Changed on purpose (#20): the subscription's redrive policy pointed at the consumer's DLQ, mixing what SNS
+    could not deliver with what the consumer failed. Now a queue of its own, only the topic may send to it, kept
+    14 days, encrypted with the messaging key like the others; the consumer's DLQ no longer admits SNS."""
+    subscription = tf["resource"]["aws_sns_topic_subscription"]["subscription_main"]
+    assert json.loads(subscription["redrive_policy"]) == {
+        "deadLetterTargetArn": "${module.queue_main_delivery_dlq.queue_arn}"}
+    dlq = tf["module"]["queue_main_delivery_dlq"]
+    assert dlq["source"] == "terraform-aws-modules/sqs/aws" and dlq["version"] == "~> 4.0"
+    assert dlq["name"] == "data-processing-queue-delivery-dlq"
+    assert dlq["message_retention_seconds"] == 1209600
+    assert dlq["kms_master_key_id"] == tf["module"]["queue_main"]["kms_master_key_id"]
+    assert dlq["queue_policy_statements"]["sns"]["conditions"] == [
+        {"test": "ArnEquals", "variable": "aws:SourceArn", "values": [TOPIC_ARN]}]
+    assert "sns" not in tf["module"]["queue_main"]["dlq_queue_policy_statements"]
+    assert tf["output"]["delivery_dlq_url_main"]["value"] == "${module.queue_main_delivery_dlq.queue_url}"
+
+
+def test_producer_knows_the_message_size_budget(tf):
+    """Added on purpose (#20): the default subscriber takes the SNS envelope into a 256 KiB queue."""
+    budget = json.loads(tf["module"]["producer"]["environment_variables"]["MESSAGE_SIZE_BUDGET"])
+    assert budget == {"raw": 261120, "envelope": 262144}
 
 
 def test_stack_outputs(tf):

@@ -79,7 +79,9 @@ most that many requests (each <= 256 KiB) in flight, beside the batch's messages
 The SNS client is created once per container, when the module is imported (at init), with the bounds above and a
 connection pool of ``max(10, PUBLISH_CONCURRENCY)``.
 
-Environment: ``SNS_TOPIC_ARN`` (required), ``PUBLISH_CONCURRENCY`` (see "Concurrency"; optional).
+Environment: ``SNS_TOPIC_ARN`` (required), ``PUBLISH_CONCURRENCY`` (see "Concurrency"; optional),
+``MESSAGE_SIZE_BUDGET`` (optional, read at init: the largest message every subscribed queue takes, see "Size
+budget" in pipeline_message.py; set by the construct; a bad value fails the init naming the variable).
 Requires the event source mapping to have ``function_response_types = ["ReportBatchItemFailures"]``.
 """
 
@@ -163,6 +165,9 @@ def configure_client(client: Any) -> Any:
     return client
 
 
+#: What every subscribed queue takes (envelope or raw delivery), read once at init.
+MESSAGE_BUDGET = pipeline_message.parse_budget(os.environ.get(pipeline_message.BUDGET_VARIABLE))
+
 #: The SNS client, created once per container (at init).
 sns = configure_client(boto3.client("sns", config=BOTO_CONFIG))
 
@@ -211,7 +216,7 @@ def prepare(record: dict, index: int, fifo: bool = False) -> Prepared:
     FIFO group and deduplication ids when ``fifo``.
 
     ``record`` must have a sequence number (see :func:`sequence_number_of`)."""
-    message = pipeline_message.build(record)  # a record whose keys cannot be converted fails (raises)
+    message = pipeline_message.build(record, MESSAGE_BUDGET)  # a record whose keys cannot be converted fails (raises)
     sequence_number = record["dynamodb"]["SequenceNumber"]
     if message.truncated:
         logger.warning(

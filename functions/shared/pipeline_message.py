@@ -48,12 +48,30 @@ emoji and double a CJK character; sizes are counted in UTF-8 bytes, as SNS count
 escaped are JSON's own (quote, backslash, control characters) and the few SNS refuses in a message (lone
 surrogates, U+FFFE, U+FFFF, escaped as ``\\uXXXX``), so any string value reaches the consumer unchanged.
 
-Oversize records: a message whose body + attributes exceed 256 KiB cannot be published. It is neither
+Oversize records: a message must fit what SNS accepts (body + attributes <= 256 KiB) *and* what every subscribed
+queue receives (see "Size budget" below). A message beyond that budget is neither
 dropped nor retried forever (which would block the shard): it is published as a keys-only message
 (``newImage``/``oldImage`` null, ``truncated: true``, ``truncatedReason``) and the producer logs a warning with the
 eventID, keys and size. Subscribers that need the full item re-read it from the table by ``keys``.
 A record that cannot be converted at all (not producible by DynamoDB) gets the same treatment; if even its
 keys cannot be converted, :func:`build` raises :class:`ConversionError` (the producer reports the record as failed).
+
+Size budget (:class:`Budget`, the producer's ``MESSAGE_SIZE_BUDGET`` variable, see docs/message-size.md)
+---------------------------------------------------------------------------------------------------------
+A queue stores one of two things per subscription:
+
+* raw delivery: the message body, with the attributes as SQS message attributes. SQS counts body + each
+  attribute's name, type and value (UTF-8 bytes): the same *raw size* SNS counts at publish (:attr:`Message.size`);
+* otherwise SNS's JSON envelope: ``Type``, ``MessageId``, ``TopicArn``, (``Subject``), ``Message`` (the body as a
+  JSON string: every ``"`` and ``\\`` doubled, control characters escaped), ``Timestamp``, ``SignatureVersion``,
+  ``Signature``, ``SigningCertURL``, ``UnsubscribeURL`` and ``MessageAttributes`` (``{"Type", "Value"}`` each).
+  :func:`envelope_size` counts it with the longest value every field can take (:func:`envelope_overhead`) and the
+  body and attributes escaped as JSON (:func:`json_string_bytes`, which also counts ``/`` as escaped and every control
+  character as a 6-byte ``\\u00XX``: an upper bound of any JSON writer's output).
+
+``Budget(raw, envelope)``: the largest raw size, and the largest envelope (None: no subscriber takes the
+envelope). The construct sets it from each subscriber's delivery mode and queue size
+(``pipeline_model.message_size``); without it the producer assumes the default stack (envelope, 256 KiB queues).
 
 FIFO ids (``ordering = "per-item"``: the topic is an SNS FIFO topic, its ARN ends in ``.fifo``)
 -------------------------------------------------------------------------------------------
@@ -91,6 +109,148 @@ MAX_REQUEST_BYTES = 256 * 1024
 # Headroom for any accounting difference between our size estimate and SNS's.
 SIZE_HEADROOM_BYTES = 1024
 MAX_MESSAGE_BYTES = MAX_REQUEST_BYTES - SIZE_HEADROOM_BYTES
+#: SQS's default (and, on the pinned hashicorp/aws 5.x provider, largest) maximum message size.
+DEFAULT_QUEUE_MESSAGE_BYTES = 256 * 1024
+
+# ---------------------------------------------------------------------------------------------- SNS envelope
+# The longest value each envelope field can take (worst case; a few hundred bytes above the typical envelope):
+#: MessageId: a UUID.
+ENVELOPE_MESSAGE_ID_CHARS = 36
+#: Timestamp: ISO 8601 with milliseconds, "2012-03-29T05:12:16.901Z".
+ENVELOPE_TIMESTAMP_CHARS = 24
+#: Signature: base64 of an RSA signature; a 4096-bit key (SNS signs with 2048 bits today) gives 684 characters.
+ENVELOPE_SIGNATURE_CHARS = 684
+#: Region, partition and DNS suffix of any partition (us-gov-west-1, aws-iso-b, amazonaws.com.cn, ...), bounded.
+REGION_MAX_CHARS = 32
+PARTITION_MAX_CHARS = 16
+DNS_SUFFIX_MAX_CHARS = 32
+#: SNS topic names: at most 256 characters (".fifo" included).
+TOPIC_NAME_MAX_CHARS = 256
+#: The certificate file name's hash ("SimpleNotificationService-<hex>.pem"), bounded.
+CERT_HASH_MAX_CHARS = 64
+#: Layout: SNS writes one member a line, ``  "Name" : "value",``; counted with 8 bytes of spacing a member.
+_MEMBER_SPACING = 8
+
+
+_ESCAPED = re.compile('["\\\\/\x00-\x1f]')
+
+
+def json_string_bytes(text: str) -> int:
+    """UTF-8 bytes of ``text`` written as the content of a JSON string (without the quotes), at most: ``"``, ``\\``
+    and ``/`` escaped (2 bytes), control characters as ``\\u00XX`` (6), the rest as UTF-8."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    for match in _ESCAPED.finditer(text):
+        size += 5 if ord(match.group()) < 0x20 else 1
+    return size
+
+
+def envelope_overhead(topic_name_chars: int = TOPIC_NAME_MAX_CHARS, subject_chars: int | None = None) -> int:
+    """Bytes of an SNS envelope around an empty message without attributes: every field but ``Message``'s content
+    and ``MessageAttributes``, each at its longest value (``topic_name_chars``: the topic's name, when known)."""
+    topic_arn = len("arn::sns:::") + PARTITION_MAX_CHARS + REGION_MAX_CHARS + 12 + topic_name_chars
+    host = len("https://sns..") + REGION_MAX_CHARS + DNS_SUFFIX_MAX_CHARS
+    fields = {
+        "Type": len("Notification"),
+        "MessageId": ENVELOPE_MESSAGE_ID_CHARS,
+        "TopicArn": topic_arn,
+        "Message": 0,
+        "Timestamp": ENVELOPE_TIMESTAMP_CHARS,
+        "SignatureVersion": 1,
+        "Signature": ENVELOPE_SIGNATURE_CHARS,
+        "SigningCertURL": host + len("/SimpleNotificationService-.pem") + CERT_HASH_MAX_CHARS,
+        "UnsubscribeURL": host + len("/?Action=Unsubscribe&SubscriptionArn=:") + topic_arn + 36,
+    }
+    if subject_chars is not None:
+        fields["Subject"] = subject_chars * 6  # every character escaped, at most
+    # {"Name" : "value", ...}: quotes around name and value, the separator, spacing
+    return 2 + sum(len(name) + value + 4 + _MEMBER_SPACING for name, value in fields.items())
+
+
+def envelope_attributes_bytes(attributes: dict) -> int:
+    """Bytes of the ``MessageAttributes`` member of the envelope (0 without attributes): each attribute as
+    ``"name" : {"Type" : "String", "Value" : "..."}``, names and values escaped as JSON."""
+    if not attributes:
+        return 0
+    size = len('"MessageAttributes"') + 4 + _MEMBER_SPACING + 2
+    for name, attribute in attributes.items():
+        value = attribute.get("StringValue")
+        if value is None:  # Binary: base64 in the envelope
+            value = base64.b64encode(bytes(attribute.get("BinaryValue") or b"")).decode("ascii")
+        size += (json_string_bytes(name) + len(attribute["DataType"]) + json_string_bytes(value)
+                 + len('"" : {"Type" : "", "Value" : ""}') + _MEMBER_SPACING)
+    return size
+
+
+def envelope_size(body: str, attributes: dict, topic_name_chars: int = TOPIC_NAME_MAX_CHARS) -> int:
+    """The largest SNS envelope (bytes) around ``body`` with ``attributes``: what a queue without raw delivery
+    stores."""
+    return envelope_overhead(topic_name_chars) + json_string_bytes(body) + envelope_attributes_bytes(attributes)
+
+
+def raw_size(body: str, attributes: dict) -> int:
+    """Bytes SNS counts at publish, and SQS for a raw delivery: UTF-8 body + each attribute's name, type, value."""
+    return len(body.encode("utf-8", "surrogatepass")) + sum(
+        len(name.encode("utf-8")) + len(a["DataType"]) + len((a.get("StringValue") or "").encode("utf-8"))
+        + len(bytes(a.get("BinaryValue") or b"")) for name, a in attributes.items()
+    )
+
+
+class Budget:
+    """The largest message every subscribed queue takes: ``raw`` (raw size, :func:`raw_size`; never above SNS's
+    :data:`MAX_MESSAGE_BYTES`) and ``envelope`` (:func:`envelope_size`; None when no subscriber takes the
+    envelope)."""
+
+    __slots__ = ("raw", "envelope")
+
+    def __init__(self, raw: int = MAX_MESSAGE_BYTES, envelope: int | None = DEFAULT_QUEUE_MESSAGE_BYTES) -> None:
+        self.raw = min(raw, MAX_MESSAGE_BYTES)
+        self.envelope = envelope
+
+    def problem(self, body: str, attributes: dict) -> str | None:
+        """Why a message does not fit (None when it does)."""
+        size = raw_size(body, attributes)
+        if size > self.raw:
+            limit = "the SNS limit" if self.raw == MAX_MESSAGE_BYTES else "the raw-delivery queue limit"
+            return f"message of {size} bytes exceeds {limit} of {self.raw} bytes (incl. attributes)"
+        if self.envelope is not None:
+            enveloped = envelope_size(body, attributes)
+            if enveloped > self.envelope:
+                return (f"message of {size} bytes becomes an SNS envelope of up to {enveloped} bytes, above the "
+                        f"queue limit of {self.envelope} bytes")
+        return None
+
+    def to_text(self) -> str:
+        return json.dumps({"raw": self.raw, "envelope": self.envelope}, sort_keys=True)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Budget) and (self.raw, self.envelope) == (other.raw, other.envelope)
+
+    def __repr__(self) -> str:
+        return f"Budget(raw={self.raw}, envelope={self.envelope})"
+
+
+#: Name of the producer's environment variable holding :meth:`Budget.to_text`.
+BUDGET_VARIABLE = "MESSAGE_SIZE_BUDGET"
+#: The default stack's budget: envelope delivery into 256 KiB queues.
+DEFAULT_BUDGET = Budget()
+
+
+def parse_budget(text: str | None) -> Budget:
+    """The :class:`Budget` of ``MESSAGE_SIZE_BUDGET`` (``{"raw": N, "envelope": N or null}``); the default budget
+    when unset. Raises ValueError naming the variable when it is not such an object."""
+    if text is None or not text.strip():
+        return DEFAULT_BUDGET
+    try:
+        doc = json.loads(text)
+        raw, envelope = doc["raw"], doc["envelope"]
+        valid = (type(raw) is int and raw > 0 and set(doc) == {"raw", "envelope"}
+                 and (envelope is None or (type(envelope) is int and envelope > 0)))
+    except (ValueError, TypeError, KeyError):
+        valid = False
+    if not valid:
+        raise ValueError(f"{BUDGET_VARIABLE} must be a JSON object {{\"raw\": <bytes>, \"envelope\": <bytes or "
+                         f"null>}} of positive whole numbers, not {text[:100]!r}")
+    return Budget(raw, envelope)
 
 # ---------------------------------------------------------------------------------------------- conversion
 
@@ -259,10 +419,10 @@ class Message:
         return self.truncated_reason is not None
 
 
-def build(record: dict) -> Message:
+def build(record: dict, budget: Budget = DEFAULT_BUDGET) -> Message:
     """The message for one stream record (a dict with a ``dynamodb`` object); keys-only when the full message would
-    exceed :data:`MAX_MESSAGE_BYTES` or an image cannot be converted. Raises :class:`ConversionError` when the keys
-    themselves cannot be converted."""
+    not fit ``budget`` (SNS's limit and every subscribed queue's, see "Size budget") or an image cannot be
+    converted. Raises :class:`ConversionError` when the keys themselves cannot be converted."""
     ddb = record["dynamodb"]
     table = table_name_from_arn(record.get("eventSourceARN"))
     event_name = str(record.get("eventName") or "UNKNOWN")
@@ -270,22 +430,16 @@ def build(record: dict) -> Message:
         "eventName": {"DataType": "String", "StringValue": event_name},
         "tableName": {"DataType": "String", "StringValue": table},
     }
-    attributes_size = sum(
-        len(name) + len(a["DataType"]) + len(a["StringValue"].encode("utf-8")) for name, a in attributes.items()
-    )
     keys = image_json(ddb.get("Keys"))  # a record whose keys cannot be converted fails (raises)
     reason = None
     try:
         body = _sns_safe(_text(record, ddb, table, keys, image_json(ddb.get("NewImage")), image_json(ddb.get("OldImage")), None))
-        size = len(body.encode("utf-8")) + attributes_size  # SNS counts UTF-8 bytes
-        if size > MAX_MESSAGE_BYTES:
-            reason = f"message of {size} bytes exceeds the SNS limit of {MAX_MESSAGE_BYTES} bytes (incl. attributes)"
+        reason = budget.problem(body, attributes)
     except ConversionError as exc:
         reason = f"record could not be converted: {exc}"
     if reason is not None:
         body = _sns_safe(_text(record, ddb, table, keys, "null", "null", reason))
-        size = len(body.encode("utf-8")) + attributes_size
-    return Message(body, attributes, size, keys, reason)
+    return Message(body, attributes, raw_size(body, attributes), keys, reason)  # SNS counts UTF-8 bytes
 
 
 # ---------------------------------------------------------------------------------------------- FIFO ids

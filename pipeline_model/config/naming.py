@@ -114,6 +114,8 @@ def named_resources(config: PipelineConfig) -> list[NamedResource]:
         resources += [
             NamedResource(f"{where}queue_name", sub.queue, "sqs queue", "sqs queue", f"subscriber {sub.name}'s queue"),
             NamedResource(f"{where}queue_name", sub.dlq, "", "sqs queue", f"subscriber {sub.name}'s dead-letter queue"),
+            NamedResource(f"{where}queue_name", sub.delivery_dlq, "", "sqs queue",
+                          f"subscriber {sub.name}'s delivery dead-letter queue"),
             NamedResource(f"{where}function_name", sub.function, "lambda function", "lambda function",
                           f"subscriber {sub.name}'s function"),
             NamedResource(f"{where}function_name", sub.idempotency_table, "", "dynamodb table",

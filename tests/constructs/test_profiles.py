@@ -28,8 +28,11 @@ def test_aws_provider_writes_the_current_profiles_constraints_and_the_pipeline_u
     assert doc["terraform"]["required_providers"]["aws"] == {"source": "hashicorp/aws", "version": ">= 6.28, < 7"}
     assert _versions(doc) == {
         "table": "~> 5.0", "idempotency_main": "~> 5.0", "topic": "~> 7.0", "alarm_topic": "~> 7.0",
-        "stream_failures": "~> 5.0", "queue_main": "~> 5.0", "producer": "~> 8.0", "consumer_main": "~> 8.0",
+        "stream_failures": "~> 5.0", "queue_main": "~> 5.0", "queue_main_delivery_dlq": "~> 5.0",
+        "producer": "~> 8.0", "consumer_main": "~> 8.0",
     }
+    # What SNS could not deliver fits the delivery DLQ as it fits the queue.
+    assert doc["module"]["queue_main_delivery_dlq"]["max_message_size"] == 1048576
     # sns 7 reads 'condition' only: every statement's conditions are spelt so
     topic = doc["module"]["topic"]["topic_policy_statements"]
     assert "condition" in topic["deny_insecure_transport"] and "conditions" not in topic["deny_insecure_transport"]
@@ -38,7 +41,9 @@ def test_aws_provider_writes_the_current_profiles_constraints_and_the_pipeline_u
     assert "conditions" not in alarm
     queue = doc["module"]["queue_main"]
     assert "condition" in queue["queue_policy_statements"]["sns"]
-    assert "condition" in queue["dlq_queue_policy_statements"]["sns"]
+    # SNS sends what it could not deliver to the delivery DLQ, not to the consumer's DLQ
+    assert "sns" not in queue["dlq_queue_policy_statements"]
+    assert "condition" in doc["module"]["queue_main_delivery_dlq"]["queue_policy_statements"]["sns"]
     # 1 MiB subscriber queue and DLQ (one sqs input sets both); the stream-failure queue keeps SQS's default
     assert queue["max_message_size"] == 1048576
     assert "max_message_size" not in doc["module"]["stream_failures"]
@@ -57,6 +62,7 @@ def test_the_tutorial_profile_is_the_default_and_leaves_the_queue_size_to_sqs(st
     assert _versions(doc)["topic"] == "~> 6.0" and _versions(doc)["queue_main"] == "~> 4.0"
     assert "conditions" in doc["module"]["topic"]["topic_policy_statements"]["deny_insecure_transport"]
     assert "max_message_size" not in doc["module"]["queue_main"]
+    assert "max_message_size" not in doc["module"]["queue_main_delivery_dlq"]
     assert pipeline.subscribers[0].max_message_size == 262144
 
 
@@ -121,8 +127,8 @@ def test_constructs_built_alone_take_a_profile_and_then_share_the_stacks(stack, 
         "read": {"effect": "Allow", "actions": ["sqs:ReceiveMessage"], "resources": [queue.queue_arn],
                  "conditions": [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["true"]}]}}))
     doc = synth(stack)
-    assert _versions(doc) == {"failures": "~> 5.0", "topic": "~> 7.0", "queue": "~> 5.0", "table": "~> 5.0",
-                              "fn": "~> 8.0"}
+    assert _versions(doc) == {"failures": "~> 5.0", "topic": "~> 7.0", "queue": "~> 5.0",
+                              "queue_delivery_dlq": "~> 5.0", "table": "~> 5.0", "fn": "~> 8.0"}
     assert doc["module"]["queue"]["max_message_size"] == 1048576 and queue.max_message_size == 1048576
     assert "condition" in doc["module"]["fn"]["policy_statements"]["read"]
 

@@ -84,12 +84,15 @@ def test_subscribed_queue_admits_only_its_topic_and_has_a_dlq(stack, synth, acco
     module = doc["module"]["sq"]
     sns = module["queue_policy_statements"]["sns"]
     assert sns["conditions"] == [{"test": "ArnEquals", "variable": "aws:SourceArn", "values": ["${module.t.topic_arn}"]}]
-    assert module["dlq_queue_policy_statements"]["sns"]["sid"] == "AllowThisTopicUndeliverable"
+    assert "sns" not in module["dlq_queue_policy_statements"]  # the consumer's failures only
     assert module["create_dlq"] is True
+    delivery = doc["module"]["sq_delivery_dlq"]
+    assert delivery["name"] == "orders-delivery-dlq"
+    assert delivery["queue_policy_statements"]["sns"]["sid"] == "AllowThisTopicUndeliverable"
     subscription = doc["resource"]["aws_sns_topic_subscription"]["sq_subscription"]
-    assert subscription["depends_on"] == ["module.sq"]
+    assert subscription["depends_on"] == ["module.sq", "module.sq_delivery_dlq"]
     assert subscription["filter_policy"] == '{"kind": ["order"]}'
-    assert "dead_letter_queue_arn" in subscription["redrive_policy"]
+    assert subscription["redrive_policy"] == '{"deadLetterTargetArn": "${module.sq_delivery_dlq.queue_arn}"}'
     assert sq.subscription is not None
 
 

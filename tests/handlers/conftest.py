@@ -33,6 +33,16 @@ def producer(request):
     return load("producer", PUBLISH_CONCURRENCY=None if concurrency is None else str(concurrency))
 
 
+#: The budget of a producer whose subscribers all use raw delivery into 256 KiB queues: SNS's limit only.
+RAW_ONLY_BUDGET = '{"envelope": null, "raw": 261120}'
+
+
+@pytest.fixture
+def raw_producer():
+    """A producer whose subscribers all use raw message delivery (``MESSAGE_SIZE_BUDGET``)."""
+    return load("producer", MESSAGE_SIZE_BUDGET=RAW_ONLY_BUDGET)
+
+
 @pytest.fixture
 def consumer():
     return load_consumer()

@@ -231,7 +231,9 @@ def test_oversize_record_becomes_keys_only_message(producer, pipeline, caplog):
     assert [getattr(r, "eventID", None) for r in logged] == ["ev-2"]
 
 
-def test_message_just_under_the_limit_is_not_truncated(producer, pipeline):
+def test_message_just_under_the_limit_is_not_truncated(raw_producer, pipeline):
+    """Raw delivery only: SNS's publish limit is the budget."""
+    producer = raw_producer
     record = stream_record(1, new={"pk": {"S": "item-1"}, "blob": {"S": ""}})
     base = producer.prepare(record, 0).size
     record["dynamodb"]["NewImage"]["blob"]["S"] = "z" * (producer.MAX_MESSAGE_BYTES - base)
@@ -510,8 +512,9 @@ EMOJI, CJK = "\U0001f600", "\u6f22"  # 4 and 3 bytes in UTF-8; 12 and 6 characte
 
 
 @pytest.mark.parametrize("char", [EMOJI, CJK], ids=["emoji", "cjk"])
-def test_non_ascii_is_sized_in_utf8_bytes_and_never_truncated_under_the_limit(producer, pipeline, char):
+def test_non_ascii_is_sized_in_utf8_bytes_and_never_truncated_under_the_limit(raw_producer, pipeline, char):
     """An item whose message is just under 256 KiB in UTF-8 is published whole (ASCII escaping would triple it)."""
+    producer = raw_producer
     record = stream_record(1, new={"pk": {"S": "item-1"}, "text": {"S": ""}})
     base = producer.prepare(record, 0).size
     width = len(char.encode())
