@@ -17,8 +17,8 @@ from pipeline_model import defaults
 from pipeline_model.config import (
     POWERTOOLS_VERSION,
     AlarmsConfig,
-    FunctionConfig,
     PipelineConfig,
+    ProducerConfig,
     SecurityConfig,
     StreamConfig,
     SubscriberConfig,
@@ -64,8 +64,8 @@ class EventPipelineProps(BaseModel):
     """Powertools for AWS Lambda (Python) release the functions use."""
     powertools_layer: str = "ssm"
     """"ssm" (AWS's public layer, its ARN read from the public SSM parameter), a layer version ARN, or "none" (packaged into the zips)."""
-    producer: FunctionConfig = FunctionConfig()
-    """The producer's timeout, memory, concurrency and log retention."""
+    producer: ProducerConfig = ProducerConfig()
+    """The producer's timeout, memory, concurrency and log retention, and the item fields it sends as message attributes (docs/fanout.md)."""
     stream: StreamConfig = StreamConfig()
     """How the producer reads the table's stream."""
     subscribers: tuple[SubscriberConfig, ...] = (SubscriberConfig(),)

@@ -15,11 +15,20 @@ if TYPE_CHECKING:  # annotations only: the configuration's own rules read this m
 # The consumer's deadline rule lives in pipeline_model.limits (the configuration checks it too, and
 # must not import this module); re-exported here, where the handlers' contract is read.
 from .limits import CONSUMER_DEADLINE_MARGIN_MS, CONSUMER_MESSAGE_BUDGET_MS, consumer_batch_ms
+from .message_format import (
+    MAX_LIFTED_ATTRIBUTES,
+    MESSAGE_ATTRIBUTES,
+    MESSAGE_ATTRIBUTES_ENV,
+    MESSAGE_BODY_IMAGES,
+    MESSAGE_BODY_KEYS,
+    MESSAGE_BODY_OBJECTS,
+)
 from .names import SubscriberNames
 
 __all__ = [
     "CONSUMER_DEADLINE_MARGIN_MS", "CONSUMER_MESSAGE_BUDGET_MS", "FAILED_MESSAGE_RETENTION_SECONDS", "HANDLER",
-    "IDEMPOTENCY_HASH_KEY", "IDEMPOTENCY_TTL_ATTRIBUTE", "STREAM_VIEW_TYPE", "TABLE_HASH_KEY", "consumer_batch_ms",
+    "IDEMPOTENCY_HASH_KEY", "IDEMPOTENCY_TTL_ATTRIBUTE", "MAX_LIFTED_ATTRIBUTES", "MESSAGE_ATTRIBUTES",
+    "MESSAGE_ATTRIBUTES_ENV", "MESSAGE_BODY_IMAGES", "MESSAGE_BODY_KEYS", "MESSAGE_BODY_OBJECTS", "STREAM_VIEW_TYPE", "TABLE_HASH_KEY", "consumer_batch_ms",
     "consumer_environment", "producer_environment",
 ]
 
@@ -33,9 +42,14 @@ IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
 FAILED_MESSAGE_RETENTION_SECONDS = 1209600
 HANDLER = "app.handler"
 
+
 def producer_environment(config: PipelineConfig, topic_arn: str) -> dict[str, str]:
     """The producer's environment (``config``: anything with ``names``, the configuration or the props)."""
-    return {"SNS_TOPIC_ARN": topic_arn, "POWERTOOLS_SERVICE_NAME": config.names.producer_function}
+    environment = {"SNS_TOPIC_ARN": topic_arn, "POWERTOOLS_SERVICE_NAME": config.names.producer_function}
+    lifted = config.producer.message_attributes
+    if lifted:  # only when set: the default stack's environment stays as it was
+        environment[MESSAGE_ATTRIBUTES_ENV] = ",".join(lifted)
+    return environment
 
 
 def consumer_environment(sub: SubscriberConfig, names: SubscriberNames,
