@@ -10,7 +10,7 @@ moto 5.2.5's own matcher differs from SNS where this pipeline's routing depends 
 * a ``String`` attribute or a body string that happens to be JSON text (``'{"order": 1}'``) matched a policy value
   found inside it;
 * ``$or`` in a MessageBody policy was read as message attributes (an error inside moto: nothing matched);
-* ``true``/``false``/``null`` in a MessageBody policy never matched.
+* ``true``/``false`` in a MessageBody policy matched the numbers 1/0 (and ``null`` matched nothing).
 
 The rules (Amazon SNS Developer Guide, "Amazon SNS subscription filter policies" and the pages on string, numeric
 and key matching): every key of the policy must match (``$or``: at least one branch); a key matches when at least
