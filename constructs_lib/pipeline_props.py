@@ -18,6 +18,7 @@ from pipeline_model.config import (
     AlarmsConfig,
     ProducerConfig,
     PipelineConfig,
+    ProducerConfig,
     SecurityConfig,
     StreamConfig,
     SubscriberConfig,
@@ -65,7 +66,7 @@ class EventPipelineProps(BaseModel):
     powertools_layer: str = defaults.POWERTOOLS_LAYER
     """"ssm" (AWS's public layer, its ARN read from the public SSM parameter), a layer version ARN, or "none" (packaged into the zips)."""
     producer: ProducerConfig = ProducerConfig()
-    """The producer's timeout, memory, concurrency, log retention and publish concurrency."""
+    """The producer's timeout, memory, concurrency, log retention, publish concurrency, and the item fields it sends as message attributes (docs/fanout.md)."""
     stream: StreamConfig = StreamConfig()
     """How the producer reads the table's stream."""
     subscribers: tuple[SubscriberConfig, ...] = (SubscriberConfig(),)

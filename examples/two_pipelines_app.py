@@ -10,17 +10,32 @@ import sys
 
 from constructs_lib import App, EventPipeline, TerraformStack, aws_provider, build_config
 
-app = App(outdir=sys.argv[1] if len(sys.argv) > 1 else "cdktf.out")
-stack = TerraformStack(app, "shop")
-aws_provider(stack, "eu-west-1")  # the provider, with the constraints the pinned modules need
+REGION = "eu-west-1"
+# The orders producer also sends each item's "kind" field as a message attribute (an S field: a String
+# attribute), so a subscription can filter on it; a filter on an attribute the producer does not send is
+# refused at synth (docs/fanout.md, "Routing on item fields").
+ORDERS = dict(region=REGION, name_suffix="-orders", producer={"message_attributes": ["kind"]})
+BILLING = dict(region=REGION, name_suffix="-billing")
+# The audit queue receives the orders table's changes of items whose kind is "order".
+AUDIT = {"name": "audit", "code": "handlers/audit", "filter_policy": {"kind": ["order"]}}
 
-# Each pipeline's logical ids are prefixed with its id (orders_table, billing_table, ...);
-# name_suffix keeps their AWS names apart.
-orders = EventPipeline(stack, "orders", config=build_config(region="eu-west-1", name_suffix="-orders"))
-billing = EventPipeline(stack, "billing", config=build_config(region="eu-west-1", name_suffix="-billing"))
 
-# Added after construction: queue + DLQ, subscription, key grant, alarms, dashboard widgets,
-# and the orders stream trigger waits for the new subscription.
-orders.add_subscriber({"name": "audit", "code": "handlers/audit", "filter_policy": {"kind": ["order"]}})
+def main(outdir: str) -> None:
+    app = App(outdir=outdir)
+    stack = TerraformStack(app, "shop")
+    aws_provider(stack, REGION)  # the provider, with the constraints the pinned modules need
 
-app.synth()
+    # Each pipeline's logical ids are prefixed with its id (orders_table, billing_table, ...);
+    # name_suffix keeps their AWS names apart.
+    orders = EventPipeline(stack, "orders", config=build_config(**ORDERS))
+    EventPipeline(stack, "billing", config=build_config(**BILLING))
+
+    # Added after construction: queue + DLQ, subscription, key grant, alarms, dashboard widgets,
+    # and the orders stream trigger waits for the new subscription.
+    orders.add_subscriber(AUDIT)
+
+    app.synth()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "cdktf.out")

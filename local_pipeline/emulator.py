@@ -66,6 +66,7 @@ def _speedups() -> list[tuple[object, str, object]]:
 
     * the clock helpers above;
     * the per-message RSA key of SNS signatures (:func:`reuse_sns_signing_key`);
+    * SNS filter policies matched as SNS documents them (:func:`sns_filter_semantics`);
     * ``moto.backends.list_of_moto_modules``, which lists moto's package directory (about
       90 ``stat`` calls) on every request to find the backend: cached, the directory does
       not change while the process runs.
@@ -90,6 +91,7 @@ def _speedups() -> list[tuple[object, str, object]]:
     saved.append(fifo_groups_in_flight())
     saved.append(atomic_fifo_receives())
     saved.append(sns_delivery_size_limit())
+    saved.append(sns_filter_semantics())
     return saved
 
 
@@ -151,6 +153,22 @@ def sns_delivery_size_limit() -> tuple:
 
     Subscription.publish = publish  # type: ignore[method-assign]
     return (Subscription, "publish", original)
+
+
+def sns_filter_semantics() -> tuple:
+    """Fix for moto 5.2.5's SNS filter policies: subscriptions match messages by SNS's documented semantics
+    (:mod:`local_pipeline.sns_filter` lists where moto's differ). Returns (class, attribute, original)."""
+    from moto.sns.utils import FilterPolicyMatcher
+
+    from .sns_filter import matches
+
+    original = FilterPolicyMatcher.__dict__["matches"]
+
+    def sns_matches(self, message_attributes, message):
+        return matches(self.filter_policy, self.filter_policy_scope, message_attributes, message)
+
+    FilterPolicyMatcher.matches = sns_matches  # type: ignore[method-assign]
+    return (FilterPolicyMatcher, "matches", original)
 
 
 def fifo_groups_in_flight() -> tuple:

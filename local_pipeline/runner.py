@@ -456,8 +456,8 @@ class LocalPipeline:
     def _expected(self) -> dict[str, set[Identity] | None]:
         """Changes each subscriber should receive: all, unless its filter policy rejects them.
 
-        A change is filtered out for a subscriber only if it was published and the emulator's
-        own filter-policy matcher rejects every publication of it for that subscription.
+        A change is filtered out for a subscriber only if it was published and SNS's filter semantics
+        (local_pipeline.sns_filter, the emulator's matcher) reject every publication of it for that subscription.
         A change that was never published stays expected everywhere (so it counts as lost).
         """
         expected: dict[str, set[Identity] | None] = {}
@@ -465,7 +465,8 @@ class LocalPipeline:
         if not filtered:
             return {s.name: None for s in self.config.subscribers}
         from moto.sns.models import sns_backends
-        from moto.sns.utils import FilterPolicyMatcher
+
+        from .sns_filter import matches
 
         topic = sns_backends[ACCOUNT_ID][self.config.region].topics[self.resources.topic_arn]
         notes = list(topic.sent_notifications)
@@ -473,12 +474,12 @@ class LocalPipeline:
             if not sub.filter_policy:
                 expected[sub.name] = None
                 continue
-            matcher = FilterPolicyMatcher(sub.filter_policy, sub.filter_policy_scope)
             matched: dict[Identity, bool] = {}
             for _mid, message, _subject, attributes, _group in notes:
                 ident = self.ledger.identity(pipeline_message.event_id_of_body(message))
                 if ident is not None:
-                    matched[ident] = matched.get(ident, False) or matcher.matches(attributes, message)
+                    matched[ident] = matched.get(ident, False) or matches(
+                        sub.filter_policy, sub.filter_policy_scope, attributes, message)
             expected[sub.name] = {i for i in self.ledger.write_order if matched.get(i, True)}
         return expected
 

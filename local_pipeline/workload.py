@@ -2,7 +2,8 @@
 
 Every item has a ``version`` attribute (1 when inserted, 2 after its modification), so a
 change is identified by ``(id, eventName, version)`` (REMOVE carries the removed version).
-``poison`` items carry ``"poison": true``; the local run makes the subscribers' business
+Every item has a ``kind`` ("order" for an even item number, "refund" for an odd one), a field to route on
+(docs/fanout.md, "Routing on item fields"). ``poison`` items carry ``"poison": true``; the local run makes the subscribers' business
 logic reject every change of such an item. Poison items are inserted only (never modified
 or removed), so each poison item is exactly one rejected change per subscriber.
 """
@@ -56,12 +57,18 @@ class Workload:
 WRITE_BATCH = 25
 
 
+def item_kind(key: str) -> str:
+    """The item's ``kind``: "order" for an even item number, "refund" for an odd one."""
+    return "order" if int(key.rsplit("-", 1)[1]) % 2 == 0 else "refund"
+
+
 def _item(key: str, version: int, poison: bool) -> dict:
     item = {
         "id": {"S": key},
         "version": {"N": str(version)},
         "payload": {"S": f"value of {key}" if version == 1 else f"changed {key}"},
         "amount": {"N": str(len(key) * version)},
+        "kind": {"S": item_kind(key)},
     }
     if poison:
         item["poison"] = {"BOOL": True}

@@ -16,11 +16,20 @@ if TYPE_CHECKING:  # annotations only: the configuration's own rules read this m
 # must not import this module); re-exported here, where the handlers' contract is read.
 from . import defaults
 from .limits import CONSUMER_DEADLINE_MARGIN_MS, CONSUMER_MESSAGE_BUDGET_MS, consumer_batch_ms
+from .message_format import (
+    MAX_LIFTED_ATTRIBUTES,
+    MESSAGE_ATTRIBUTES,
+    MESSAGE_ATTRIBUTES_ENV,
+    MESSAGE_BODY_IMAGES,
+    MESSAGE_BODY_KEYS,
+    MESSAGE_BODY_OBJECTS,
+)
 from .names import SubscriberNames
 
 __all__ = [
     "CONSUMER_DEADLINE_MARGIN_MS", "CONSUMER_MESSAGE_BUDGET_MS", "FAILED_MESSAGE_RETENTION_SECONDS", "HANDLER",
-    "IDEMPOTENCY_HASH_KEY", "IDEMPOTENCY_TTL_ATTRIBUTE", "STREAM_VIEW_TYPE", "TABLE_HASH_KEY", "consumer_batch_ms",
+    "IDEMPOTENCY_HASH_KEY", "IDEMPOTENCY_TTL_ATTRIBUTE", "MAX_LIFTED_ATTRIBUTES", "MESSAGE_ATTRIBUTES",
+    "MESSAGE_ATTRIBUTES_ENV", "MESSAGE_BODY_IMAGES", "MESSAGE_BODY_KEYS", "MESSAGE_BODY_OBJECTS", "STREAM_VIEW_TYPE", "TABLE_HASH_KEY", "consumer_batch_ms",
     "consumer_environment", "producer_environment",
 ]
 
@@ -51,6 +60,9 @@ def producer_environment(config: PipelineConfig, topic_arn: str,
     if config.producer.publish_concurrency != defaults.PUBLISH_CONCURRENCY:
         # PublishBatch requests in flight (docs/producer-throughput.md).
         environment["PUBLISH_CONCURRENCY"] = str(config.producer.publish_concurrency)
+    lifted = config.producer.message_attributes
+    if lifted:  # only when set: the default stack's environment stays as it was
+        environment[MESSAGE_ATTRIBUTES_ENV] = ",".join(lifted)
     return environment
 
 

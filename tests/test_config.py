@@ -488,3 +488,60 @@ def test_the_stream_filter_and_the_local_run_agree(event_names, pattern, passing
     assert text is None or len(text) <= 4096
     assert {name for name in ("INSERT", "MODIFY", "REMOVE")
             if stream_record_passes(event_names, {"eventName": name, "dynamodb": {}})} == passing
+
+
+# ---------------------------------------------------------------------------------------------- routing (#20)
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({"filter_policy": {"kind": ["order"]}},
+     "subscribers.0.filter_policy: names the message attribute 'kind', which the producer never sends (it sends "
+     "eventName, tableName): the queue would receive nothing; lift the item field into an attribute with "
+     "producer.message_attributes = ['kind']"),
+    ({"filter_policy": {"$or": [{"eventName": ["INSERT"]}, {"kind": ["order"], "size": [{"numeric": [">", 1]}]}]}},
+     "names the message attributes 'kind', 'size', which the producer never sends"),
+    ({"filter_policy": {"kind": ["order"]}, "filter_policy_scope": "MessageBody"},
+     "subscribers.0.filter_policy: 'kind' is not a key of the message body (it has version, eventID, eventName"),
+    ({"filter_policy": {"newImage": ["x"]}, "filter_policy_scope": "MessageBody"},
+     "'newImage' is an object in the message body: match its fields"),
+    ({"filter_policy": {"eventName": {"x": ["y"]}}, "filter_policy_scope": "MessageBody"},
+     "'eventName' is not an object in the message body"),
+    ({"filter_policy": {"userIdentity": {"typ": ["Service"]}}, "filter_policy_scope": "MessageBody"},
+     "'userIdentity.typ' is not a key of the message body object (it has type, principalId)"),
+])
+def test_a_filter_policy_naming_what_the_producer_never_sends_is_an_error(settings, expected):
+    with pytest.raises(ConfigError) as caught:
+        build_config(subscribers=[{"name": "audit", **settings}])
+    assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize("settings", [
+    {"filter_policy": {"eventName": ["INSERT"], "tableName": [{"prefix": "app"}]}},
+    {"filter_policy": {"eventName": ["INSERT"]}, "filter_policy_scope": "MessageBody"},
+    {"filter_policy": {"newImage": {"any_item_field": ["x"]}, "keys": {"id": [{"prefix": "a"}]}},
+     "filter_policy_scope": "MessageBody"},
+    {"filter_policy": {"userIdentity": {"type": ["Service"]}, "truncated": [False]}, "filter_policy_scope": "MessageBody"},
+])
+def test_filter_policies_on_what_the_producer_sends_are_accepted(settings):
+    assert build_config(subscribers=[{"name": "a", **settings}]).subscribers[0].filter_policy == settings["filter_policy"]
+
+
+def test_lifted_item_fields_are_attributes_a_policy_may_name():
+    config = build_config(producer={"message_attributes": ["kind", "amount"]},
+                          subscribers=[{"name": "a", "filter_policy": {"kind": ["order"], "amount": [{"numeric": [">", 5]}]}}])
+    assert config.producer.message_attributes == ["kind", "amount"]
+
+
+@pytest.mark.parametrize(("names", "rule"), [
+    (["a", "b", "c", "d", "e", "f", "g", "h", "i"], "9 fields given: at most 8"),
+    (["eventName"], "'eventName' is sent on every message already"),
+    (["kind", "kind"], "the same field is listed twice"),
+    ([".kind"], "is not an SNS message attribute name"), (["kind."], "is not an SNS message attribute name"),
+    (["a..b"], "is not an SNS message attribute name"), (["amazon.kind"], "is not an SNS message attribute name"),
+    (["AWS.kind"], "is not an SNS message attribute name"), (["k ind"], "is not an SNS message attribute name"),
+    (["x" * 257], "is not an SNS message attribute name"), ([""], "is not an SNS message attribute name"),
+])
+def test_bad_lifted_attribute_names_name_the_field_and_rule(names, rule):
+    with pytest.raises(ConfigError) as caught:
+        build_config(producer={"message_attributes": names})
+    assert str(caught.value).splitlines()[1].strip().startswith("producer.message_attributes: ") and rule in str(caught.value)

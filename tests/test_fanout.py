@@ -297,7 +297,8 @@ def test_policies_the_config_rejects_are_rejected_by_sns_too(policy, sns_endpoin
     ids=["or", "numeric-range", "anything-but", "anything-but-prefix", "exists", "prefix-and-ignore-case"],
 )
 def test_valid_operator_policies_pass_config_and_sns(policy, sns_endpoint):
-    config = build_config(subscribers=[{"name": "a", "filter_policy": policy}])
+    lifted = [key for key in policy if key not in ("$or", "eventName", "tableName")]  # item fields the producer sends
+    config = build_config(producer={"message_attributes": lifted}, subscribers=[{"name": "a", "filter_policy": policy}])
     assert config.subscribers[0].filter_policy == policy
     sns_endpoint(policy)
 
@@ -345,3 +346,15 @@ def test_problems_of_every_environment_are_reported_together():
     with pytest.raises(ConfigError) as caught:
         environments_from_dict({"environments": {"dev": {"region": "nowhere"}, "prod": {"stream": {"batch_size": 0}}}})
     assert [p.field for p in caught.value.problems] == ["environments.dev.region", "environments.prod.stream.batch_size"]
+
+
+def test_props_refuse_a_filter_on_an_attribute_the_producer_never_sends():
+    """EventPipelineProps go through the configuration's checks: the same rule, the props' field named."""
+    from constructs_lib.pipeline_props import EventPipelineProps
+
+    with pytest.raises(ConfigError) as caught:
+        EventPipelineProps(subscribers=({"name": "audit", "filter_policy": {"kind": ["order"]}},))
+    assert "subscribers.0.filter_policy: names the message attribute 'kind'" in str(caught.value)
+    props = EventPipelineProps(producer={"message_attributes": ["kind"]},
+                               subscribers=({"name": "audit", "filter_policy": {"kind": ["order"]}},))
+    assert props.producer.message_attributes == ["kind"]

@@ -31,6 +31,7 @@ BASE: dict[str, Any] = {
     "backend": {"bucket": "state-bucket", "dynamodb_table": "locks"},
     "security": {"key_users": ["arn:aws:iam::123456789012:role/ops"]},
     "subscribers": [{"name": "a", "filter_policy": {"k": ["v"]}}],
+    "producer": {"message_attributes": ["k"]},  # the filter policy's attribute is one the producer sends
 }
 
 

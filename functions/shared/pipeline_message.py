@@ -28,7 +28,12 @@ Message format (one SNS message per stream record, a JSON object, UTF-8 text)
     }
 
 SNS message attributes on every message (DataType String), for subscription filter policies:
-``eventName`` and ``tableName``.
+``eventName`` and ``tableName``. Besides them, the item fields named in ``MESSAGE_ATTRIBUTES`` (the producer's
+environment, comma-separated; ``producer.message_attributes`` in the configuration), see
+:func:`lifted_attributes`: top-level attributes of the new image (the old image for REMOVE); ``S`` is sent as a
+String, ``N`` as a Number (DynamoDB's digits), ``BOOL`` as the String ``true``/``false``. A field that is missing,
+of another type, empty, longer than ``MAX_LIFTED_VALUE_BYTES``, holding characters SNS refuses, or a number outside
+SNS's Number range is not sent (a filter on it does not match; ``exists: false`` does).
 
 Attribute conversion (DynamoDB JSON -> plain JSON), lossless for values
 -----------------------------------------------------------------------
@@ -98,6 +103,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 from datetime import datetime
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
@@ -401,6 +407,64 @@ def _text(record: dict, ddb: dict, table: str, keys: str, new: str, old: str, re
     return "".join(parts)
 
 
+# ---------------------------------------------------------------------------------------------- lifted attributes
+
+#: The producer's environment variable naming the item fields sent as message attributes (comma-separated).
+MESSAGE_ATTRIBUTES_ENV = "MESSAGE_ATTRIBUTES"
+#: A lifted value longer than this (UTF-8 bytes) is not sent: attributes are for routing, and they count
+#: towards the message size (8 x 1 KiB at most, far inside the size headroom of a keys-only message).
+MAX_LIFTED_VALUE_BYTES = 1024
+#: SNS Number attributes: at most 38 significant digits, magnitude from 10^-128 to 10^126.
+_SNS_NUMBER_DIGITS, _SNS_NUMBER_MIN_EXP, _SNS_NUMBER_MAX_EXP = 38, -128, 126
+
+
+def _lifted_names() -> tuple[str, ...]:
+    text = os.environ.get(MESSAGE_ATTRIBUTES_ENV, "")
+    return tuple(name for name in text.split(",") if name)
+
+
+def _sns_number(text: str) -> bool:
+    try:
+        dec = Decimal(text)
+    except (InvalidOperation, ValueError):
+        return False
+    if not dec.is_finite():
+        return False
+    if dec.is_zero():
+        return True
+    digits = len(dec.normalize().as_tuple().digits)
+    return digits <= _SNS_NUMBER_DIGITS and _SNS_NUMBER_MIN_EXP <= dec.adjusted() < _SNS_NUMBER_MAX_EXP
+
+
+def lifted_attributes(record: dict, names: tuple[str, ...] | None = None) -> dict:
+    """The message attributes lifted from the record's item: for each name (default: ``MESSAGE_ATTRIBUTES`` of the
+    environment), the top-level attribute of ``NewImage`` (``OldImage`` for REMOVE) when it is an S, N or BOOL SNS
+    can carry; anything else is left out (see the module docstring)."""
+    names = _lifted_names() if names is None else names
+    if not names:
+        return {}
+    ddb = record.get("dynamodb") if isinstance(record.get("dynamodb"), dict) else {}
+    image = ddb.get("OldImage" if record.get("eventName") == "REMOVE" else "NewImage")
+    if not isinstance(image, dict):
+        return {}
+    lifted = {}
+    for name in names:
+        value = image.get(name)
+        if not isinstance(value, dict) or len(value) != 1:
+            continue
+        ((tag, raw),) = value.items()
+        if tag == "S" and isinstance(raw, str) and raw and _SNS_REFUSED.search(raw) is None:
+            if len(raw.encode("utf-8", "surrogatepass")) <= MAX_LIFTED_VALUE_BYTES:
+                lifted[name] = {"DataType": "String", "StringValue": raw}
+        elif tag == "N" and isinstance(raw, (str, int, float)) and not isinstance(raw, bool):
+            text = raw if isinstance(raw, str) else str(raw)
+            if _sns_number(text) and len(text) <= MAX_LIFTED_VALUE_BYTES:
+                lifted[name] = {"DataType": "Number", "StringValue": text.strip()}
+        elif tag == "BOOL" and isinstance(raw, bool):
+            lifted[name] = {"DataType": "String", "StringValue": "true" if raw else "false"}
+    return lifted
+
+
 class Message:
     """One stream record as an SNS message: ``body`` (text), ``attributes`` (MessageAttributes), ``size`` (bytes SNS
     counts: UTF-8 body + attributes), ``keys`` (JSON text) and ``truncated_reason`` (None unless keys-only)."""
@@ -429,6 +493,7 @@ def build(record: dict, budget: Budget = DEFAULT_BUDGET) -> Message:
     attributes = {
         "eventName": {"DataType": "String", "StringValue": event_name},
         "tableName": {"DataType": "String", "StringValue": table},
+        **lifted_attributes(record),
     }
     keys = image_json(ddb.get("Keys"))  # a record whose keys cannot be converted fails (raises)
     reason = None

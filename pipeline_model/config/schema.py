@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from .. import message_format
 from .. import defaults
 from .. import limits
 from .. import mapping as _mapping
@@ -105,11 +106,37 @@ DEFAULT_PUBLISH_CONCURRENCY = defaults.PUBLISH_CONCURRENCY
 MAX_PUBLISH_CONCURRENCY = limits.MAX_PUBLISH_CONCURRENCY
 
 
+#: An SNS message attribute name: A-Z a-z 0-9 _ - . (no leading, trailing or doubled period), at most 256
+#: characters, not starting with "AWS." or "Amazon." in any case (Amazon SNS, "Message attribute items").
+_SNS_ATTRIBUTE_NAME = re.compile(r"(?!\.)(?!.*\.\.)[A-Za-z0-9_.-]{1,256}(?<!\.)")
+_RESERVED_ATTRIBUTE_PREFIXES = ("aws.", "amazon.")
+
+
 class ProducerConfig(FunctionConfig):
-    """The producer function: size and limits, and how it publishes."""
+    """The producer function: size and limits, how it publishes and what."""
 
     publish_concurrency: Annotated[int, Field(ge=1, le=MAX_PUBLISH_CONCURRENCY)] = DEFAULT_PUBLISH_CONCURRENCY
     """PublishBatch requests in flight at once per invocation (1-16; 1 = one after another). FIFO topics: each item's changes still go one at a time, in stream order (see docs/producer-throughput.md)."""
+    message_attributes: list[str] = Field(default_factory=list)
+    """Item fields the producer also sends as SNS message attributes, for filter policies (besides eventName and tableName): top-level attributes of the item's new image (old image for REMOVE); S is sent as String, N as Number, BOOL as String "true"/"false"; a field that is missing, of another type, empty or over 1,024 bytes is not sent. At most 8; SNS attribute names (A-Z a-z 0-9 _ - ., no leading/trailing/double '.', not 'AWS.'/'Amazon.'). See docs/fanout.md."""
+
+    @field_validator("message_attributes")
+    @classmethod
+    def _message_attributes(cls, value: list[str]) -> list[str]:
+        if len(value) > message_format.MAX_LIFTED_ATTRIBUTES:
+            raise ValueError(
+                f"{len(value)} fields given: at most {message_format.MAX_LIFTED_ATTRIBUTES} (SNS delivers at most 10 message "
+                f"attributes to a raw-delivery queue, and the producer always sends {', '.join(message_format.MESSAGE_ATTRIBUTES)})")
+        for name in value:
+            if not _SNS_ATTRIBUTE_NAME.fullmatch(name) or name.lower().startswith(_RESERVED_ATTRIBUTE_PREFIXES):
+                raise ValueError(
+                    f"{name!r} is not an SNS message attribute name (1-256 of A-Z a-z 0-9 _ - ., no leading, trailing "
+                    "or doubled '.', not starting with 'AWS.' or 'Amazon.')")
+            if name in message_format.MESSAGE_ATTRIBUTES:
+                raise ValueError(f"{name!r} is sent on every message already")
+        if len(set(value)) != len(value):
+            raise ValueError("the same field is listed twice")
+        return value
 
 
 class SubscriberConfig(_Model):
@@ -394,7 +421,7 @@ class PipelineConfig(_Model):
     architecture: Literal["x86_64", "arm64"] = defaults.ARCHITECTURE
     """Lambda architecture of both functions (and of the Powertools layer)."""
     producer: ProducerConfig = ProducerConfig()
-    """The producer function's timeout, memory, concurrency, log retention and publish concurrency."""
+    """The producer function's timeout, memory, concurrency, log retention, publish concurrency, and the item fields it sends as message attributes."""
     stream: StreamConfig = StreamConfig()
     """How the producer reads the table's stream."""
     security: SecurityConfig = SecurityConfig()
@@ -568,7 +595,66 @@ def check_tokens(config: PipelineConfig) -> list[Problem]:
     return [found] if found is not None else []
 
 
+def _policy_keys(policy: dict[str, Any]) -> Iterable[tuple[str, Any]]:
+    """The (key, value) pairs of a filter policy's top level, through ``$or`` branches."""
+    for key, value in policy.items():
+        if key == "$or" and isinstance(value, list):
+            for branch in value:
+                if isinstance(branch, dict):
+                    yield from _policy_keys(branch)
+        else:
+            yield key, value
+
+
+def _body_problems(policy: dict[str, Any], allowed: Iterable[str], path: str) -> list[str]:
+    """What a MessageBody policy names that the message body does not have (``path``: where, for the text)."""
+    allowed = tuple(allowed)
+    problems = []
+    for key, value in _policy_keys(policy):
+        where = repr(path + key)
+        if key not in allowed:
+            problems.append(f"{where} is not a key of the message body{' object' if path else ''} "
+                            f"(it has {', '.join(allowed)})")
+        elif isinstance(value, dict):
+            if key in message_format.MESSAGE_BODY_IMAGES:
+                continue  # item attributes: any name
+            if key in message_format.MESSAGE_BODY_OBJECTS:
+                problems += _body_problems(value, message_format.MESSAGE_BODY_OBJECTS[key], f"{path}{key}.")
+            else:
+                problems.append(f"{where} is not an object in the message body: match its value with a list")
+        elif key in message_format.MESSAGE_BODY_IMAGES or key in message_format.MESSAGE_BODY_OBJECTS:
+            problems.append(f"{where} is an object in the message body: match its fields, "
+                            f"e.g. {{\"{key}\": {{\"<field>\": [...]}}}}")
+    return problems
+
+
+def check_routing(config: PipelineConfig) -> list[Problem]:
+    """Every filter policy names only what the producer publishes, so no subscription can match nothing:
+    message attributes it sends (eventName, tableName, producer.message_attributes), keys of the body."""
+    problems = []
+    sent = (*message_format.MESSAGE_ATTRIBUTES, *config.producer.message_attributes)
+    for index, sub in enumerate(config.subscribers):
+        if not isinstance(sub.filter_policy, dict):
+            continue
+        field = f"subscribers.{index}.filter_policy"
+        if sub.filter_policy_scope == "MessageAttributes":
+            unknown = sorted({key for key, _ in _policy_keys(sub.filter_policy)} - set(sent))
+            if unknown:
+                problems.append(Problem(
+                    field, f"names the message attribute{'s' if len(unknown) > 1 else ''} "
+                    f"{', '.join(map(repr, unknown))}, which the producer never sends (it sends {', '.join(sent)}): "
+                    "the queue would receive nothing",
+                    "lift the item field into an attribute with producer.message_attributes = "
+                    f"[{', '.join(map(repr, unknown))}], or filter on eventName/tableName (docs/fanout.md)"))
+        else:
+            for text in _body_problems(sub.filter_policy, message_format.MESSAGE_BODY_KEYS, ""):
+                problems.append(Problem(
+                    field, text, "item fields are under newImage/oldImage, e.g. {\"newImage\": {\"kind\": [\"order\"]}} "
+                    "(docs/fanout.md)"))
+    return problems
+
+
 PIPELINE_CHECKS: tuple[Callable[[PipelineConfig], list[Problem]], ...] = (
     check_tokens, check_names, check_ordering, check_powertools_source, check_idempotency_window,
-    check_key_users_partition,
+    check_key_users_partition, check_routing,
 )

@@ -115,3 +115,29 @@ def test_the_local_run_uses_the_configured_concurrency(monkeypatch):
     with temporary_environment({"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}):  # loopback, never contacted
         run._load_functions(io.StringIO())
     assert run.functions["__producer__"].module.PUBLISH_CONCURRENCY == 3
+
+
+# ---------------------------------------------------------------------------------------------- what the producer publishes
+
+
+def test_the_message_format_the_routing_check_knows_is_the_one_the_producer_builds(monkeypatch):
+    """pipeline_model.message_format (read by the configuration's routing check) matches pipeline_message.py."""
+    from handlers_support import pipeline_message, stream_record
+
+    monkeypatch.delenv(contract.MESSAGE_ATTRIBUTES_ENV, raising=False)
+    identity = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    full = pipeline_message.build(stream_record(1, "REMOVE", user_identity=identity))
+    truncated = pipeline_message.build(stream_record(2, new={"pk": {"S": "item-2"}, "x": {"S": "y" * 300_000}}))
+    keys = set(json.loads(full.body)) | set(json.loads(truncated.body))
+    assert keys == set(contract.MESSAGE_BODY_KEYS)
+    assert set(json.loads(full.body)["userIdentity"]) == set(contract.MESSAGE_BODY_OBJECTS["userIdentity"])
+    assert tuple(full.attributes) == contract.MESSAGE_ATTRIBUTES
+    assert pipeline_message.MESSAGE_ATTRIBUTES_ENV == contract.MESSAGE_ATTRIBUTES_ENV
+    assert contract.MAX_LIFTED_ATTRIBUTES + len(contract.MESSAGE_ATTRIBUTES) == 10  # SNS -> raw SQS: at most 10
+
+
+def test_lifted_fields_reach_the_producer_environment_only_when_set():
+    topic = "arn:aws:sns:us-east-1:123456789012:t"
+    assert contract.MESSAGE_ATTRIBUTES_ENV not in contract.producer_environment(build_config(), topic)
+    config = build_config(producer={"message_attributes": ["kind", "amount"]})
+    assert contract.producer_environment(config, topic)[contract.MESSAGE_ATTRIBUTES_ENV] == "kind,amount"

@@ -168,6 +168,48 @@ def test_message_attributes_drive_filter_policies(producer, pipeline):
     assert [m["eventID"] for m in pipeline.payloads(removes)] == ["ev-2"]
 
 
+def _item(i: int, **fields: dict) -> dict:
+    return {"pk": {"S": f"item-{i}"}, **fields}
+
+
+def test_lifted_item_fields_are_message_attributes_a_filter_policy_routes_on(producer, pipeline, monkeypatch):
+    """producer.message_attributes (MESSAGE_ATTRIBUTES in the environment): S as String, N as Number, BOOL as String;
+    the new image, or the old one for REMOVE; anything SNS cannot carry is left out, never a failed publish."""
+    monkeypatch.setenv("MESSAGE_ATTRIBUTES", "kind,amount,paid,tags,blank,huge,tiny")
+    orders = pipeline.add_queue("orders-only", filter_policy={"kind": ["order"]})
+    big = pipeline.add_queue("big-amounts", raw=True, filter_policy={"amount": [{"numeric": [">=", 100]}]})
+    records = [
+        stream_record(1, new=_item(1, kind={"S": "order"}, amount={"N": "250"}, paid={"BOOL": True},
+                                   tags={"SS": ["a"]}, blank={"S": ""}, huge={"S": "x" * 1025}, tiny={"N": "1E-129"})),
+        stream_record(2, new=_item(2, kind={"S": "refund"}, amount={"N": "12.5"})),
+        stream_record(3, "REMOVE", old=_item(3, kind={"S": "order"}, amount={"N": "99.99999"})),
+        stream_record(4, new=_item(4)),
+    ]
+    assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
+    assert [m["eventID"] for m in pipeline.payloads(orders)] == ["ev-1", "ev-3"]
+    raw = pipeline.drain(big)
+    assert [json.loads(m["Body"])["eventID"] for m in raw] == ["ev-1"]
+    assert raw[0]["MessageAttributes"]["amount"] == {"DataType": "Number", "StringValue": "250"}
+    envelopes = {json.loads(json.loads(m["Body"])["Message"])["eventID"]: json.loads(m["Body"])["MessageAttributes"]
+                 for m in pipeline.drain()}
+    first = envelopes["ev-1"]
+    assert {name: (a["Type"], a["Value"]) for name, a in first.items()} == {
+        "eventName": ("String", "INSERT"), "tableName": ("String", "orders"), "kind": ("String", "order"),
+        "amount": ("Number", "250"), "paid": ("String", "true")}  # tags (SS), blank, huge, tiny: not sent
+    assert envelopes["ev-3"]["kind"]["Value"] == "order"  # REMOVE: from the old image
+    assert set(envelopes["ev-4"]) == {"eventName", "tableName"}  # fields missing: nothing lifted
+
+
+def test_nothing_is_lifted_without_message_attributes(producer, monkeypatch):
+    monkeypatch.delenv("MESSAGE_ATTRIBUTES", raising=False)
+    message = pipeline_message.build(stream_record(1, new=_item(1, kind={"S": "order"})))
+    assert set(message.attributes) == {"eventName", "tableName"}
+    monkeypatch.setenv("MESSAGE_ATTRIBUTES", "kind")
+    lifted = pipeline_message.build(stream_record(1, new=_item(1, kind={"S": "order"})))
+    assert lifted.attributes["kind"] == {"DataType": "String", "StringValue": "order"}
+    assert lifted.size == message.size + len("kind") + len("String") + len("order")  # counted towards 256 KiB
+
+
 def test_table_name_from_arn():
     assert pipeline_message.table_name_from_arn("arn:aws:dynamodb:eu-west-1:1:table/my.tbl-1/stream/2024") == "my.tbl-1"
     assert pipeline_message.table_name_from_arn(None) == "unknown"
