@@ -336,6 +336,42 @@ def _gaps(outcome: MessageOutcome, read: RangeRead, start: int, end: int) -> lis
     return gaps
 
 
+def _publish_records(records: list[dict], arn: str, shard: str, publish: Publish | None, dry_run: bool,
+                     delivered: set[RecordKey], journal: TextIO | None) -> dict[str, RecordOutcome]:
+    """Each record's outcome by sequence number: already delivered (``delivered``), else published by the real
+    producer in one call (replayed, up to the first failure it reports; missing from there on), or in a dry run
+    would replay. What is published is added to ``delivered`` and written to ``journal``."""
+    results: dict[str, RecordOutcome] = {}
+    fresh = []
+    for record in records:
+        sequence = record["dynamodb"]["SequenceNumber"]
+        if (arn, shard, sequence) in delivered:
+            results[sequence] = RecordOutcome(ALREADY_DELIVERED, sequence, detail="published before")
+        else:
+            fresh.append(record)
+    if dry_run:
+        for r in fresh:
+            results[r["dynamodb"]["SequenceNumber"]] = RecordOutcome(RECORD_WOULD_REPLAY, r["dynamodb"]["SequenceNumber"])
+    elif fresh:
+        assert publish is not None, "publish is required unless dry_run"
+        try:
+            done, problem = _published(publish(stream_event(fresh, arn)), fresh)
+        except Exception as error:
+            done, problem = 0, f"the producer raised {type(error).__name__}: {error}"
+        for index, record in enumerate(fresh):
+            sequence = record["dynamodb"]["SequenceNumber"]
+            if index < done:
+                results[sequence] = RecordOutcome(RECORD_REPLAYED, sequence)
+                delivered.add((arn, shard, sequence))
+                if journal is not None:
+                    journal.write(f"{arn} {shard} {sequence}\n")
+            else:
+                results[sequence] = RecordOutcome(MISSING, sequence, detail=f"not replayed: {problem}")
+        if journal is not None:
+            journal.flush()
+    return results
+
+
 def replay_message(message: dict, sqs_client: Any, streams_client: Any, queue_url: str,
                    publish: Publish | None, dry_run: bool, delivered: set[RecordKey] | None = None,
                    journal: TextIO | None = None) -> MessageOutcome:
@@ -364,34 +400,7 @@ def replay_message(message: dict, sqs_client: Any, streams_client: Any, queue_ur
     outcome.records_found = len(read.records)
     gaps = _gaps(outcome, read, start, end)
 
-    results: dict[str, RecordOutcome] = {}
-    fresh = []
-    for record in read.records:
-        sequence = record["dynamodb"]["SequenceNumber"]
-        if (arn, shard, sequence) in delivered:
-            results[sequence] = RecordOutcome(ALREADY_DELIVERED, sequence, detail="published before")
-        else:
-            fresh.append(record)
-    if dry_run:
-        for r in fresh:
-            results[r["dynamodb"]["SequenceNumber"]] = RecordOutcome(RECORD_WOULD_REPLAY, r["dynamodb"]["SequenceNumber"])
-    elif fresh:
-        assert publish is not None, "publish is required unless dry_run"
-        try:
-            done, problem = _published(publish(stream_event(fresh, arn)), fresh)
-        except Exception as error:
-            done, problem = 0, f"the producer raised {type(error).__name__}: {error}"
-        for index, record in enumerate(fresh):
-            sequence = record["dynamodb"]["SequenceNumber"]
-            if index < done:
-                results[sequence] = RecordOutcome(RECORD_REPLAYED, sequence)
-                delivered.add((arn, shard, sequence))
-                if journal is not None:
-                    journal.write(f"{arn} {shard} {sequence}\n")
-            else:
-                results[sequence] = RecordOutcome(MISSING, sequence, detail=f"not replayed: {problem}")
-        if journal is not None:
-            journal.flush()
+    results = _publish_records(read.records, arn, shard, publish, dry_run, delivered, journal)
     ordered = [results[r["dynamodb"]["SequenceNumber"]] for r in read.records]
     outcome.records = [g for g in gaps if g.sequence == str(start)] + ordered + \
                       [g for g in gaps if g.sequence != str(start)]
