@@ -144,3 +144,15 @@ def test_s3_stack_validates_and_plans_offline(s3_synth, offline):  # noqa: F811
     problems = "\n".join(map(tv.format_diagnostic, result.diagnostics)) + result.output
     assert result.valid and result.diagnostics == [], problems
     assert result.plan_changes["add"] > 0, result.plan_changes
+
+
+@pytest.mark.parametrize("stack, suffix, expected", [
+    (None, "", "event-driven-pipeline-failures-"),
+    ("Orders_Pipeline", "-dev", "orders-pipeline-dev-failures-"),
+    ("A" * 63, "", "a" * 27 + "-failures-"),
+])
+def test_bucket_prefix_fits_s3_names(stack, suffix, expected):
+    from pipeline_model.names import BUCKET_PREFIX_MAX, pipeline_names
+
+    prefix = pipeline_names(stack=stack, suffix=suffix).failure_bucket_prefix
+    assert prefix == expected and len(prefix) <= BUCKET_PREFIX_MAX
