@@ -100,7 +100,7 @@ help:
 	@echo "  make bench     performance figures (ARGS=--setup: fresh-clone set-up times instead)"
 	@echo "  make capacity  each environment's peak against AWS's quotas: [capacity] in CONFIG (ARGS=\"--quota sns_publish=60000\")"
 	@echo "  make local     the pipeline end to end on a local AWS emulator (ARGS=\"--items 500\")"
-	@echo "  make replay    republish stream batches from the failure queue (ARGS=\"--queue-url ... --topic-arn ...\")"
+	@echo "  make replay    republish failed stream batches from the failure queue or bucket (ARGS=\"--queue-url ... | --bucket ... --topic-arn ...\")"
 	@echo "  make install   install everything (Python packages, CLI, checkov) without running anything"
 	@echo "  make validate-stacks  refuse stack folders holding both cdk.tf and cdk.tf.json (make plan runs it)"
 	@echo "  make terraform-on-path  check that TERRAFORM is on PATH (make plan runs it)"

@@ -46,6 +46,8 @@ _LAZY = {
     "MessagingKey": "security",
     "Account": "security",
     "Alarms": "observability",
+    "FailureBucket": "bucket",
+    "FailureBucketProps": "bucket",
     "Dashboard": "observability",
     "PropsConflictError": "props",
     "DuplicateLogicalIdError": "ids",
@@ -65,6 +67,8 @@ __all__ = [
     "EventPipeline",
     "EventPipelineProps",
     "EventSourceTrigger",
+    "FailureBucket",
+    "FailureBucketProps",
     "MessagingKey",
     "PackagingError",
     "PipelineConfig",
@@ -94,6 +98,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # for type checkers and IDEs (explicit re-exports); at run time __getattr__ loads them
     from .app import build_app as build_app
+    from .bucket import FailureBucket as FailureBucket, FailureBucketProps as FailureBucketProps
     from .cdk import App as App, TerraformStack as TerraformStack
     from .facts import StackFacts as StackFacts, stack_facts as stack_facts
     from .function import PythonFunction as PythonFunction, PythonFunctionProps as PythonFunctionProps

@@ -25,6 +25,14 @@ _SUBMODULES = (
     "data_aws_ssm_parameter",
     "data_aws_region",
     "data_aws_partition",
+    "s3_bucket",
+    "s3_bucket_server_side_encryption_configuration",
+    "s3_bucket_public_access_block",
+    "s3_bucket_versioning",
+    "s3_bucket_ownership_controls",
+    "s3_bucket_lifecycle_configuration",
+    "s3_bucket_policy",
+    "s3_bucket_metric",
 )
 
 _modules, STATUS = _provider.load(FLAVOUR, _SUBMODULES)
@@ -55,6 +63,23 @@ if TYPE_CHECKING:  # type checkers see cdktf's provider classes; CDK Terrain's h
     from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter as DataAwsSsmParameter
     from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion as DataAwsRegion
     from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition as DataAwsPartition
+    from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket as S3Bucket
+    from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import S3BucketServerSideEncryptionConfigurationA as S3BucketServerSideEncryptionConfigurationA
+    from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import S3BucketServerSideEncryptionConfigurationRuleA as S3BucketServerSideEncryptionConfigurationRuleA
+    from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA as S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA
+    from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock as S3BucketPublicAccessBlock
+    from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA as S3BucketVersioningA
+    from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningVersioningConfiguration as S3BucketVersioningVersioningConfiguration
+    from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import S3BucketOwnershipControls as S3BucketOwnershipControls
+    from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import S3BucketOwnershipControlsRule as S3BucketOwnershipControlsRule
+    from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import S3BucketLifecycleConfiguration as S3BucketLifecycleConfiguration
+    from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import S3BucketLifecycleConfigurationRule as S3BucketLifecycleConfigurationRule
+    from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload as S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload
+    from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import S3BucketLifecycleConfigurationRuleExpiration as S3BucketLifecycleConfigurationRuleExpiration
+    from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import S3BucketLifecycleConfigurationRuleFilter as S3BucketLifecycleConfigurationRuleFilter
+    from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration as S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration
+    from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy as S3BucketPolicy
+    from cdktf_cdktf_provider_aws.s3_bucket_metric import S3BucketMetric as S3BucketMetric
 else:
     AwsProvider = _modules["provider"].AwsProvider
     AwsProviderDefaultTags = _modules["provider"].AwsProviderDefaultTags
@@ -77,3 +102,25 @@ else:
     DataAwsSsmParameter = _modules["data_aws_ssm_parameter"].DataAwsSsmParameter
     DataAwsRegion = _modules["data_aws_region"].DataAwsRegion
     DataAwsPartition = _modules["data_aws_partition"].DataAwsPartition
+    S3Bucket = _modules["s3_bucket"].S3Bucket
+    _sse = _modules["s3_bucket_server_side_encryption_configuration"]
+    S3BucketServerSideEncryptionConfigurationA = _sse.S3BucketServerSideEncryptionConfigurationA
+    S3BucketServerSideEncryptionConfigurationRuleA = _sse.S3BucketServerSideEncryptionConfigurationRuleA
+    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA = (
+        _sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA)
+    S3BucketPublicAccessBlock = _modules["s3_bucket_public_access_block"].S3BucketPublicAccessBlock
+    S3BucketVersioningA = _modules["s3_bucket_versioning"].S3BucketVersioningA
+    S3BucketVersioningVersioningConfiguration = _modules["s3_bucket_versioning"].S3BucketVersioningVersioningConfiguration
+    S3BucketOwnershipControls = _modules["s3_bucket_ownership_controls"].S3BucketOwnershipControls
+    S3BucketOwnershipControlsRule = _modules["s3_bucket_ownership_controls"].S3BucketOwnershipControlsRule
+    _lifecycle = _modules["s3_bucket_lifecycle_configuration"]
+    S3BucketLifecycleConfiguration = _lifecycle.S3BucketLifecycleConfiguration
+    S3BucketLifecycleConfigurationRule = _lifecycle.S3BucketLifecycleConfigurationRule
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload = (
+        _lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload)
+    S3BucketLifecycleConfigurationRuleExpiration = _lifecycle.S3BucketLifecycleConfigurationRuleExpiration
+    S3BucketLifecycleConfigurationRuleFilter = _lifecycle.S3BucketLifecycleConfigurationRuleFilter
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration = (
+        _lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration)
+    S3BucketPolicy = _modules["s3_bucket_policy"].S3BucketPolicy
+    S3BucketMetric = _modules["s3_bucket_metric"].S3BucketMetric

@@ -36,6 +36,7 @@ from .aws import (
     LambdaEventSourceMappingFilterCriteriaFilter,
     SnsTopicSubscription,
 )
+from .bucket import FailureBucket, FailureBucketProps, new_objects_alarm
 from .cdk import App, TerraformStack
 from .facts import StackFacts, provider_region, stack_facts
 from .function import PythonFunction, PythonFunctionProps, build_dir
@@ -70,8 +71,9 @@ class SynthesizedError(PipelineError):
     """The construct tree was changed after the app was synthesized (the change would be lost)."""
 
 
-def stream_mapping(props: EventPipelineProps, failure_queue_arn: str) -> dict[str, Any]:
-    """Arguments of the stream -> producer mapping: bounded retries, bisect, on-failure queue."""
+def stream_mapping(props: EventPipelineProps, failure_destination_arn: str) -> dict[str, Any]:
+    """Arguments of the stream -> producer mapping: bounded retries, bisect, on-failure destination (the stream
+    failure queue, or the failure bucket with stream.on_failure = "s3")."""
     stream = props.stream
     mapping: dict[str, Any] = {
         "starting_position": stream.starting_position,
@@ -82,7 +84,7 @@ def stream_mapping(props: EventPipelineProps, failure_queue_arn: str) -> dict[st
         "maximum_record_age_in_seconds": stream.maximum_record_age_seconds,
         "parallelization_factor": stream.parallelization_factor,
         "destination_config": LambdaEventSourceMappingDestinationConfig(
-            on_failure=LambdaEventSourceMappingDestinationConfigOnFailure(destination_arn=failure_queue_arn)
+            on_failure=LambdaEventSourceMappingDestinationConfigOnFailure(destination_arn=failure_destination_arn)
         ),
     }
     if stream.maximum_batching_window_seconds:
@@ -156,17 +158,30 @@ class EventPipeline(Construct):
         ), logical_id=self._id("table"))
         self.topic = Topic(self, "topic", props=self._topic_props(names.topic, fifo=props.fifo),
                            logical_id=self._id("topic"))
-        # Stream records that still fail after the bounded retries are kept here, not dropped.
-        self.stream_failures = Queue(self, "stream_failures", props=self._queue_props(
-            names.stream_failure_queue, message_retention_seconds=FAILED_MESSAGE_RETENTION_SECONDS,
-        ), logical_id=self._id("stream_failures"))
+        # Stream records that still fail after the bounded retries are kept, not dropped: a pointer in the
+        # stream failure queue, or (on_failure = "s3") the batch itself in the failure bucket.
+        self.stream_failures: Queue | None = None
+        self.failure_bucket: FailureBucket | None = None
+        if props.stream.on_failure == "s3":
+            self.failure_bucket = FailureBucket(self, "stream_failure_bucket", props=FailureBucketProps(
+                bucket_prefix=names.failure_bucket_prefix, retention_days=props.stream.failure_retention_days,
+                key=self.key, enforce_tls=props.security.enforce_tls, logical_id=self._id("stream_failure_bucket"),
+            ))
+            if self.key is not None:
+                self.key.allow_via_service("s3")  # the operator's replay reads the objects through S3
+            failure_destination = self.failure_bucket.bucket_arn
+        else:
+            self.stream_failures = Queue(self, "stream_failures", props=self._queue_props(
+                names.stream_failure_queue, message_retention_seconds=FAILED_MESSAGE_RETENTION_SECONDS,
+            ), logical_id=self._id("stream_failures"))
+            failure_destination = self.stream_failures.queue_arn
         self.producer = PythonFunction(self, "producer", props=self._producer_props(), logical_id=self._id("producer"))
         if self.key is not None:
             self.key.grant_send(self.producer.role_arn)
         self.stream_trigger = EventSourceTrigger(self, "stream_trigger", function=self.producer, props=TriggerProps(
             event_source_arn=self.table.stream_arn,
             managed_policy_arn=managed_policy_arn(DYNAMODB_EXECUTION_ROLE, self.facts.partition),
-            mapping=stream_mapping(props, self.stream_failures.queue_arn),
+            mapping=stream_mapping(props, failure_destination),
         ))
         self.alarm_topic, self.alarms = self._alarms() if props.alarms.enabled else (None, None)
         self.dashboard = self._dashboard() if props.dashboard else None
@@ -325,13 +340,15 @@ class EventPipeline(Construct):
             environment=self._producer_environment(),
             policy_statements={
                 "publish": {"effect": "Allow", "actions": ["sns:Publish"], "resources": [self.topic.topic_arn]},
-                # The event source mapping sends records that exhausted their retries here
-                # using the function's role.
-                "stream_failures": {
-                    "effect": "Allow",
-                    "actions": ["sqs:SendMessage"],
-                    "resources": [self.stream_failures.queue_arn],
-                },
+                # The event source mapping sends records that exhausted their retries to the on-failure
+                # destination using the function's role: the queue, or the bucket only.
+                **(self.failure_bucket.writer_statements if self.failure_bucket is not None else {
+                    "stream_failures": {
+                        "effect": "Allow",
+                        "actions": ["sqs:SendMessage"],
+                        "resources": [self.stream_failures.queue_arn],
+                    },
+                }),
             },
             layers=self.layers,
             bundle=self.bundle,
@@ -371,8 +388,10 @@ class EventPipeline(Construct):
             *function_alarms("producer", names.producer_function, self.producer.function_name),
             iterator_age_alarm("producer", names.producer_function, self.producer.function_name,
                                config.alarms.iterator_age_ms),
-            messages_waiting_alarm("stream_failures", names.stream_failure_queue,
-                                   self.stream_failures.queue_name),
+            messages_waiting_alarm("stream_failures", names.stream_failure_queue, self.stream_failures.queue_name)
+            if self.stream_failures is not None else
+            new_objects_alarm("stream_failure_bucket", names.failure_bucket_prefix.rstrip("-"),
+                              self.failure_bucket.bucket_name),
             *sns_delivery_alarms("topic", names.topic, names.topic),
         ]
         alarms = Alarms(
@@ -402,7 +421,7 @@ class EventPipeline(Construct):
                 producer_function=self.producer.function_name,
                 consumer_functions=tuple(s.function.function_name for s in self.subscribers),
                 queues=tuple(s.queue.queue_name for s in self.subscribers),
-                dead_letter_queues=(self.stream_failures.queue_name,
+                dead_letter_queues=(*([self.stream_failures.queue_name] if self.stream_failures is not None else []),
                                     *(q for s in self.subscribers for q in (s.queue.dlq_name,
                                                                             s.queue.delivery_dlq.queue_name))),
                 topic=self.props.names.topic,

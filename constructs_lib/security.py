@@ -131,6 +131,8 @@ class KeyProps:
                                           "encrypted topic.")
     sending_roles: tuple[str, ...] = prop((), "Role ARNs that send to encrypted topics or queues.")
     receiving_roles: tuple[str, ...] = prop((), "Role ARNs that read from encrypted queues.")
+    via_services: tuple[str, ...] = prop(VIA_SERVICES, "Services through which principals of the owning account "
+                                          "may use the key (kms:ViaService), when account_via_services.")
     account_via_services: bool = prop(
         True, "Principals of the owning account may use the key through SQS and SNS only, so that their IAM "
         "permissions on a queue or topic decide, as with an AWS-managed key.")
@@ -159,10 +161,11 @@ def key_policy(props: KeyProps) -> dict[str, Any]:
         # AWS-managed keys (alias/aws/sqs) use this form: principal "*" limited to callers of
         # this account (kms:CallerAccount) whose request comes through the named services.
         statements.append(_allow(
-            "AccountUsesKeyThroughSqsAndSns", {"AWS": "*"}, KEY_SEND_ACTIONS,
+            "AccountUsesKeyThrough" + "And".join(s.capitalize() for s in props.via_services), {"AWS": "*"},
+            KEY_SEND_ACTIONS,
             {"StringEquals": {
                 "kms:CallerAccount": account.id,
-                "kms:ViaService": [service_endpoint(s, props.region, props.dns_suffix) for s in VIA_SERVICES],
+                "kms:ViaService": [service_endpoint(s, props.region, props.dns_suffix) for s in props.via_services],
             }},
         ))
     if props.sns_topic_arns:
@@ -224,6 +227,7 @@ class MessagingKey(Construct):
         self._sending_roles: list[str] = []
         self._receiving_roles: list[str] = []
         self._cloudwatch_alarms = False
+        self._via_services: list[str] = list(VIA_SERVICES)
         self.key = KmsKey(
             self,
             "key",
@@ -251,6 +255,11 @@ class MessagingKey(Construct):
     def allow_cloudwatch_alarms(self) -> None:
         self._cloudwatch_alarms = True
 
+    def allow_via_service(self, service: str) -> None:
+        """Principals of the account may use the key through ``service`` too (e.g. "s3", reading objects it
+        encrypts), as their IAM permissions there allow."""
+        _append_once(self._via_services, service)
+
     @property
     def props(self) -> KeyProps:
         """What the key policy is made of, as granted so far."""
@@ -260,6 +269,7 @@ class MessagingKey(Construct):
             dns_suffix=self.dns_suffix,
             sns_topic_arns=tuple(self._topics),
             cloudwatch_alarms=self._cloudwatch_alarms,
+            via_services=tuple(self._via_services),
             key_users=self.key_users,
             sending_roles=tuple(self._sending_roles),
             receiving_roles=tuple(self._receiving_roles),

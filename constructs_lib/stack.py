@@ -64,8 +64,11 @@ class PipelineStack(TerraformStack):
             "table_name": p.table.table_name,
             "topic_arn": p.topic.topic_arn,
             "producer_function_name": p.producer.function_name,
-            "stream_failure_queue_url": p.stream_failures.queue_url,
         }
+        if p.stream_failures is not None:
+            outputs["stream_failure_queue_url"] = p.stream_failures.queue_url
+        if p.failure_bucket is not None:
+            outputs["stream_failure_bucket"] = p.failure_bucket.bucket_name
         if p.alarm_topic is not None:
             outputs["alarm_topic_arn"] = p.alarm_topic.topic_arn
         if p.dashboard is not None:

@@ -309,3 +309,16 @@ class Emulator:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def trim_stream(region: str, table_name: str) -> int:
+    """Trim every record from the emulated table's stream, as DynamoDB Streams does once they are 24 h old (the
+    emulator keeps them for ever). Sequence numbers of later records continue where they were. Returns how many
+    records were trimmed."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    shard = dynamodb_backends[ACCOUNT_ID][region].get_table(table_name).stream_shard
+    trimmed = len(shard.items)
+    shard.starting_sequence_number += trimmed
+    shard.items = []
+    return trimmed

@@ -16,7 +16,9 @@ on-failure destination):
   order; after ``stream.maximum_retry_attempts`` retries, or once a record is older than
   ``stream.maximum_record_age_seconds``, the failing records are described in a message to
   the on-failure queue (the shape Lambda sends: ``DDBStreamBatchInfo`` with the sequence
-  number range) and the shard moves on.
+  number range) and the shard moves on. With ``stream.on_failure = "s3"`` they are written to the
+  failure bucket instead, as Lambda writes an S3 on-failure destination: the same invocation
+  record plus the whole event under ``payload``, at ``aws/lambda/<mapping UUID>/<shard>/YYYY/MM/DD/...``.
 
 Queue -> consumer (like Lambda's SQS mapping with ReportBatchItemFailures):
 
@@ -30,11 +32,13 @@ Queue -> consumer (like Lambda's SQS mapping with ReportBatchItemFailures):
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import threading
 import time
 import traceback
+import uuid
 from typing import Callable
 
 from pipeline_model.lambda_runtime import (
@@ -42,8 +46,10 @@ from pipeline_model.lambda_runtime import (
     batch_item_failures,
     shared_module,
     sqs_event,
+    failure_object_key,
     stream_event,
     stream_failure_message,
+    stream_failure_object,
 )
 
 from pipeline_model.mapping import stream_record_passes
@@ -86,6 +92,8 @@ class StreamPoller(_Poller):
         self.function = function
         self.streams = clients.dynamodbstreams
         self.sqs = clients.sqs
+        self.s3 = getattr(clients, "s3", None)
+        self.mapping_uuid = str(uuid.uuid4())  # the event source mapping's UUID (it names the failure objects)
         self.ledger = ledger
         self.timing = timing
         self.last_empty_read = 0.0
@@ -188,8 +196,16 @@ class StreamPoller(_Poller):
         return count
 
     def to_failure_queue(self, records: list[dict], condition: str, retries: int) -> None:
-        body = stream_failure_message(records, shard_id=self.shard_id, stream_arn=self.res.stream_arn,
-                                      function_arn=self.function.arn, condition=condition, invocations=retries + 1)
+        """The on-failure destination: the failure queue (metadata only) or the failure bucket (with the records)."""
+        details = dict(shard_id=self.shard_id, stream_arn=self.res.stream_arn, function_arn=self.function.arn,
+                       condition=condition, invocations=retries + 1)
+        if self.res.failure_bucket:
+            key = failure_object_key(self.mapping_uuid, self.shard_id, datetime.datetime.now(datetime.timezone.utc),
+                                     str(uuid.uuid4()))
+            self.s3.put_object(Bucket=self.res.failure_bucket, Key=key,
+                               Body=json.dumps(stream_failure_object(records, **details)).encode())
+            return
+        body = stream_failure_message(records, **details)
         self.sqs.send_message(QueueUrl=self.res.failure_queue_url, MessageBody=json.dumps(body))
 
 
@@ -202,6 +218,8 @@ class QueuePoller(_Poller):
         self.function = function
         self.invocation_log = invocation_log
         self.sqs = clients.sqs
+        self.s3 = getattr(clients, "s3", None)
+        self.mapping_uuid = str(uuid.uuid4())  # the event source mapping's UUID (it names the failure objects)
         self.ledger = ledger
         self.tally = ledger.subs[self.sub.name]
         self.timing = timing

@@ -40,6 +40,8 @@ class Resources:
     topic_arn: str = ""
     failure_queue_url: str = ""
     failure_queue_arn: str = ""
+    #: With stream.on_failure = "s3": the failure bucket (versioned, like the stack's), instead of the queue.
+    failure_bucket: str = ""
     subscribers: dict[str, SubscriberResources] = field(default_factory=dict)
 
 
@@ -97,8 +99,17 @@ def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources
     queue_attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "false"} if fifo else {}
     res.topic_arn = sns.create_topic(Name=names.topic, Attributes=topic_attributes, Tags=_tags(config))["TopicArn"]
 
-    res.failure_queue_url = sqs.create_queue(QueueName=names.stream_failure_queue)["QueueUrl"]
-    res.failure_queue_arn = _queue_arn(sqs, res.failure_queue_url)
+    if config.stream.on_failure == "s3":
+        # S3 names are global; the stack lets Terraform append a unique suffix to the prefix, here a fixed one.
+        res.failure_bucket = f"{names.failure_bucket_prefix}local"
+        create = {"Bucket": res.failure_bucket}
+        if config.region != "us-east-1":
+            create["CreateBucketConfiguration"] = {"LocationConstraint": config.region}
+        clients.s3.create_bucket(**create)
+        clients.s3.put_bucket_versioning(Bucket=res.failure_bucket, VersioningConfiguration={"Status": "Enabled"})
+    else:
+        res.failure_queue_url = sqs.create_queue(QueueName=names.stream_failure_queue)["QueueUrl"]
+        res.failure_queue_arn = _queue_arn(sqs, res.failure_queue_url)
 
     for sub in config.subscribers:
         sub_names = names.subscriber(sub.name)

@@ -15,7 +15,7 @@ from typing import Any, Callable, TextIO
 
 from pipeline_model import contract
 from pipeline_model.config import PipelineConfig
-from pipeline_model.lambda_runtime import parse_batch_info, shared_module
+from pipeline_model.lambda_runtime import FAILURE_OBJECT_PREFIX, parse_batch_info, shared_module
 
 from .emulator import ACCOUNT_ID, Emulator
 from .functions import FUNCTIONS_DIR, EnvironmentGate, LambdaFunction
@@ -67,7 +67,7 @@ class Options:
 class Result:
     summary: dict
     dead_letters: dict[str, list[dict]]  # subscriber -> DLQ messages (body, attributes)
-    stream_failures: list[dict]  # on-failure queue messages
+    stream_failures: list[dict]  # on-failure queue messages, or failure bucket objects ({"Key", "Body"})
     leftover_threads: list[str]
     timed_out: bool
     errors: list[str]
@@ -283,7 +283,7 @@ class LocalPipeline:
         session = boto3.session.Session(region_name=self.config.region)
         cfg = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=20)
         clients = SimpleNamespace(
-            **{name: session.client(name, config=cfg) for name in ("dynamodb", "dynamodbstreams", "sns", "sqs")}
+            **{name: session.client(name, config=cfg) for name in ("dynamodb", "dynamodbstreams", "sns", "sqs", "s3")}
         )
         for name, client in vars(clients).items():
             check_client(client, name)
@@ -444,7 +444,7 @@ class LocalPipeline:
             for message in dead[name]:
                 event_id = pipeline_message.event_id_of_body(message["Body"])
                 tally.dead_letters[event_id or message["MessageId"]] = message
-        failures = self._drain(res.failure_queue_url)
+        failures = self._failure_objects() if res.failure_bucket else self._drain(res.failure_queue_url)
         for message in failures:
             info = parse_batch_info(message["Body"])
             for seq in range(int(info["startSequenceNumber"]), int(info["endSequenceNumber"]) + 1):
@@ -452,6 +452,23 @@ class LocalPipeline:
                 if event_id:
                     self.ledger.stream_failures[event_id] = info
         return dead, failures
+
+    def _failure_objects(self) -> list[dict]:
+        """The failed batches still in the failure bucket, as {"Key", "Body"} (the replay deletes those it replayed)."""
+        s3, bucket = self.clients.s3, self.resources.failure_bucket
+        objects = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=FAILURE_OBJECT_PREFIX):
+            for item in page.get("Contents") or []:
+                body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
+                objects.append({"Key": item["Key"], "Body": body})
+        return objects
+
+    def trim_stream(self) -> int:
+        """Simulate the stream's 24 h retention passing: every record written so far is trimmed from the stream
+        (in the emulator), as DynamoDB Streams does after 24 hours. Returns how many were trimmed."""
+        from .emulator import trim_stream
+
+        return trim_stream(self.config.region, self.resources.table_name)
 
     def _expected(self) -> dict[str, set[Identity] | None]:
         """Changes each subscriber should receive: all, unless its filter policy rejects them.

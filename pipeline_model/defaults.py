@@ -52,6 +52,10 @@ STREAM_MAXIMUM_RETRY_ATTEMPTS = 10
 STREAM_MAXIMUM_RECORD_AGE_SECONDS = 21600
 STREAM_PARALLELIZATION_FACTOR = 1
 STREAM_BISECT_BATCH_ON_FUNCTION_ERROR = True
+#: Where a batch that exhausted its retries goes: "queue" (metadata only, the original design) or "s3".
+STREAM_ON_FAILURE: Final = "queue"
+#: How long the failure bucket keeps a failed batch (and a replayed one's noncurrent version), in days.
+STREAM_FAILURE_RETENTION_DAYS = 90
 
 # --- subscribers (queue -> consumer) ---------------------------------------------------------------
 SUBSCRIBER_BATCH_SIZE = 10

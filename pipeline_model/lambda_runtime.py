@@ -311,6 +311,51 @@ def stream_failure_message(records: list[dict], *, shard_id: str, stream_arn: st
     }
 
 
+#: Where Lambda writes a stream mapping's failed batch in an S3 on-failure destination (AWS Lambda developer guide,
+#: "Retain discarded records ..."): aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>.
+FAILURE_OBJECT_PREFIX = "aws/lambda/"
+
+
+def failure_object_key(mapping_uuid: str, shard_id: str, when: _dt.datetime, random_uuid: str) -> str:
+    """The key of a failed batch's object in an S3 on-failure destination, in AWS's documented layout."""
+    return (f"{FAILURE_OBJECT_PREFIX}{mapping_uuid}/{shard_id}/{when:%Y/%m/%d}/"
+            f"{when:%Y-%m-%dT%H.%M.%S}-{random_uuid}")
+
+
+def stream_failure_object(records: list[dict], *, shard_id: str, stream_arn: str, function_arn: str,
+                          condition: str, invocations: int) -> dict:
+    """What a DynamoDB stream mapping writes to an S3 on-failure destination: the same invocation record as for a
+    queue, plus the whole event (the records, as the function got them) under ``payload``."""
+    return {**stream_failure_message(records, shard_id=shard_id, stream_arn=stream_arn, function_arn=function_arn,
+                                     condition=condition, invocations=invocations),
+            "payload": {"Records": records}}
+
+
+def parse_failure_object(body: str | bytes) -> tuple[dict, list[dict]]:
+    """(``DDBStreamBatchInfo``, records by sequence number) of an object a stream mapping wrote to an S3 on-failure
+    destination: the invocation record with the whole event under ``payload`` (an object, or the same as a JSON
+    string: AWS's example shows ``"payload": "<Whole Event>"``). ValueError when the object is not one."""
+    try:
+        text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
+    except UnicodeDecodeError as error:
+        raise ValueError(f"object is not UTF-8 text ({error})") from None
+    info = parse_batch_info(text)
+    payload = json.loads(text).get("payload")
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except ValueError as error:
+            raise ValueError(f"payload is not JSON ({error})") from None
+    records = payload.get("Records") if isinstance(payload, dict) else None
+    if not isinstance(records, list):
+        raise ValueError("object has no payload with Records (an SQS or SNS on-failure record carries metadata only)")
+    for record in records:
+        sequence = (record.get("dynamodb") or {}).get("SequenceNumber") if isinstance(record, dict) else None
+        if not (isinstance(sequence, str) and sequence.isdigit()):
+            raise ValueError("a payload record has no dynamodb.SequenceNumber")
+    return info, sorted(records, key=lambda r: int(r["dynamodb"]["SequenceNumber"]))
+
+
 _INFO_FIELDS = ("shardId", "startSequenceNumber", "endSequenceNumber", "streamArn")
 
 

@@ -29,3 +29,9 @@ REPLAY_MARGIN_SECONDS = 21600
 
 #: Most PublishBatch requests the producer may keep in flight (its connection pool grows with it).
 MAX_PUBLISH_CONCURRENCY = 16
+#: The failure bucket's lifecycle expiry (stream.failure_retention_days): S3 takes any positive number of days
+#: (LifecycleExpiration Days); this project caps it at 10 years.
+FAILURE_RETENTION_DAYS_MAX = 3650
+#: With on_failure = "s3", a batch must reach the bucket before the stream trims its records: the maximum record age
+#: leaves this much of the 24 h (stream.maximum_record_age_seconds <= STREAM_RETENTION_SECONDS - this).
+FAILURE_DELIVERY_MARGIN_SECONDS = 3600

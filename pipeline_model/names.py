@@ -7,6 +7,7 @@ A name the user gives is used as given; a default name gets ``.fifo`` under per-
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -40,6 +41,9 @@ class PipelineNames:
     key_alias: str
     dashboard: str
     subscribers: tuple[SubscriberNames, ...]
+    #: The stream failure bucket's name prefix (with stream.on_failure = "s3"): bucket names are global, so
+    #: Terraform appends a unique suffix (bucket_prefix, at most 37 characters).
+    failure_bucket_prefix: str = ""
 
     def subscriber(self, name: str) -> SubscriberNames:
         for sub in self.subscribers:
@@ -102,4 +106,16 @@ def pipeline_names(*, stack: str | None = None, table: str | None = None, topic:
         key_alias=f"alias/{stack}",
         dashboard=stack,
         subscribers=tuple(subscriber_names(n, q, f, suffix=suffix, fifo=fifo) for n, q, f in subscribers),
+        failure_bucket_prefix=failure_bucket_prefix(stack),
     )
+
+
+#: S3's bucket_prefix limit (Terraform appends 26 characters; bucket names have at most 63).
+BUCKET_PREFIX_MAX = 37
+_FAILURES = "-failures-"
+
+
+def failure_bucket_prefix(stack: str) -> str:
+    """``<stack>-failures-`` in S3's bucket name characters (lower case, digits, -), cut to fit bucket_prefix."""
+    stem = re.sub(r"[^a-z0-9-]+", "-", stack.lower())[: BUCKET_PREFIX_MAX - len(_FAILURES)].strip("-") or "pipeline"
+    return f"{stem}{_FAILURES}"

@@ -63,6 +63,7 @@ PAGES = {
     "PythonFunctionProps": "docs/constructs/python-function.md",
     "TriggerProps": "docs/constructs/event-source-trigger.md",
     "KeyProps": "docs/constructs/messaging-key.md",
+    "FailureBucketProps": "docs/constructs/failure-bucket.md",
     "AlarmsProps": "docs/constructs/alarms-dashboard.md",
     "DashboardProps": "docs/constructs/alarms-dashboard.md",
 }

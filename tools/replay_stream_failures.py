@@ -22,6 +22,16 @@ else leaves it in the queue (visible again at the end of the run, so its alarm k
     python -m tools.replay_stream_failures --queue-url URL --topic-arn ARN [--region R] \\
         [--dry-run] [--max-messages N] [--journal FILE]
 
+With ``[stream] on_failure = "s3"`` the failed batches are objects in the pipeline's failure bucket, each holding
+the invocation record and the whole event (the records themselves): ``--bucket NAME`` replays them from there, at
+any time (the stream is not read), with the same per-record report (``EXPIRED`` cannot happen: a record absent
+from the stored payload is ``missing``). An object is deleted only when every record of its batch was replayed or
+already delivered; the bucket is versioned, so its data stays as a noncurrent version until the lifecycle rule
+expires it (stream.failure_retention_days).
+
+    python -m tools.replay_stream_failures --bucket NAME --topic-arn ARN [--prefix P] [--region R] \\
+        [--dry-run] [--max-messages N] [--journal FILE]
+
 Exit status: 0 every record replayed or already delivered (or, with --dry-run, replayable); 1 a record
 was expired, missing or not replayed (its message is kept); 2 bad arguments or an AWS error that stopped
 the run.
@@ -43,7 +53,9 @@ from pipeline_model.lambda_runtime import (
     LambdaContext,
     batch_item_failures,
     load_handler,
+    FAILURE_OBJECT_PREFIX,
     parse_batch_info,
+    parse_failure_object,
     stream_event,
     temporary_environment,
 )
@@ -178,8 +190,9 @@ class ReplayReport:
                 "stay in the queue for an operator (see docs/operations.md)."
             )
         if self.records(MISSING):
-            lines.append(f"missing: {self.records(MISSING)} record(s) were not replayed (see above); their messages "
-                         "stay in the queue: rerun when the cause is fixed.")
+            where = "objects stay in the bucket" if self.queue_url.startswith("s3://") else "messages stay in the queue"
+            lines.append(f"missing: {self.records(MISSING)} record(s) were not replayed (see above); their {where}: "
+                         "rerun when the cause is fixed.")
         if self.kept and not self.records(MISSING):
             lines.append(f"KEPT: {self.kept} message(s) could not be replayed and stay in the queue (see above).")
         return "\n".join(lines)
@@ -336,6 +349,42 @@ def _gaps(outcome: MessageOutcome, read: RangeRead, start: int, end: int) -> lis
     return gaps
 
 
+def _publish_records(records: list[dict], arn: str, shard: str, publish: Publish | None, dry_run: bool,
+                     delivered: set[RecordKey], journal: TextIO | None) -> dict[str, RecordOutcome]:
+    """Each record's outcome by sequence number: already delivered (``delivered``), else published by the real
+    producer in one call (replayed, up to the first failure it reports; missing from there on), or in a dry run
+    would replay. What is published is added to ``delivered`` and written to ``journal``."""
+    results: dict[str, RecordOutcome] = {}
+    fresh = []
+    for record in records:
+        sequence = record["dynamodb"]["SequenceNumber"]
+        if (arn, shard, sequence) in delivered:
+            results[sequence] = RecordOutcome(ALREADY_DELIVERED, sequence, detail="published before")
+        else:
+            fresh.append(record)
+    if dry_run:
+        for r in fresh:
+            results[r["dynamodb"]["SequenceNumber"]] = RecordOutcome(RECORD_WOULD_REPLAY, r["dynamodb"]["SequenceNumber"])
+    elif fresh:
+        assert publish is not None, "publish is required unless dry_run"
+        try:
+            done, problem = _published(publish(stream_event(fresh, arn)), fresh)
+        except Exception as error:
+            done, problem = 0, f"the producer raised {type(error).__name__}: {error}"
+        for index, record in enumerate(fresh):
+            sequence = record["dynamodb"]["SequenceNumber"]
+            if index < done:
+                results[sequence] = RecordOutcome(RECORD_REPLAYED, sequence)
+                delivered.add((arn, shard, sequence))
+                if journal is not None:
+                    journal.write(f"{arn} {shard} {sequence}\n")
+            else:
+                results[sequence] = RecordOutcome(MISSING, sequence, detail=f"not replayed: {problem}")
+        if journal is not None:
+            journal.flush()
+    return results
+
+
 def replay_message(message: dict, sqs_client: Any, streams_client: Any, queue_url: str,
                    publish: Publish | None, dry_run: bool, delivered: set[RecordKey] | None = None,
                    journal: TextIO | None = None) -> MessageOutcome:
@@ -364,34 +413,7 @@ def replay_message(message: dict, sqs_client: Any, streams_client: Any, queue_ur
     outcome.records_found = len(read.records)
     gaps = _gaps(outcome, read, start, end)
 
-    results: dict[str, RecordOutcome] = {}
-    fresh = []
-    for record in read.records:
-        sequence = record["dynamodb"]["SequenceNumber"]
-        if (arn, shard, sequence) in delivered:
-            results[sequence] = RecordOutcome(ALREADY_DELIVERED, sequence, detail="published before")
-        else:
-            fresh.append(record)
-    if dry_run:
-        for r in fresh:
-            results[r["dynamodb"]["SequenceNumber"]] = RecordOutcome(RECORD_WOULD_REPLAY, r["dynamodb"]["SequenceNumber"])
-    elif fresh:
-        assert publish is not None, "publish is required unless dry_run"
-        try:
-            done, problem = _published(publish(stream_event(fresh, arn)), fresh)
-        except Exception as error:
-            done, problem = 0, f"the producer raised {type(error).__name__}: {error}"
-        for index, record in enumerate(fresh):
-            sequence = record["dynamodb"]["SequenceNumber"]
-            if index < done:
-                results[sequence] = RecordOutcome(RECORD_REPLAYED, sequence)
-                delivered.add((arn, shard, sequence))
-                if journal is not None:
-                    journal.write(f"{arn} {shard} {sequence}\n")
-            else:
-                results[sequence] = RecordOutcome(MISSING, sequence, detail=f"not replayed: {problem}")
-        if journal is not None:
-            journal.flush()
+    results = _publish_records(read.records, arn, shard, publish, dry_run, delivered, journal)
     ordered = [results[r["dynamodb"]["SequenceNumber"]] for r in read.records]
     outcome.records = [g for g in gaps if g.sequence == str(start)] + ordered + \
                       [g for g in gaps if g.sequence != str(start)]
@@ -468,6 +490,82 @@ def replay(sqs_client: Any, streams_client: Any, queue_url: str, publish: Publis
     return report
 
 
+# ---------------------------------------------------------------------------------------------- bucket
+
+def replay_object(s3_client: Any, bucket: str, key: str, publish: Publish | None, dry_run: bool,
+                  delivered: set[RecordKey] | None = None, journal: TextIO | None = None) -> MessageOutcome:
+    """Replay one failed batch from the stored payload; delete the object only when every record of the batch
+    was replayed or already delivered (in a versioned bucket the data stays as a noncurrent version until the
+    lifecycle rule expires it)."""
+    delivered = set() if delivered is None else delivered
+    outcome = MessageOutcome(message_id=key, status=KEPT)
+    try:
+        body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except Exception as error:  # access denied, KMS, gone since it was listed: keep, report, go on
+        outcome.detail = f"reading the object failed: {type(error).__name__}: {error}"
+        outcome.records = [RecordOutcome(MISSING, None, detail="not read")]
+        return outcome
+    try:
+        info, records = parse_failure_object(body)
+    except ValueError as error:
+        outcome.detail = str(error)
+        return outcome
+    arn, shard = info["streamArn"], info["shardId"]
+    start, end = info["startSequenceNumber"], info["endSequenceNumber"]
+    outcome.stream_arn, outcome.shard_id, outcome.start, outcome.end = arn, shard, str(start), str(end)
+    size = info.get("batchSize")
+    outcome.batch_size = size if isinstance(size, int) and not isinstance(size, bool) else None
+    outcome.records_found = len(records)
+
+    present = {r["dynamodb"]["SequenceNumber"] for r in records}
+    gaps = [RecordOutcome(MISSING, str(sequence), detail="named by DDBStreamBatchInfo but not in the payload")
+            for sequence in dict.fromkeys((str(start), str(end))) if str(sequence) not in present]
+    if outcome.batch_size is not None and outcome.batch_size - len(records) - len(gaps) > 0:
+        gaps.append(RecordOutcome(MISSING, None, count=outcome.batch_size - len(records) - len(gaps),
+                                  detail=f"between {start} and {end}: not in the payload"))
+    results = _publish_records(records, arn, shard, publish, dry_run, delivered, journal)
+    outcome.records = [results[r["dynamodb"]["SequenceNumber"]] for r in records] + gaps
+    if dry_run:
+        outcome.status = WOULD_REPLAY if not gaps else KEPT
+        return outcome
+    if gaps or not outcome.complete:
+        outcome.detail = outcome.detail or "not every record of the batch was replayed: kept"
+        return outcome
+    try:
+        s3_client.delete_object(Bucket=bucket, Key=key)
+    except Exception as error:
+        outcome.detail = f"replayed, but deleting the object failed ({type(error).__name__}: {error}); a rerun " \
+                         "finds its records already delivered only with --journal (consumers drop duplicates)"
+        return outcome
+    outcome.status = REPLAYED
+    return outcome
+
+
+def failure_objects(s3_client: Any, bucket: str, prefix: str = FAILURE_OBJECT_PREFIX) -> Iterable[str]:
+    """The keys of the failed batches in the bucket, oldest first (keys carry the date and time)."""
+    keys: list[str] = []
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [item["Key"] for item in page.get("Contents") or []]
+    return sorted(keys, key=lambda k: (k.rsplit("/", 1)[-1], k))
+
+
+def replay_bucket(s3_client: Any, bucket: str, publish: Publish | None, *, prefix: str = FAILURE_OBJECT_PREFIX,
+                  dry_run: bool = False, max_objects: int | None = None, delivered: set[RecordKey] | None = None,
+                  journal: TextIO | None = None) -> ReplayReport:
+    """Replay every failed batch in the failure bucket (at most ``max_objects``), at any time after the failure:
+    the records come from the stored payload, not from the stream. Objects fully replayed are deleted; the others
+    stay for a rerun."""
+    if publish is None and not dry_run:
+        raise ValueError("publish is required unless dry_run")
+    delivered = set() if delivered is None else delivered
+    report = ReplayReport(queue_url=f"s3://{bucket}/{prefix}", dry_run=dry_run)
+    for key in failure_objects(s3_client, bucket, prefix):
+        if max_objects is not None and report.messages >= max_objects:
+            break
+        report.outcomes.append(replay_object(s3_client, bucket, key, publish, dry_run, delivered, journal))
+    return report
+
+
 # ---------------------------------------------------------------------------------------------- producer
 
 
@@ -498,12 +596,18 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 
 def make_clients(region: str) -> tuple[Any, Any]:
     """SQS and DynamoDB Streams clients, created once per run."""
+    return _client("sqs", region), _client("dynamodbstreams", region)
+
+
+def _client(service: str, region: str) -> Any:
     import boto3
     from botocore.config import Config
 
     session = boto3.session.Session(region_name=region)
-    config = Config(retries={"mode": "standard", "max_attempts": 5})
-    return session.client("sqs", config=config), session.client("dynamodbstreams", config=config)
+    return session.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))
+
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 def _positive(text: str) -> int:
@@ -520,13 +624,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m tools.replay_stream_failures",
         description="Replay DynamoDB stream batches listed in the producer's on-failure queue "
-                    "(metadata only) by re-reading them from the stream and running the producer on them.",
+                    "(metadata only) by re-reading them from the stream, or stored in its failure bucket "
+                    "(--bucket: the records themselves), and running the producer on them.",
     )
-    parser.add_argument("--queue-url", required=True, help="URL of the on-failure queue (stream_failure_queue_url output)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--queue-url", help="URL of the on-failure queue (stream_failure_queue_url output)")
+    source.add_argument("--bucket", help="name of the failure bucket (stream_failure_bucket output; "
+                                         "[stream] on_failure = \"s3\"): replay from the stored records")
+    parser.add_argument("--prefix", default=FAILURE_OBJECT_PREFIX,
+                        help=f"with --bucket: replay only objects under this key prefix (default {FAILURE_OBJECT_PREFIX!r})")
     parser.add_argument("--topic-arn", required=True, help="ARN of the pipeline's SNS topic to publish to")
     parser.add_argument("--region", help="AWS region (default: the topic ARN's region)")
     parser.add_argument("--dry-run", action="store_true", help="read and report only: publish nothing, delete nothing")
-    parser.add_argument("--max-messages", type=_positive, metavar="N", help="handle at most N failure messages")
+    parser.add_argument("--max-messages", type=_positive, metavar="N",
+                        help="handle at most N failure messages (with --bucket: objects)")
     parser.add_argument("--journal", metavar="FILE",
                         help="records published are appended here; records it lists are reported 'already delivered' "
                              "and not published again (keep one file per stream across reruns)")
@@ -534,7 +645,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     topic = _TOPIC_ARN.fullmatch(args.topic_arn)
     if not topic:
         parser.error(f"--topic-arn {args.topic_arn!r} is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)")
-    if not _QUEUE_URL.fullmatch(args.queue_url):
+    if args.bucket is not None and not _BUCKET.fullmatch(args.bucket):
+        parser.error(f"--bucket {args.bucket!r} is not an S3 bucket name (3-63 of a-z 0-9 . -)")
+    if args.queue_url is not None and not _QUEUE_URL.fullmatch(args.queue_url):
         parser.error(f"--queue-url {args.queue_url!r} is not an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)")
     args.region = args.region or topic.group(1)
     if not _REGION.fullmatch(args.region):
@@ -561,13 +674,18 @@ def main(argv: list[str] | None = None) -> int:
               f"{getattr(error, 'strerror', None) or error})", file=sys.stderr)
         return 2
     try:
-        sqs_client, streams_client = make_clients(args.region)
         publish = None if args.dry_run else load_producer(args.topic_arn)
-        report = replay(sqs_client, streams_client, args.queue_url, publish, dry_run=args.dry_run,
-                        max_messages=args.max_messages, wait_seconds=RECEIVE_WAIT_S, delivered=delivered,
-                        journal=journal)
+        if args.bucket is not None:
+            report = replay_bucket(_client("s3", args.region), args.bucket, publish, prefix=args.prefix,
+                                   dry_run=args.dry_run, max_objects=args.max_messages, delivered=delivered,
+                                   journal=journal)
+        else:
+            sqs_client, streams_client = make_clients(args.region)
+            report = replay(sqs_client, streams_client, args.queue_url, publish, dry_run=args.dry_run,
+                            max_messages=args.max_messages, wait_seconds=RECEIVE_WAIT_S, delivered=delivered,
+                            journal=journal)
     except KeyboardInterrupt:
-        print("interrupted: messages not yet replayed stay in the queue", file=sys.stderr)
+        print("interrupted: batches not yet replayed stay in the queue or bucket", file=sys.stderr)
         return 130
     except Exception as error:  # no credentials, no such queue, access denied, ...
         print(f"error: {type(error).__name__}: {error}", file=sys.stderr)

@@ -263,11 +263,15 @@ class StreamConfig(_Model):
     maximum_retry_attempts: Annotated[int, Field(ge=0, le=10000)] = defaults.STREAM_MAXIMUM_RETRY_ATTEMPTS
     """Retries of a failing batch before it goes to the stream failure queue."""
     maximum_record_age_seconds: Annotated[int, Field(ge=60, le=604800)] = defaults.STREAM_MAXIMUM_RECORD_AGE_SECONDS
-    """Records older than this go to the stream failure queue instead of being retried. At most the stream's 24 h retention minus a 6 h replay margin (64800): a record must still be in the stream when it is replayed."""
+    """Records older than this go to the on-failure destination instead of being retried. With on_failure = "queue": at most the stream's 24 h retention minus a 6 h replay margin (64800), since a record must still be in the stream when it is replayed; with on_failure = "s3": at most 82800 (the batch must reach the bucket before the stream trims it)."""
     parallelization_factor: Annotated[int, Field(ge=1, le=10)] = defaults.STREAM_PARALLELIZATION_FACTOR
     """Concurrent batches per stream shard."""
     bisect_batch_on_function_error: bool = defaults.STREAM_BISECT_BATCH_ON_FUNCTION_ERROR
     """Split a failing batch in two and retry each half, isolating a bad record."""
+    on_failure: Literal["queue", "s3"] = defaults.STREAM_ON_FAILURE
+    """Where a batch that exhausted its retries goes: "queue" = the stream failure queue (a pointer: shard and sequence numbers; the records must be replayed within the stream's 24 h retention) or "s3" = a bucket of the pipeline's own holding the invocation record with the records themselves, replayable at any later time (docs/operations.md, 'Replay from S3')."""
+    failure_retention_days: Annotated[int, Field(ge=1, le=limits.FAILURE_RETENTION_DAYS_MAX)] = defaults.STREAM_FAILURE_RETENTION_DAYS
+    """With on_failure = "s3": days the bucket keeps a failed batch (and a replayed batch's old version) before its lifecycle rule deletes it (1-3650)."""
     event_names: list[_mapping.EventName] | None = None
     """The changes the producer publishes: some of "INSERT", "MODIFY", "REMOVE" (the mapping's filter_criteria on eventName; the others are dropped by Lambda before the producer runs, never published, never retried); None = every change."""
     metrics: bool = False
@@ -286,16 +290,26 @@ class StreamConfig(_Model):
             raise ValueError(f"{', '.join(repeated)} given more than once")
         return value
 
-    @field_validator("maximum_record_age_seconds")
-    @classmethod
-    def _leaves_replay_time(cls, value: int) -> int:
-        if value > limits.STREAM_RETENTION_SECONDS - limits.REPLAY_MARGIN_SECONDS:
-            raise ValueError(
+    @model_validator(mode="after")
+    def _leaves_replay_time(self) -> StreamConfig:
+        """With the failure queue (a pointer into the stream), a failed batch must leave time to replay it before
+        the stream trims it. The failure bucket keeps the records themselves: no margin is needed."""
+        value, most = self.maximum_record_age_seconds, limits.STREAM_RETENTION_SECONDS - limits.REPLAY_MARGIN_SECONDS
+        if self.on_failure == "queue" and value > most:
+            raise_problems([Problem(
+                "maximum_record_age_seconds",
                 f"{value} leaves less than {limits.REPLAY_MARGIN_SECONDS // 3600} h to replay: a record reaches the stream "
                 f"failure queue at this age and DynamoDB Streams keeps it {limits.STREAM_RETENTION_SECONDS // 3600} h; use at "
-                f"most {limits.STREAM_RETENTION_SECONDS - limits.REPLAY_MARGIN_SECONDS} (see docs/operations.md, 'Replay')"
-            )
-        return value
+                f"most {most} (see docs/operations.md, 'Replay')",
+                'or on_failure = "s3", which keeps the records themselves')])
+        most = limits.STREAM_RETENTION_SECONDS - limits.FAILURE_DELIVERY_MARGIN_SECONDS
+        if self.on_failure == "s3" and value > most:
+            raise_problems([Problem(
+                "maximum_record_age_seconds",
+                f"{value} leaves less than {limits.FAILURE_DELIVERY_MARGIN_SECONDS // 3600} h before DynamoDB Streams trims "
+                f"a record ({limits.STREAM_RETENTION_SECONDS // 3600} h): a batch must reach the failure bucket before its "
+                f"records are gone; use at most {most}")])
+        return self
 
 
 class S3BackendConfig(_Model):

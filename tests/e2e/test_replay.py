@@ -6,6 +6,9 @@
   then process every change exactly once and the failure queue is empty.
 * Records gone from the stream -> EXPIRED, message kept, CLI exits non-zero.
 * Producer reporting failures -> message kept.
+* From the failure bucket (stream.on_failure = "s3"): end to end, an outage longer than the stream's retention
+  (the records are trimmed from the stream) is recovered from the stored payloads with 0 lost; an object is
+  deleted only when every record of its batch was republished.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import threading
 
 import pytest
@@ -422,3 +426,176 @@ def test_bad_arguments_are_clear_errors(argv, complaint, capsys):
         rsf.main(argv)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and complaint in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("bad, complaint", [
+    (["--bucket", "Not_A_Bucket"], "is not an S3 bucket name"),
+    (["--bucket", "b-1", "--queue-url", "https://sqs.us-east-1.amazonaws.com/123456789012/q"], "not allowed with"),
+])
+def test_bad_bucket_arguments_are_clear_errors(bad, complaint, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        rsf.main([*bad, "--topic-arn", TOPIC_ARN])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and complaint in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------------------------- from the bucket
+
+
+def test_outage_longer_than_the_stream_retention_is_recovered_from_the_bucket_with_nothing_lost():
+    """The producer cannot publish: every batch ends in the failure bucket (invocation record + payload, in AWS's
+    key layout). Then the stream's 24 h pass (every record is trimmed from the stream), and only then the replay
+    reads the bucket: every change is processed exactly once, every object is deleted (its data kept as a
+    noncurrent version), nothing is lost."""
+    config = build_config({"stream": {"maximum_retry_attempts": 1, "on_failure": "s3"}})
+    workload = Workload(items=20, modify_share=0.2, remove_share=0.1)
+    bad_topic = "arn:aws:sns:us-east-1:123456789012:no-such-topic"
+    seen: dict = {}
+
+    def after_drain(pipeline: LocalPipeline) -> None:
+        s3, bucket = pipeline.clients.s3, pipeline.resources.failure_bucket
+        keys = list(rsf.failure_objects(s3, bucket))
+        seen["keys"] = keys
+        seen["trimmed"] = pipeline.trim_stream()
+        streams, arn = pipeline.clients.dynamodbstreams, pipeline.resources.stream_arn
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        horizon = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        seen["left_in_stream"] = streams.get_records(ShardIterator=horizon["ShardIterator"])["Records"]
+        publish = rsf.load_producer(pipeline.resources.topic_arn, log_stream=io.StringIO())
+        seen["report"] = rsf.replay_bucket(s3, bucket, publish)
+        versions = s3.list_object_versions(Bucket=bucket)
+        seen["versions"] = len(versions.get("Versions", [])), len(versions.get("DeleteMarkers", []))
+
+    pipeline = LocalPipeline(config, Options(
+        workload=workload, timeout_s=60,
+        environment_overrides={config.names.producer_function: {"SNS_TOPIC_ARN": bad_topic}},
+        after_drain=after_drain,
+    ))
+    result = pipeline.run()
+    assert result.errors == [] and not result.timed_out
+
+    keys, report = seen["keys"], seen["report"]
+    pattern = r"aws/lambda/[0-9a-f-]{36}/shardId-[^/]+/[0-9]{4}/[0-9]{2}/[0-9]{2}/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}\.[0-9]{2}\.[0-9]{2}-[0-9a-f-]{36}"
+    assert len(keys) > 1 and all(re.fullmatch(pattern, k) for k in keys), keys
+    assert seen["trimmed"] == workload.changes and seen["left_in_stream"] == []  # gone from the stream
+    assert sum(o.batch_size for o in report.outcomes) == workload.changes
+    assert all(o.status == rsf.REPLAYED for o in report.outcomes), report.render()
+    assert report.records_replayed == workload.changes and report.ok
+    assert seen["versions"] == (len(keys), len(keys))  # deleted, yet each batch kept as a noncurrent version
+
+    s = result.summary
+    assert result.stream_failures == [] and s["stream_failures"] == 0  # nothing left in the bucket
+    assert s["written"] == s["published"] == workload.changes
+    assert s["processed"] == s["processed_once"] == workload.changes
+    assert s["processed_more_than_once"] == 0 and s["lost"] == 0 and s["dead_lettered"] == 0
+    assert result.ok
+
+
+def test_failed_batches_left_in_the_bucket_are_counted_as_stream_failures_not_lost():
+    config = build_config({"stream": {"maximum_retry_attempts": 0, "on_failure": "s3"}})
+    workload = Workload(items=6, modify_share=0.0, remove_share=0.0)
+    result = LocalPipeline(config, Options(
+        workload=workload, timeout_s=60,
+        environment_overrides={config.names.producer_function: {"SNS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:x"}},
+    )).run()
+    assert result.errors == []
+    bodies = [json.loads(o["Body"]) for o in result.stream_failures]
+    assert sum(len(b["payload"]["Records"]) for b in bodies) == workload.changes
+    assert all(b["DDBStreamBatchInfo"]["batchSize"] == len(b["payload"]["Records"]) for b in bodies)
+    assert all(b["requestContext"]["condition"] == "RetryAttemptsExhausted" for b in bodies)
+    assert result.summary["stream_failures"] == workload.changes and result.summary["processed"] == 0
+
+
+class FakeBucket:
+    """get_object / delete_object / list_objects_v2 of one bucket, in memory."""
+
+    def __init__(self, objects: dict[str, str]) -> None:
+        self.objects, self.deleted = dict(objects), []
+
+    def get_object(self, *, Bucket, Key):
+        return {"Body": io.BytesIO(self.objects[Key].encode())}
+
+    def delete_object(self, *, Bucket, Key):
+        self.deleted.append(Key)
+        del self.objects[Key]
+
+    def get_paginator(self, name):
+        assert name == "list_objects_v2"
+        outer = self
+
+        class Pages:
+            def paginate(self, *, Bucket, Prefix):
+                return [{"Contents": [{"Key": k} for k in sorted(outer.objects) if k.startswith(Prefix)]}]
+
+        return Pages()
+
+
+def _object_body(offsets, *, batch_size: int | None = -1, as_string: bool = False) -> str:
+    records = [dict(_record(FIRST_SEQ + o), eventSourceARN=STREAM_ARN) for o in offsets]
+    body = json.loads(_failure_body(FIRST_SEQ + offsets[0], FIRST_SEQ + offsets[-1], batch_size))
+    event = {"Records": records}
+    body["payload"] = json.dumps(event) if as_string else event
+    return json.dumps(body)
+
+
+KEY = f"aws/lambda/6f0d5b8e-0000-4000-8000-000000000000/{SHARD}/2024/01/01/2024-01-01T00.00.00-0a1b2c3d-0000-4000-8000-000000000000"
+
+
+@pytest.mark.parametrize("as_string", [False, True], ids=["payload object", "payload JSON string"])
+def test_a_fully_replayed_object_is_deleted(as_string):
+    bucket, producer = FakeBucket({KEY: _object_body(range(3, 8), as_string=as_string)}), Producer()
+    report = rsf.replay_bucket(bucket, "b", producer)
+    assert producer.published == [str(FIRST_SEQ + s) for s in range(3, 8)]
+    assert bucket.deleted == [KEY] and report.ok and report.records_replayed == 5
+    assert "from s3://b/aws/lambda/" in report.render()
+
+
+def test_a_producer_failure_keeps_the_object_and_a_rerun_with_the_journal_publishes_each_record_once(tmp_path):
+    bucket, producer = FakeBucket({KEY: _object_body(range(3, 8))}), Producer(fail_from=5)
+    journal_path = tmp_path / "j"
+    delivered: set = set()
+    with journal_path.open("a") as journal:
+        report = rsf.replay_bucket(bucket, "b", producer, delivered=delivered, journal=journal)
+    assert not report.ok and bucket.deleted == [] and KEY in bucket.objects
+    assert _statuses(report.outcomes[0]) == [(3, "replayed", 1), (4, "replayed", 1), (5, "missing", 1),
+                                             (6, "missing", 1), (7, "missing", 1)]
+    assert "objects stay in the bucket" in report.render()
+    producer.fail_from = None
+    with journal_path.open() as lines:
+        again = rsf.replay_bucket(bucket, "b", producer, delivered=rsf.read_journal(lines))
+    assert again.ok and bucket.deleted == [KEY]
+    assert producer.published == [str(FIRST_SEQ + s) for s in range(3, 8)]  # each record once over both runs
+    assert again.records(rsf.ALREADY_DELIVERED) == 2 and again.records_replayed == 3
+
+
+def test_a_payload_short_of_its_batch_is_kept_and_says_what_is_missing():
+    body = json.loads(_object_body([3, 4, 5]))
+    body["DDBStreamBatchInfo"]["endSequenceNumber"] = str(FIRST_SEQ + 7)
+    body["DDBStreamBatchInfo"]["batchSize"] = 5
+    bucket, producer = FakeBucket({KEY: json.dumps(body)}), Producer()
+    report = rsf.replay_bucket(bucket, "b", producer)
+    assert bucket.deleted == [] and not report.ok
+    assert _statuses(report.outcomes[0]) == [(3, "replayed", 1), (4, "replayed", 1), (5, "replayed", 1),
+                                             (7, "missing", 1), (None, "missing", 1)]
+
+
+def test_an_object_without_a_payload_is_kept_and_named():
+    bucket = FakeBucket({KEY: _failure_body(FIRST_SEQ, FIRST_SEQ + 1)})
+    report = rsf.replay_bucket(bucket, "b", _never)
+    assert bucket.deleted == [] and not report.ok
+    assert "no payload with Records" in report.render()
+
+
+def test_dry_run_from_the_bucket_publishes_and_deletes_nothing():
+    bucket = FakeBucket({KEY: _object_body(range(2))})
+    report = rsf.replay_bucket(bucket, "b", None, dry_run=True)
+    assert bucket.deleted == [] and report.ok and report.records(rsf.RECORD_WOULD_REPLAY) == 2
+
+
+def test_cli_replays_from_the_bucket(monkeypatch, capsys):
+    bucket, producer = FakeBucket({KEY: _object_body(range(3))}), Producer()
+    monkeypatch.setattr(rsf, "_client", lambda service, region: bucket)
+    monkeypatch.setattr(rsf, "load_producer", lambda topic_arn: producer)
+    assert rsf.main(["--bucket", "my-failures", "--topic-arn", TOPIC_ARN]) == 0
+    out = capsys.readouterr().out
+    assert "replayed: 3" in out and "deleted: 1" in out and bucket.deleted == [KEY]
