@@ -13,6 +13,12 @@ from typing import TYPE_CHECKING, Any
 from pipeline_model.config import ConfigError as ConfigError
 from pipeline_model.config import PipelineConfig as PipelineConfig
 from pipeline_model.config import SubscriberConfig as SubscriberConfig
+# The parts of EventPipelineProps (the same models as the configuration's sections).
+from pipeline_model.config import AlarmsConfig as AlarmsConfig
+from pipeline_model.config import FunctionConfig as FunctionConfig
+from pipeline_model.config import ProducerConfig as ProducerConfig
+from pipeline_model.config import SecurityConfig as SecurityConfig
+from pipeline_model.config import StreamConfig as StreamConfig
 from pipeline_model.config import build_config as build_config
 from pipeline_model.errors import PipelineError as PipelineError
 from pipeline_model.errors import Problem as Problem
@@ -55,6 +61,11 @@ _LAZY = {
 }
 
 __all__ = [
+    "AlarmsConfig",
+    "FunctionConfig",
+    "ProducerConfig",
+    "SecurityConfig",
+    "StreamConfig",
     "Account",
     "Alarms",
     "App",

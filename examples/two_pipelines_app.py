@@ -1,21 +1,22 @@
 """Two event pipelines and an extra subscriber in one stack, built by an app of your own.
 
-Run it from your app's folder (``python app.py``): the extra subscriber's code is the folder
-``handlers/audit`` there (a folder holding app.py), relative to the working directory. The
-output goes to ``cdktf.out`` (or the folder given as the first argument); the function zips are
-built in ``.build`` beside it.
+Run it as ``python app.py`` from any folder: the extra subscriber's code is the folder
+``handlers/audit`` beside this file (a relative code path is resolved against the folder of the
+app's entry file). The output goes to ``cdktf.out`` (or the folder given as the first argument);
+the function zips are built in ``.build`` beside it.
 """
 
 import sys
 
-from constructs_lib import App, EventPipeline, TerraformStack, aws_provider, build_config
+from constructs_lib import App, EventPipeline, EventPipelineProps, ProducerConfig, TerraformStack, aws_provider, build_config
 
 REGION = "eu-west-1"
 # The orders producer also sends each item's "kind" field as a message attribute (an S field: a String
 # attribute), so a subscription can filter on it; a filter on an attribute the producer does not send is
 # refused at synth (docs/fanout.md, "Routing on item fields").
-ORDERS = dict(region=REGION, name_suffix="-orders", producer={"message_attributes": ["kind"]})
-BILLING = dict(region=REGION, name_suffix="-billing")
+ORDERS = EventPipelineProps(name_suffix="-orders", producer=ProducerConfig(message_attributes=["kind"]))
+# The same from a configuration (a TOML file's contents), as main.py builds its stacks.
+BILLING = {"region": REGION, "name_suffix": "-billing"}
 # The audit queue receives the orders table's changes of items whose kind is "order".
 AUDIT = {"name": "audit", "code": "handlers/audit", "filter_policy": {"kind": ["order"]}}
 
@@ -27,8 +28,8 @@ def main(outdir: str) -> None:
 
     # Each pipeline's logical ids are prefixed with its id (orders_table, billing_table, ...);
     # name_suffix keeps their AWS names apart.
-    orders = EventPipeline(stack, "orders", config=build_config(**ORDERS))
-    EventPipeline(stack, "billing", config=build_config(**BILLING))
+    orders = EventPipeline(stack, "orders", props=ORDERS)
+    EventPipeline.from_config(stack, "billing", build_config(BILLING))
 
     # Added after construction: queue + DLQ, subscription, key grant, alarms, dashboard widgets,
     # and the orders stream trigger waits for the new subscription.
