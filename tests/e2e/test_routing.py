@@ -44,7 +44,8 @@ def _two_pipelines_app():
     spec = importlib.util.spec_from_file_location("two_pipelines_app", ROOT / "examples" / "two_pipelines_app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return build_config(**module.ORDERS, subscribers=[{}, {**module.AUDIT, "code": "consumer"}])
+    orders = module.ORDERS.model_dump(exclude_unset=True)  # EventPipelineProps: the fields the app set
+    return build_config(**orders, region=module.REGION, subscribers=[{}, {**module.AUDIT, "code": "consumer"}])
 
 
 def example_configs():
