@@ -185,8 +185,9 @@ class SnsStandIn:
     """SNS PublishBatch behind the producer's real client: every HTTP attempt takes ``latency`` seconds and a
     ``throttle_rate`` share of them is refused whole, as SNS refuses a request over the account's publish rate: HTTP
     400, code ``Throttling``, "Rate exceeded", nothing published (the producer's client hook then raises and the
-    producer re-submits the request after its own back-off); the others are accepted whole. Installed on the client's ``before-send`` event, so the request never leaves the
-    process. Keeps what it accepted, in acceptance order: (eventID, message group)."""
+    producer re-submits the request after its own back-off); the others are accepted whole. Installed on the
+    client's ``before-send`` event, so the request never leaves the process. Keeps what it accepted, in acceptance
+    order: (eventID, message group)."""
 
     def __init__(self, latency: float, throttle_rate: float, seed: int) -> None:
         self.latency, self.throttle_rate = latency, throttle_rate

@@ -37,16 +37,17 @@ PublishBatch calls, and letting the invocation time out is the worst outcome -- 
 error, so EVERY record of the batch is retried and republished and a retry attempt is burnt. So:
 
 * SNS client bounds: ``connect_timeout`` 1 s, ``read_timeout`` 1 s, standard-mode retries with at most 3
-  attempts (2 retries, jittered back-off of at most 1 s then 2 s). One HTTP attempt is therefore bounded by about
+  attempts (2 retries, jittered back-off of at most 1 s then 2 s; throttling is retried by the producer instead,
+  see "Throttling"). One HTTP attempt is therefore bounded by about
   ``CONNECT_TIMEOUT_S + READ_TIMEOUT_S`` = 2 s (the read timeout applies per socket read; PublishBatch responses
   are a few hundred bytes). SNS normally answers in tens of milliseconds, so 1 s is generous; a timed-out attempt
   may still have been published by SNS and is retried -- consumers drop the duplicate by ``eventID``. The
   unguarded worst case of one call (3 x 2 s + 3 s back-off = 9 s) is not reachable because of the next point.
 * Safety margin ``DEADLINE_MARGIN_MS = max(500 ms, one attempt's bound)`` = 2,000 ms. Before every PublishBatch
-  call except the invocation's first, and before every botocore retry attempt, the producer reads
-  ``context.get_remaining_time_in_millis()``; with less than the margin left it starts no new request, logs
-  "deadline reached", waits for the requests in flight (each within one attempt's bound: their retries are
-  checked too), and reports the first unpublished record and every later one (the ordering rule below);
+  call except the invocation's first, and before every retry attempt (botocore's and the producer's), the
+  producer reads ``context.get_remaining_time_in_millis()``; with less than the margin left it starts no new
+  request, logs "deadline reached", waits for the requests in flight (each within one attempt's bound: their
+  retries are checked too), and reports the first unpublished record and every later one (the ordering rule below);
   records already published in this invocation are not reported. The first call of an invocation is always
   attempted, so every invocation makes progress even when the function timeout is shorter than the margin
   (otherwise a tiny timeout would report the whole batch on every retry until it expires). A 3 s function thus
@@ -65,6 +66,19 @@ later change of the same item (in the same request, or in a request running besi
 would republish the failed one after it (a duplicate of the later one within 5 minutes is dropped by SNS
 deduplication and does not restore the order). An item changed several times in one stream batch therefore
 costs one request, one after another, per change; other items' changes go in the same requests meanwhile.
+
+Throttling: SNS refuses a whole request over the account's publish rate (error code ``Throttling``, "Rate
+exceeded"; the model's ``Throttled``/HTTP 429 and ``KMSThrottling`` for the topic key count too, see
+``THROTTLING_CODES``). botocore does not retry it: a ``needs-retry`` hook (:func:`configure_client`) raises
+:class:`Throttled` instead, because botocore's back-off for throttling is up to 1 s and a concurrent batch would
+finish its other requests and then wait for that one. The producer re-submits the request after its own back-off
+with full jitter -- the n-th retry waits ``uniform(0, min(THROTTLE_BACKOFF_CAP_S, THROTTLE_BACKOFF_BASE_S * 2 **
+(n - 1)))``, windows 50, 100, 200, 400 ms -- while the other requests keep going; at most ``THROTTLE_MAX_ATTEMPTS``
+(5) attempts per request, so at most 0.75 s of waiting. A request waiting to be retried is still in flight: it
+counts toward the concurrency, its FIFO groups' next changes still wait for it, and the retry is deadline-checked
+like a new request. Entries that SNS reports Failed with a throttling code are re-submitted alone the same way.
+After the last attempt the request is a failure (the rule above: its first record and every later one are
+reported). Other errors (connection errors, timeouts, 5xx) are left to botocore's standard retries.
 
 Concurrency: up to ``PUBLISH_CONCURRENCY`` PublishBatch requests are in flight at once (default 8, 1-16; the
 configuration's ``producer.publish_concurrency``; 1 = one request after another in the invocation's thread, no
@@ -457,7 +471,8 @@ def publish(records: list[dict], topic_arn: str, context: Any = None, concurrenc
             delay = backoff_s(attempt)
             logger.warning(
                 "PublishBatch throttled: retrying after a back-off",
-                extra={"first_record": again[0], "entries": len(again), "attempt": attempt, "backoff_s": round(delay, 3)},
+                extra={"first_record": again[0], "entries": len(again), "attempt": attempt,
+                       "backoff_s": round(delay, 3)},
             )
             heapq.heappush(waiting, (time.monotonic() + delay, next(order), again, attempt + 1))
         elif verdict == FAILED:

@@ -367,7 +367,8 @@ def retried(caplog) -> list[int]:
 def test_botocore_does_not_retry_a_throttled_request(producer, pipeline, monkeypatch):
     attempts = throttle(monkeypatch, times=10**6)
     with pytest.raises(producer.Throttled) as raised:
-        producer.sns.publish_batch(TopicArn=pipeline.topic_arn, PublishBatchRequestEntries=[{"Id": "a", "Message": "m"}])
+        producer.sns.publish_batch(TopicArn=pipeline.topic_arn,
+                                   PublishBatchRequestEntries=[{"Id": "a", "Message": "m"}])
     assert raised.value.code == "Throttling"
     assert len(attempts) == 1  # one HTTP attempt: no botocore back-off of up to 1 s
 
@@ -380,7 +381,7 @@ def test_server_errors_are_still_retried_by_botocore(producer, pipeline, monkeyp
 
 
 @any_concurrency
-def test_a_throttled_request_is_retried_by_the_producer_and_everything_delivered(producer, pipeline, monkeypatch, caplog):
+def test_a_throttled_request_is_retried_by_the_producer_and_all_delivered(producer, pipeline, monkeypatch, caplog):
     attempts = throttle(monkeypatch, times=2)
     records = [stream_record(i) for i in range(25)]
     assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
