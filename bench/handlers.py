@@ -183,9 +183,11 @@ _THROTTLED = (
 
 class SnsStandIn:
     """SNS PublishBatch behind the producer's real client: every HTTP attempt takes ``latency`` seconds and a
-    ``throttle_rate`` share of them is answered with a Throttling error (botocore's standard retries then apply),
-    the others are accepted whole. Installed on the client's ``before-send`` event, so the request never leaves the
-    process. Keeps what it accepted, in acceptance order: (eventID, message group)."""
+    ``throttle_rate`` share of them is refused whole, as SNS refuses a request over the account's publish rate: HTTP
+    400, code ``Throttling``, "Rate exceeded", nothing published (the producer's client hook then raises and the
+    producer re-submits the request after its own back-off); the others are accepted whole. Installed on the
+    client's ``before-send`` event, so the request never leaves the process. Keeps what it accepted, in acceptance
+    order: (eventID, message group)."""
 
     def __init__(self, latency: float, throttle_rate: float, seed: int) -> None:
         self.latency, self.throttle_rate = latency, throttle_rate
@@ -288,7 +290,7 @@ def _publish_round(concurrency: int, fifo: bool, records: list[dict], seed: int,
         stand_in.install(producer.sns)
         context = LambdaContext("bench", timeout_s=900)
         pending, invocations = records, 0
-        random.seed(seed)  # botocore's back-off jitter draws from it: the same draws for every setting
+        random.seed(seed)  # the producer's back-off jitter draws from it: the same draws for every setting
         start = time.perf_counter()
         while pending:
             invocations += 1
@@ -329,7 +331,7 @@ def measure_publishing(concurrencies: tuple[int, ...], fifo: bool, batch: int, r
 def print_publishing(rounds: int) -> None:
     concurrency = _default_publish_concurrency()
     print(f"producer publishing, SNS stand-in: {STAND_IN_LATENCY_S * 1000:.0f} ms per call, "
-          f"{STAND_IN_THROTTLE_RATE:.0%} of calls throttled (botocore retries), batches retried like Lambda; "
+          f"{STAND_IN_THROTTLE_RATE:.0%} of calls throttled (the producer retries them), batches retried like Lambda; "
           "each item changes 4 times per batch:")
     print(f"  {'topic':<9}{'batch':>6}  {'sequential rec/s':>16}  {f'concurrency {concurrency} rec/s':>22}  "
           f"{'speed-up':>8}  delivery (sequential | concurrent)")

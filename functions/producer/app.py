@@ -37,16 +37,17 @@ PublishBatch calls, and letting the invocation time out is the worst outcome -- 
 error, so EVERY record of the batch is retried and republished and a retry attempt is burnt. So:
 
 * SNS client bounds: ``connect_timeout`` 1 s, ``read_timeout`` 1 s, standard-mode retries with at most 3
-  attempts (2 retries, jittered back-off of at most 1 s then 2 s). One HTTP attempt is therefore bounded by about
+  attempts (2 retries, jittered back-off of at most 1 s then 2 s; throttling is retried by the producer instead,
+  see "Throttling"). One HTTP attempt is therefore bounded by about
   ``CONNECT_TIMEOUT_S + READ_TIMEOUT_S`` = 2 s (the read timeout applies per socket read; PublishBatch responses
   are a few hundred bytes). SNS normally answers in tens of milliseconds, so 1 s is generous; a timed-out attempt
   may still have been published by SNS and is retried -- consumers drop the duplicate by ``eventID``. The
   unguarded worst case of one call (3 x 2 s + 3 s back-off = 9 s) is not reachable because of the next point.
 * Safety margin ``DEADLINE_MARGIN_MS = max(500 ms, one attempt's bound)`` = 2,000 ms. Before every PublishBatch
-  call except the invocation's first, and before every botocore retry attempt, the producer reads
-  ``context.get_remaining_time_in_millis()``; with less than the margin left it starts no new request, logs
-  "deadline reached", waits for the requests in flight (each within one attempt's bound: their retries are
-  checked too), and reports the first unpublished record and every later one (the ordering rule below);
+  call except the invocation's first, and before every retry attempt (botocore's and the producer's), the
+  producer reads ``context.get_remaining_time_in_millis()``; with less than the margin left it starts no new
+  request, logs "deadline reached", waits for the requests in flight (each within one attempt's bound: their
+  retries are checked too), and reports the first unpublished record and every later one (the ordering rule below);
   records already published in this invocation are not reported. The first call of an invocation is always
   attempted, so every invocation makes progress even when the function timeout is shorter than the margin
   (otherwise a tiny timeout would report the whole batch on every retry until it expires). A 3 s function thus
@@ -65,6 +66,19 @@ later change of the same item (in the same request, or in a request running besi
 would republish the failed one after it (a duplicate of the later one within 5 minutes is dropped by SNS
 deduplication and does not restore the order). An item changed several times in one stream batch therefore
 costs one request, one after another, per change; other items' changes go in the same requests meanwhile.
+
+Throttling: SNS refuses a whole request over the account's publish rate (error code ``Throttling``, "Rate
+exceeded"; the model's ``Throttled``/HTTP 429 and ``KMSThrottling`` for the topic key count too, see
+``THROTTLING_CODES``). botocore does not retry it: a ``needs-retry`` hook (:func:`configure_client`) raises
+:class:`Throttled` instead, because botocore's back-off for throttling is up to 1 s and a concurrent batch would
+finish its other requests and then wait for that one. The producer re-submits the request after its own back-off
+with full jitter -- the n-th retry waits ``uniform(0, min(THROTTLE_BACKOFF_CAP_S, THROTTLE_BACKOFF_BASE_S * 2 **
+(n - 1)))``, windows 50, 100, 200, 400 ms -- while the other requests keep going; at most ``THROTTLE_MAX_ATTEMPTS``
+(5) attempts per request, so at most 0.75 s of waiting. A request waiting to be retried is still in flight: it
+counts toward the concurrency, its FIFO groups' next changes still wait for it, and the retry is deadline-checked
+like a new request. Entries that SNS reports Failed with a throttling code are re-submitted alone the same way.
+After the last attempt the request is a failure (the rule above: its first record and every later one are
+reported). Other errors (connection errors, timeouts, 5xx) are left to botocore's standard retries.
 
 Concurrency: up to ``PUBLISH_CONCURRENCY`` PublishBatch requests are in flight at once (default 8, 1-16; the
 configuration's ``producer.publish_concurrency``; 1 = one request after another in the invocation's thread, no
@@ -88,7 +102,10 @@ Requires the event source mapping to have ``function_response_types = ["ReportBa
 from __future__ import annotations
 
 import heapq
+import itertools
 import os
+import random
+import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
@@ -159,14 +176,64 @@ def _guard_retry(request: Any = None, **kwargs: Any) -> None:
             raise DeadlineReached(f"{left} ms left (< {DEADLINE_MARGIN_MS} ms): not starting attempt {attempt}")
 
 
+#: Error codes of a throttled request: SNS answers "Throttling" ("Rate exceeded"), its model names "Throttled"
+#: (ThrottledException, HTTP 429); KMSThrottling when the topic key's KMS calls are throttled. A 429 status
+#: counts too. See "Throttling" in the module docstring.
+THROTTLING_CODES = frozenset({
+    "Throttling", "ThrottlingException", "Throttled", "ThrottledException", "TooManyRequestsException",
+    "RequestLimitExceeded", "KMSThrottling", "KMSThrottlingException",
+})
+#: The producer's own retries of a throttled request (or of throttled entries): full jitter, the n-th retry waits
+#: uniform(0, min(CAP, BASE * 2 ** (n - 1))) seconds; at most THROTTLE_MAX_ATTEMPTS attempts per request.
+#: Windows 50, 100, 200, 400 ms: at most 0.75 s of waiting per request (docs/producer-throughput.md, "Throttling").
+THROTTLE_BACKOFF_BASE_S = 0.05
+THROTTLE_BACKOFF_CAP_S = 0.5
+THROTTLE_MAX_ATTEMPTS = 5
+
+
+class Throttled(Exception):
+    """SNS throttled a PublishBatch request (raised by the client hook instead of botocore's retry)."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+
+
+def is_throttling(code: Any, status: Any = None) -> bool:
+    return code in THROTTLING_CODES or status == 429
+
+
+def _throttled_is_not_retried_by_botocore(response: Any = None, caught_exception: Any = None, **kwargs: Any) -> None:
+    """botocore ``needs-retry`` hook, run before botocore's retry handler: a throttled attempt raises
+    :class:`Throttled` instead of being retried after botocore's back-off (up to 1 s for throttling), so the
+    producer re-submits it with its own shorter back-off while the other requests keep going. Everything else
+    (connection errors, timeouts, 5xx) is left to botocore's standard retries."""
+    if caught_exception is not None or not response:
+        return None
+    http, parsed = response
+    error = (parsed or {}).get("Error") or {}
+    if is_throttling(error.get("Code"), getattr(http, "status_code", None)):
+        raise Throttled(str(error.get("Code") or getattr(http, "status_code", "")), str(error.get("Message") or ""))
+    return None
+
+
 def configure_client(client: Any) -> Any:
-    """Install the deadline guard on an SNS client."""
+    """Install the deadline guard and the throttling hook on an SNS client."""
     client.meta.events.register("request-created.sns.PublishBatch", _guard_retry, unique_id="producer-deadline")
+    client.meta.events.register_first(
+        "needs-retry.sns.PublishBatch", _throttled_is_not_retried_by_botocore, unique_id="producer-throttling"
+    )
     return client
 
 
 #: What every subscribed queue takes (envelope or raw delivery), read once at init.
 MESSAGE_BUDGET = pipeline_message.parse_budget(os.environ.get(pipeline_message.BUDGET_VARIABLE))
+
+
+def backoff_s(retry: int) -> float:
+    """Seconds to wait before the ``retry``-th retry (1 = the first) of a throttled request: full jitter."""
+    return random.random() * min(THROTTLE_BACKOFF_CAP_S, THROTTLE_BACKOFF_BASE_S * 2 ** (retry - 1))
+
 
 #: The SNS client, created once per container (at init).
 sns = configure_client(boto3.client("sns", config=BOTO_CONFIG))
@@ -338,51 +405,110 @@ def _publish_batch(topic_arn: str, entries: list[dict]) -> Any:
         return exc
 
 
-def _settle(plan: Plan, request: list[int], outcome: Any) -> bool:
-    """Record the outcome of one request; False when any of its records is not known to be published."""
+#: What one attempt of a request came to (see :func:`_settle`).
+DONE, RETRY, FAILED = "done", "retry", "failed"
+
+
+def _settle(plan: Plan, request: list[int], outcome: Any, attempt: int) -> tuple[str, list[int]]:
+    """Record the outcome of attempt ``attempt`` of a request: ``(DONE, [])`` when all its records are published,
+    ``(RETRY, records)`` when SNS throttled the request (or only throttled entries failed) and attempts are left,
+    else ``(FAILED, [])``: some record is not known to be published and will not be retried here."""
     start = request[0]
+    if isinstance(outcome, Throttled):
+        if attempt < THROTTLE_MAX_ATTEMPTS:
+            return RETRY, request
+        logger.error(
+            "PublishBatch throttled on every attempt",
+            extra={"first_record": start, "entries": len(request), "attempts": attempt, "code": outcome.code},
+        )
+        return FAILED, []
     if isinstance(outcome, DeadlineReached):
         logger.warning("deadline reached during PublishBatch retries", extra={"first_record": start, "reason": str(outcome)})
-        return False
+        return FAILED, []
     if isinstance(outcome, BaseException):
         logger.error(
             "PublishBatch failed",
             exc_info=(type(outcome), outcome, outcome.__traceback__),
             extra={"first_record": start, "entries": len(request)},
         )
-        return False
+        return FAILED, []
     ok = {s["Id"] for s in outcome.get("Successful", [])}
-    failed = []
+    codes = {f.get("Id"): f.get("Code") for f in outcome.get("Failed", [])}
+    failed, throttled = [], []
     for index in request:
-        if plan.prepared[index].entry["Id"] in ok:
+        entry_id = plan.prepared[index].entry["Id"]
+        if entry_id in ok:
             plan.published_ok(index)
+        elif is_throttling(codes.get(entry_id)):
+            throttled.append(index)
         else:
             failed.append(index)
-    if failed:
+    if failed or (throttled and attempt >= THROTTLE_MAX_ATTEMPTS):
         logger.error(
             "PublishBatch reported failed entries",
-            extra={"failed": outcome.get("Failed", []), "first_record": failed[0]},
+            extra={"failed": outcome.get("Failed", []), "first_record": min(failed + throttled), "attempts": attempt},
         )
-        return False
-    return True
+        return FAILED, []
+    return (RETRY, throttled) if throttled else (DONE, [])
 
 
 def publish(records: list[dict], topic_arn: str, context: Any = None, concurrency: int | None = None) -> int | None:
     """Publish the records, at most ``concurrency`` (default ``PUBLISH_CONCURRENCY``) PublishBatch requests at a
     time; return the index of the earliest record not known to be published, or None.
 
-    After a failed request (or entry) no new request starts; nor does one (other than the first) with less than
-    ``DEADLINE_MARGIN_MS`` left. Requests in flight are always waited for (see "Concurrency")."""
+    A request is in flight from its first attempt until it is settled, including while it waits to be retried
+    after throttling (see "Throttling"). After a failed request (or entry) no new request starts; nor does one
+    (other than the first), or a retry, with less than ``DEADLINE_MARGIN_MS`` left. Requests in flight are always
+    waited for (see "Concurrency")."""
     fifo = is_fifo_topic(topic_arn)
     prepared, first_failed = _prepare_all(records, fifo)
     plan = Plan(prepared)
     limit = max(1, PUBLISH_CONCURRENCY if concurrency is None else concurrency)
-    in_flight: dict[Future, list[int]] = {}
+    running: dict[Future, tuple[list[int], int]] = {}  # request, attempt
+    waiting: list[tuple[float, int, list[int], int]] = []  # heap of (due, tie-break, request, attempt): back-off
+    order = itertools.count()
     pool: ThreadPoolExecutor | None = None
     calls, stopped = 0, False
+
+    def settle(request: list[int], attempt: int, outcome: Any) -> None:
+        nonlocal stopped
+        verdict, again = _settle(plan, request, outcome, attempt)
+        if verdict == RETRY:
+            delay = backoff_s(attempt)
+            logger.warning(
+                "PublishBatch throttled: retrying after a back-off",
+                extra={"first_record": again[0], "entries": len(again), "attempt": attempt,
+                       "backoff_s": round(delay, 3)},
+            )
+            heapq.heappush(waiting, (time.monotonic() + delay, next(order), again, attempt + 1))
+        elif verdict == FAILED:
+            stopped = True
+
+    def send(request: list[int], attempt: int) -> None:
+        nonlocal pool
+        entries = [prepared[i].entry for i in request]
+        if limit == 1:  # sequential: in this thread, no pool
+            settle(request, attempt, _publish_batch(topic_arn, entries))
+            return
+        if pool is None:
+            pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="publish")
+        running[pool.submit(_publish_batch, topic_arn, entries)] = (request, attempt)
+
     try:
         while True:
-            while not stopped and len(in_flight) < limit:
+            while waiting and waiting[0][0] <= time.monotonic():  # throttled requests whose back-off is over
+                _, _, request, attempt = heapq.heappop(waiting)
+                left = remaining_ms(context)
+                if left is not None and left < DEADLINE_MARGIN_MS:
+                    logger.warning(
+                        "deadline reached: not retrying a throttled PublishBatch request",
+                        extra={"remaining_ms": left, "margin_ms": DEADLINE_MARGIN_MS, "first_record": request[0],
+                               "attempt": attempt},
+                    )
+                    stopped = True  # its records stay unpublished: reported
+                    continue
+                send(request, attempt)
+            while not stopped and len(running) + len(waiting) < limit:
                 left = remaining_ms(context) if calls else None  # the first call always goes: progress guarantee
                 if left is not None and left < DEADLINE_MARGIN_MS:
                     first = plan.first_unsent()
@@ -390,7 +516,7 @@ def publish(records: list[dict], topic_arn: str, context: Any = None, concurrenc
                         logger.warning(
                             "deadline reached: not publishing the rest of the batch",
                             extra={"remaining_ms": left, "margin_ms": DEADLINE_MARGIN_MS, "first_record": first,
-                                   "published_calls": calls, "in_flight": len(in_flight)},
+                                   "published_calls": calls, "in_flight": len(running) + len(waiting)},
                         )
                     stopped = True
                     break
@@ -398,19 +524,17 @@ def publish(records: list[dict], topic_arn: str, context: Any = None, concurrenc
                 if not request:
                     break  # all sent, or FIFO: the next changes wait for their groups' requests in flight
                 calls += 1
-                entries = [prepared[i].entry for i in request]
-                if limit == 1:  # sequential: in this thread, no pool
-                    stopped = not _settle(plan, request, _publish_batch(topic_arn, entries))
-                    continue
-                if pool is None:
-                    pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="publish")
-                in_flight[pool.submit(_publish_batch, topic_arn, entries)] = request
-            if not in_flight:
+                send(request, 1)
+            if not running and not waiting:
                 break
-            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            timeout = max(0.0, waiting[0][0] - time.monotonic()) if waiting else None
+            if not running:
+                time.sleep(timeout or 0.0)  # only requests in back-off: wait for the first to be due
+                continue
+            finished, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in finished:
-                if not _settle(plan, in_flight.pop(future), future.result()):
-                    stopped = True
+                request, attempt = running.pop(future)
+                settle(request, attempt, future.result())
     finally:
         if pool is not None:
             pool.shutdown(wait=True)  # no thread outlives the invocation (Lambda freezes the container after it)

@@ -365,25 +365,30 @@ THROTTLE_BODY = (
     b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
     b"<RequestId>r</RequestId></ErrorResponse>"
 )
+SERVER_ERROR_BODY = (
+    b"<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code><Message>oops</Message></Error>"
+    b"<RequestId>r</RequestId></ErrorResponse>"
+)
 
 
-def throttle(monkeypatch, times: int) -> list[int]:
-    """Answer the first `times` PublishBatch HTTP attempts with a Throttling error instead of moto.
+def throttle(monkeypatch, times: int, status: int = 400, body: bytes = THROTTLE_BODY) -> list[int]:
+    """Answer the first `times` PublishBatch HTTP attempts with a Throttling error (or `status`/`body`) instead of
+    moto.
 
     Hooks moto's botocore stubber (moto answers every ``before-send`` event, so a separate handler could not
-    stop moto from publishing); botocore's standard-mode retry logic then sees real throttling responses."""
+    stop moto from publishing); the client's hooks and botocore's standard-mode retry logic then see real error
+    responses."""
     from moto.core import models as moto_models
 
     stubber_class = type(moto_models.botocore_stubber)
     original = stubber_class.__call__
     attempts: list[int] = []
-    monkeypatch.setattr(time, "sleep", lambda seconds: None)  # botocore backoff sleeps; keep the test fast
 
     def call(self, event_name, request, **kwargs):
         if event_name == "before-send.sns.PublishBatch":
             attempts.append(1)
             if len(attempts) <= times:
-                return botocore.awsrequest.AWSResponse(request.url, 400, {}, _Raw(THROTTLE_BODY))
+                return botocore.awsrequest.AWSResponse(request.url, status, {}, _Raw(body))
         return original(self, event_name, request, **kwargs)
 
     monkeypatch.setattr(stubber_class, "__call__", call)
@@ -398,22 +403,113 @@ class _Raw:
         yield self._body
 
 
-def test_throttling_is_retried_by_botocore_then_succeeds(producer, pipeline, monkeypatch):
-    attempts = throttle(monkeypatch, times=2)
-    response = producer.handler(stream_event([stream_record(i) for i in range(3)]), CTX)
-    assert response == {"batchItemFailures": []}
-    assert len(attempts) == 3
+def retried(caplog) -> list[int]:
+    """The attempts after which the producer itself retried a throttled request (from its log)."""
+    return [r.attempt for r in caplog.records if r.getMessage().startswith("PublishBatch throttled: retrying")]
+
+
+def test_botocore_does_not_retry_a_throttled_request(producer, pipeline, monkeypatch):
+    attempts = throttle(monkeypatch, times=10**6)
+    with pytest.raises(producer.Throttled) as raised:
+        producer.sns.publish_batch(TopicArn=pipeline.topic_arn,
+                                   PublishBatchRequestEntries=[{"Id": "a", "Message": "m"}])
+    assert raised.value.code == "Throttling"
+    assert len(attempts) == 1  # one HTTP attempt: no botocore back-off of up to 1 s
+
+
+def test_server_errors_are_still_retried_by_botocore(producer, pipeline, monkeypatch, caplog):
+    attempts = throttle(monkeypatch, times=2, status=500, body=SERVER_ERROR_BODY)
+    assert producer.handler(stream_event([stream_record(i) for i in range(3)]), CTX) == {"batchItemFailures": []}
+    assert len(attempts) == 3 and retried(caplog) == []  # botocore's standard retries, not the producer's
     assert len(pipeline.payloads()) == 3
 
 
+@any_concurrency
+def test_a_throttled_request_is_retried_by_the_producer_and_all_delivered(producer, pipeline, monkeypatch, caplog):
+    attempts = throttle(monkeypatch, times=2)
+    records = [stream_record(i) for i in range(25)]
+    assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
+    assert len(retried(caplog)) == 2  # the producer re-submitted the throttled attempts
+    assert len(attempts) == 3 + 2  # 3 requests, 2 of the attempts throttled
+    assert published_ids(pipeline) == list(range(25))  # each record once
+
+
 @sequential
-def test_persistent_throttling_reports_all_records(producer, pipeline, monkeypatch):
+def test_exhausted_throttling_retries_become_the_reported_failure(producer, pipeline, monkeypatch, caplog):
     attempts = throttle(monkeypatch, times=10**6)
     records = [stream_record(i) for i in range(15)]
     response = producer.handler(stream_event(records), CTX)
     assert failures(response) == [seq(i) for i in range(15)]
-    assert len(attempts) == producer.BOTO_CONFIG.retries["total_max_attempts"] == 3  # standard-mode retries happened
+    assert len(attempts) == producer.THROTTLE_MAX_ATTEMPTS == 5  # bounded; then no new request started
+    assert retried(caplog) == [1, 2, 3, 4]
+    (logged,) = [r for r in caplog.records if "throttled on every attempt" in r.getMessage()]
+    assert logged.levelname == "ERROR" and logged.first_record == 0 and logged.attempts == 5
     assert pipeline.payloads() == []
+
+
+@sequential
+def test_throttled_entries_alone_are_retried(producer, pipeline, monkeypatch, caplog):
+    """SNS throttles whole requests; should it ever report throttled entries (Failed, code Throttling), those
+    entries alone are re-submitted."""
+    client = producer.sns
+    original = client.publish_batch
+    calls: list[list[str]] = []
+
+    def publish_batch(**params):
+        entries = params["PublishBatchRequestEntries"]
+        calls.append([e["Id"] for e in entries])
+        if len(calls) > 1:
+            return original(**params)
+        response = original(**{**params, "PublishBatchRequestEntries": entries[:7]})
+        response["Failed"] = [{"Id": e["Id"], "Code": "Throttling", "SenderFault": True, "Message": "Rate exceeded"}
+                              for e in entries[7:]]
+        return response
+
+    monkeypatch.setattr(client, "publish_batch", publish_batch)
+    assert producer.handler(stream_event([stream_record(i) for i in range(15)]), CTX) == {"batchItemFailures": []}
+    assert calls[:2] == [[f"r{i}" for i in range(10)], ["r7", "r8", "r9"]]
+    assert published_ids(pipeline) == list(range(15))
+
+
+@pytest.mark.parametrize("retry", [1, 2, 3, 4, 5, 8])
+def test_back_off_is_full_jitter_growing_to_the_cap(producer, monkeypatch, retry):
+    window = min(producer.THROTTLE_BACKOFF_CAP_S, producer.THROTTLE_BACKOFF_BASE_S * 2 ** (retry - 1))
+    monkeypatch.setattr(producer.random, "random", lambda: 0.0)
+    assert producer.backoff_s(retry) == 0.0
+    monkeypatch.setattr(producer.random, "random", lambda: 0.999)
+    assert producer.backoff_s(retry) == pytest.approx(0.999 * window)
+    assert window == [0.05, 0.1, 0.2, 0.4, 0.5, 0.5][[1, 2, 3, 4, 5, 8].index(retry)]
+
+
+def test_every_throttled_attempt_waits_at_most_its_window_in_total(producer):
+    windows = [min(producer.THROTTLE_BACKOFF_CAP_S, producer.THROTTLE_BACKOFF_BASE_S * 2 ** (n - 1))
+               for n in range(1, producer.THROTTLE_MAX_ATTEMPTS)]
+    # the longest a request can wait for throttling fits in what a default 3 s function publishes per invocation
+    assert sum(windows) <= 3.0 - producer.DEADLINE_MARGIN_MS / 1000
+
+
+@sequential
+def test_the_deadline_stops_throttling_retries(producer, pipeline, monkeypatch, caplog):
+    attempts = throttle(monkeypatch, times=10**6)
+    context = AskCounting(asks=1)  # the first retry may go; the second sees the deadline
+    response = producer.handler(stream_event([stream_record(i) for i in range(25)]), context)
+    assert failures(response) == [seq(i) for i in range(25)]
+    assert len(attempts) == 2 < producer.THROTTLE_MAX_ATTEMPTS
+    (logged,) = [r for r in caplog.records if "not retrying a throttled" in r.getMessage()]
+    assert logged.first_record == 0 and logged.attempt == 3
+    assert pipeline.payloads() == []
+
+
+class AskCounting(LambdaContext):
+    """Plenty of time for the first ``asks`` questions, then none (below the margin)."""
+
+    def __init__(self, asks: int) -> None:
+        super().__init__("handlers-test")
+        self.asks, self.asked = asks, 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.asked += 1
+        return 30_000 if self.asked <= self.asks else 0
 
 
 def test_any_exception_reports_the_whole_batch(producer, pipeline, monkeypatch):
@@ -528,7 +624,8 @@ def test_deadline_failure_after_a_partial_failure_keeps_the_lowest(producer, pip
 
 @sequential
 def test_botocore_retries_stop_at_the_deadline(producer, pipeline, monkeypatch, caplog):
-    attempts = throttle(monkeypatch, times=1)  # the first attempt is throttled; a retry would succeed
+    # the first attempt fails with a server error (botocore retries those); a retry would succeed
+    attempts = throttle(monkeypatch, times=1, status=500, body=SERVER_ERROR_BODY)
     records = [stream_record(i) for i in range(15)]
     response = producer.handler(stream_event(records), DeadlineContext(attempts, after=1, low=100))
     assert failures(response) == [seq(i) for i in range(15)]

@@ -26,12 +26,17 @@ concurrent = pytest.mark.parametrize("producer", [CONCURRENCY], indirect=True, i
 
 class StandIn:
     """SNS PublishBatch, answering out of order (LIFO). Entries whose eventID is in ``fail_events`` are reported
-    Failed (code Throttled); a request holding an eventID of ``raise_events`` raises. Thread-safe."""
+    Failed (code InternalError); a request holding an eventID of ``raise_events`` raises. A request holding an
+    eventID of ``throttle_events`` is throttled (raises ``throttled``, as the producer's client hook does) the first
+    ``throttle_times`` times that eventID is sent. Thread-safe."""
 
-    def __init__(self, limit: int, *, quiet: float = 0.2, hold: bool = False, fail_events=(), raise_events=()) -> None:
+    def __init__(self, limit: int, *, quiet: float = 0.2, hold: bool = False, fail_events=(), raise_events=(),
+                 throttle_events=(), throttle_times: int = 10**6, throttled=None) -> None:
         # hold: answer only after ``quiet`` seconds without a new request, so an extra request would be seen
         self.limit, self.quiet = (float("inf") if hold else limit), quiet
         self.fail_events, self.raise_events = set(fail_events), set(raise_events)
+        self.throttle_left = {event_id: throttle_times for event_id in throttle_events}
+        self.throttled_class, self.throttled = throttled, 0
         self.cond = threading.Condition()
         self.in_flight: list[int] = []  # arrival numbers of the requests in flight, oldest first
         self.max_in_flight = 0
@@ -65,7 +70,11 @@ class StandIn:
                 self.cond.wait(timeout=self.quiet / 4)
             failing = [m["eventID"] in self.fail_events for m in messages]
             raising = any(m["eventID"] in self.raise_events for m in messages)
-            if not raising:
+            throttling = [m["eventID"] for m in messages if self.throttle_left.get(m["eventID"], 0) > 0]
+            for event_id in throttling:
+                self.throttle_left[event_id] -= 1
+            self.throttled += bool(throttling)
+            if not raising and not throttling:
                 self.accepted += [m for m, bad in zip(messages, failing) if not bad]
             for entry in entries:
                 if entry.get("MessageGroupId") is not None:
@@ -75,9 +84,11 @@ class StandIn:
             self.cond.notify_all()
         if raising:
             raise RuntimeError("injected: the connection was reset")
+        if throttling:
+            raise self.throttled_class("Throttling", "Rate exceeded")
         return {
             "Successful": [{"Id": e["Id"], "MessageId": f"m-{e['Id']}"} for e, bad in zip(entries, failing) if not bad],
-            "Failed": [{"Id": e["Id"], "Code": "Throttled", "SenderFault": False, "Message": "Rate exceeded"}
+            "Failed": [{"Id": e["Id"], "Code": "InternalError", "SenderFault": False, "Message": "injected"}
                        for e, bad in zip(entries, failing) if bad],
         }
 
@@ -95,7 +106,7 @@ def stand_in(producer, monkeypatch):
     """Install a stand-in: ``stand_in(topic_arn, **options)``."""
 
     def install(topic_arn: str = STANDARD_TOPIC, **options) -> StandIn:
-        fake = StandIn(producer.PUBLISH_CONCURRENCY, **options)
+        fake = StandIn(producer.PUBLISH_CONCURRENCY, throttled=producer.Throttled, **options)
         monkeypatch.setattr(producer.sns, "publish_batch", fake)
         monkeypatch.setenv("SNS_TOPIC_ARN", topic_arn)
         return fake
@@ -132,7 +143,7 @@ def test_the_bound_is_the_configured_concurrency(producer, stand_in):
 
 
 @concurrent
-def test_a_throttled_entry_in_the_middle_reports_the_earliest_unpublished_record(producer, stand_in):
+def test_a_failed_entry_in_the_middle_reports_the_earliest_unpublished_record(producer, stand_in):
     fake = stand_in(fail_events={"ev-47"})
     records = [stream_record(i) for i in range(100)]
     response = producer.handler(stream_event(records), CTX)
@@ -188,6 +199,43 @@ def test_deadline_starts_nothing_new_and_waits_for_the_requests_in_flight(produc
     assert logged.first_record == 30
 
 
+# ---------------------------------------------------------------------------------------------- throttling
+
+
+def sent_times(fake: StandIn, event_id: str) -> int:
+    return sum(event_id in request for request in fake.arrivals)
+
+
+@concurrent
+def test_a_throttled_request_is_retried_and_everything_delivered(producer, stand_in):
+    fake = stand_in(quiet=0.1, throttle_events={"ev-25"}, throttle_times=2)
+    records = [stream_record(i) for i in range(100)]
+    assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
+    assert fake.throttled == 2 and sent_times(fake, "ev-25") == 3  # re-submitted twice, then accepted
+    assert sorted(fake.accepted_ids) == list(range(100))  # each record once: nothing lost, nothing doubled
+    assert fake.max_in_flight <= CONCURRENCY  # a request waiting to be retried still counts toward the bound
+
+
+@concurrent
+def test_exhausted_throttling_retries_report_that_request_and_the_rest(producer, stand_in):
+    fake = stand_in(quiet=0.1, throttle_events={"ev-47"})
+    response = producer.handler(stream_event([stream_record(i) for i in range(100)]), CTX)
+    assert failures(response) == [seq(i) for i in range(40, 100)]  # the request of records 40-49, and the rest
+    assert sent_times(fake, "ev-47") == producer.THROTTLE_MAX_ATTEMPTS  # bounded
+    assert set(range(40)) <= set(fake.accepted_ids) and not set(range(40, 50)) & set(fake.accepted_ids)
+
+
+@concurrent
+def test_the_deadline_stops_a_throttled_request_being_retried(producer, stand_in, caplog):
+    fake = stand_in(quiet=0.1, throttle_events={"ev-0"})
+    # the first request is never checked; the next three requests are; then the retry of the first sees it
+    response = producer.handler(stream_event([stream_record(i) for i in range(100)]), CountingDeadline(asks=3))
+    assert sent_times(fake, "ev-0") < producer.THROTTLE_MAX_ATTEMPTS
+    assert failures(response) == [seq(i) for i in range(100)]  # its records were never published: all reported
+    assert any("not retrying a throttled" in r.getMessage() for r in caplog.records)
+    assert len(fake.completions) == len(fake.arrivals)  # every request in flight returned before the handler did
+
+
 # ---------------------------------------------------------------------------------------------- FIFO
 
 
@@ -220,6 +268,22 @@ def test_fifo_failed_change_holds_back_its_group_and_reports_from_the_earliest(p
     sent = {int(e[3:]) for request in fake.arrivals for e in request}
     assert not {i for i in range(6, 60, 3)} & sent  # no later change of the hot item was sent after ev-3
     assert fake.overlaps == [] and set(range(3)) <= set(fake.accepted_ids)
+
+
+@concurrent
+def test_fifo_a_throttled_change_still_goes_before_the_later_changes_of_its_item(producer, stand_in):
+    fake = stand_in(FIFO_TOPIC, quiet=0.1, throttle_events={"ev-3"}, throttle_times=2)  # the hot item's second change
+    records = fifo_records(45)
+    assert producer.handler(stream_event(records), CTX) == {"batchItemFailures": []}
+    assert fake.throttled == 2 and sent_times(fake, "ev-3") == 3
+    accepted_at = max(n for n, request in enumerate(fake.arrivals) if "ev-3" in request)
+    assert not any(f"ev-{i}" in request for request in fake.arrivals[:accepted_at] for i in range(6, 45, 3))
+    assert fake.overlaps == []  # no later change of the hot item was sent while ev-3 was in flight or waiting
+    hot = [m["eventID"] for m in fake.accepted if m["keys"]["pk"] == "hot"]
+    assert hot == [f"ev-{i}" for i in range(0, 45, 3)]  # the hot item's changes in stream order
+    assert sorted(fake.accepted_ids) == list(range(45))  # each record once
+    assert any("ev-3" not in request and "ev-0" not in request
+               for request in fake.arrivals[:accepted_at])  # other items' changes went meanwhile
 
 
 # ---------------------------------------------------------------------------------------------- setting
