@@ -24,11 +24,12 @@ from typing import Any
 
 from constructs import Construct
 
+from pipeline_model.limits import LOG_RETENTION_DAYS
 from pipeline_model.names import delivery_log_groups
 
 from .aws import CloudwatchLogGroup, IamRole, IamRolePolicy
 from .ids import set_logical_id
-from .props import prop
+from .props import PropsConflictError, prop
 from .security import Account, topic_arn
 
 #: What SNS needs to write delivery status logs, as AWS documents it (Amazon SNS developer guide,
@@ -105,6 +106,13 @@ class DeliveryStatusLogging(Construct):
 
     def __init__(self, scope: Construct, id: str, *, props: DeliveryStatusLoggingProps) -> None:
         super().__init__(scope, id)
+        owner = f"DeliveryStatusLogging {self.node.path}"
+        rate = props.success_sample_rate
+        if isinstance(rate, bool) or not isinstance(rate, int) or not 0 <= rate <= 100:
+            raise PropsConflictError(f"{owner}: props.success_sample_rate: {rate!r} is not a percentage 0-100")
+        if props.retention_days not in LOG_RETENTION_DAYS:
+            raise PropsConflictError(f"{owner}: props.retention_days: {props.retention_days!r} is not a CloudWatch "
+                                     f"Logs retention; use one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
         account, region, prefix = props.account, props.region, props.logical_id_prefix
         self.log_group_names = delivery_log_groups(region, account.id, props.topic_name)
         self.log_groups = []

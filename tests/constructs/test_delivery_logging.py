@@ -118,3 +118,15 @@ def test_role_prefix_fits_iam_name_prefix():
     long = delivery_logs_role_prefix("a" * 63)
     assert len(long) <= ROLE_PREFIX_MAX and long.endswith("-sns-logs-")
     assert delivery_logs_role_prefix("my stack!") == "my-stack-sns-logs-"
+
+
+@pytest.mark.parametrize("settings, field", [
+    ({"success_sample_rate": 101}, "success_sample_rate"), ({"success_sample_rate": True}, "success_sample_rate"),
+    ({"retention_days": 10}, "retention_days"),
+])
+def test_construct_alone_refuses_bad_props_naming_them(stack, account, settings, field):
+    from constructs_lib import DeliveryStatusLogging, DeliveryStatusLoggingProps, PropsConflictError
+
+    with pytest.raises(PropsConflictError, match=rf"props\.{field}: "):
+        DeliveryStatusLogging(stack, "logs", props=DeliveryStatusLoggingProps(
+            topic_name="events", account=account, region="us-east-1", role_name_prefix="events-sns-logs-", **settings))
