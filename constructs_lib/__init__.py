@@ -54,6 +54,9 @@ _LAZY = {
     "Alarms": "observability",
     "FailureBucket": "bucket",
     "FailureBucketProps": "bucket",
+    "DeliveryStatusLogging": "delivery_logging",
+    "DeliveryStatusLoggingProps": "delivery_logging",
+    "SqsFeedback": "delivery_logging",
     "Dashboard": "observability",
     "PropsConflictError": "props",
     "DuplicateLogicalIdError": "ids",
@@ -74,6 +77,8 @@ __all__ = [
     "build_config",
     "ConfigError",
     "Dashboard",
+    "DeliveryStatusLogging",
+    "DeliveryStatusLoggingProps",
     "DuplicateLogicalIdError",
     "EventPipeline",
     "EventPipelineProps",
@@ -91,6 +96,7 @@ __all__ = [
     "PythonFunctionProps",
     "Queue",
     "QueueProps",
+    "SqsFeedback",
     "stack_facts",
     "StackFacts",
     "SubscribedQueue",
@@ -110,6 +116,11 @@ __all__ = [
 if TYPE_CHECKING:  # for type checkers and IDEs (explicit re-exports); at run time __getattr__ loads them
     from .app import build_app as build_app
     from .bucket import FailureBucket as FailureBucket, FailureBucketProps as FailureBucketProps
+    from .delivery_logging import (
+        DeliveryStatusLogging as DeliveryStatusLogging,
+        DeliveryStatusLoggingProps as DeliveryStatusLoggingProps,
+        SqsFeedback as SqsFeedback,
+    )
     from .cdk import App as App, TerraformStack as TerraformStack
     from .facts import StackFacts as StackFacts, stack_facts as stack_facts
     from .function import PythonFunction as PythonFunction, PythonFunctionProps as PythonFunctionProps

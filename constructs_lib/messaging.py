@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from constructs import Construct
 
@@ -31,6 +31,9 @@ from .security import (
     owner_statement,
     stack_account,
 )
+
+if TYPE_CHECKING:
+    from .delivery_logging import SqsFeedback
 
 
 def protective_statements(service: str, account: Account, enforce_tls: bool) -> dict[str, dict[str, Any]]:
@@ -63,6 +66,9 @@ class TopicProps:
     policy_statements: dict[str, Any] = prop(
         description="Topic policy statements (sns module format) added to, or replacing by key, the defaults "
         "'owner' and 'deny_insecure_transport'.", factory=dict)
+    sqs_feedback: "SqsFeedback | None" = prop(
+        None, "Delivery status logging of deliveries to SQS: the role SNS assumes and the success sample rate "
+        "(constructs_lib.delivery_logging.DeliveryStatusLogging makes both); None = no delivery status logs.")
     extra: dict[str, Any] = prop(description="Further sns module inputs, applied over the defaults.", factory=dict)
     profile: str | None = prop(None, "Stack profile whose sns module major is used (tutorial, current); None = "
                                      "the stack's (see constructs_lib.aws_provider).")
@@ -90,7 +96,10 @@ class Topic(Construct):
             defaults["kms_master_key_id"] = props.key.key_arn
         if props.fifo:
             defaults.update(FIFO_TOPIC_INPUTS)
-        variables = merge(owner, defaults, props.extra, {"name": (props.name, "props.name")})
+        required: dict[str, tuple[Any, str]] = {"name": (props.name, "props.name")}
+        if props.sqs_feedback is not None:
+            required["sqs_feedback"] = (props.sqs_feedback.module_input(), "props.sqs_feedback")
+        variables = merge(owner, defaults, props.extra, required)
         variables["topic_policy_statements"] = merge(
             owner,
             protective_statements("sns", account, props.enforce_tls),
@@ -99,8 +108,10 @@ class Topic(Construct):
             "policy_statements",
         )
         _spell_conditions(owner, module, variables, "topic_policy_statements")
+        depends_on = list(props.sqs_feedback.depends_on) if props.sqs_feedback is not None else None
         self.module = TerraformHclModule(
-            self, "module", source=module.source, version=module.version, variables=variables
+            self, "module", source=module.source, version=module.version, variables=variables,
+            depends_on=depends_on or None,
         )
         set_logical_id(self.module, logical_id or id)
         self.topic_arn = self.module.get_string("topic_arn")

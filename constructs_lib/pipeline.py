@@ -37,6 +37,7 @@ from .aws import (
     SnsTopicSubscription,
 )
 from .bucket import FailureBucket, FailureBucketProps, new_objects_alarm
+from .delivery_logging import DeliveryStatusLogging, DeliveryStatusLoggingProps
 from .cdk import App, TerraformStack
 from .facts import StackFacts, provider_region, stack_facts
 from .function import PythonFunction, PythonFunctionProps, build_dir
@@ -156,8 +157,12 @@ class EventPipeline(Construct):
             point_in_time_recovery=props.security.point_in_time_recovery,
             deletion_protection=props.deletion_protection,
         ), logical_id=self._id("table"))
-        self.topic = Topic(self, "topic", props=self._topic_props(names.topic, fifo=props.fifo),
-                           logical_id=self._id("topic"))
+        # SNS's delivery status logs of the topic's deliveries to the queues (opt-in): its role and log groups.
+        self.delivery_logging = self._delivery_logging() if props.delivery_status_logging.enabled else None
+        self.topic = Topic(self, "topic", props=self._topic_props(
+            names.topic, fifo=props.fifo,
+            sqs_feedback=self.delivery_logging.sqs_feedback if self.delivery_logging is not None else None,
+        ), logical_id=self._id("topic"))
         # Stream records that still fail after the bounded retries are kept, not dropped: a pointer in the
         # stream failure queue, or (on_failure = "s3") the batch itself in the failure bucket.
         self.stream_failures: Queue | None = None
@@ -322,9 +327,18 @@ class EventPipeline(Construct):
             logical_id=self._id("messaging_key"),
         )
 
-    def _topic_props(self, name: str, statements: dict[str, Any] | None = None, fifo: bool = False) -> TopicProps:
+    def _topic_props(self, name: str, statements: dict[str, Any] | None = None, fifo: bool = False,
+                     **settings: Any) -> TopicProps:
         return TopicProps(name=name, key=self.key, account=self.account, fifo=fifo,
-                          enforce_tls=self.props.security.enforce_tls, policy_statements=statements or {})
+                          enforce_tls=self.props.security.enforce_tls, policy_statements=statements or {}, **settings)
+
+    def _delivery_logging(self) -> DeliveryStatusLogging:
+        settings, names = self.props.delivery_status_logging, self.props.names
+        return DeliveryStatusLogging(self, "topic_delivery_logging", props=DeliveryStatusLoggingProps(
+            topic_name=names.topic, account=self.account, region=self.facts.region,
+            role_name_prefix=names.delivery_logs_role_prefix, success_sample_rate=settings.success_sample_rate,
+            retention_days=settings.log_retention_days, logical_id_prefix=self.prefix,
+        ))
 
     def _queue_props(self, name: str, **settings: Any) -> QueueProps:
         return QueueProps(name=name, key=self.key, account=self.account,

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pipeline_model import defaults
 from pipeline_model.config import (
     AlarmsConfig,
+    DeliveryStatusLoggingConfig,
     ProducerConfig,
     PipelineConfig,
     ProducerConfig,
@@ -79,6 +80,8 @@ class EventPipelineProps(BaseModel):
     """CloudWatch alarms, published to the alarm topic."""
     dashboard: bool = defaults.DASHBOARD
     """Create a CloudWatch dashboard of the pipeline."""
+    delivery_status_logging: DeliveryStatusLoggingConfig = DeliveryStatusLoggingConfig()
+    """SNS delivery status logging of the topic's deliveries to the queues: a role SNS assumes for this topic only, two log groups with a retention, the success sample rate (docs/operations.md, 'Delivery status logging'). Off by default."""
     tags: dict[str, str] = Field(default_factory=dict)
     """Tags of every resource the pipeline creates (besides the provider's default_tags)."""
     stack_profile: StackProfileName | None = None
@@ -170,6 +173,7 @@ def props_from_config(config: PipelineConfig) -> EventPipelineProps:
         producer=config.producer, stream=config.stream, subscribers=tuple(config.subscribers),
         ordering=config.ordering,
         security=config.security.model_copy(update={"deletion_protection": config.deletion_protection}),
-        alarms=config.alarms, dashboard=config.dashboard, tags=dict(config.tags),
+        alarms=config.alarms, dashboard=config.dashboard, delivery_status_logging=config.delivery_status_logging,
+        tags=dict(config.tags),
         stack_profile=config.stack_profile,
     )

@@ -57,6 +57,14 @@ STREAM_ON_FAILURE: Final = "queue"
 #: How long the failure bucket keeps a failed batch (and a replayed one's noncurrent version), in days.
 STREAM_FAILURE_RETENTION_DAYS = 90
 
+# --- SNS delivery status logging (fan-out topic -> SQS) ----------------------------------------------
+#: Off: the original design has no delivery status logs (turning it on adds an IAM role and two log groups).
+DELIVERY_STATUS_LOGGING = False
+#: Percentage of successful deliveries logged; 0 = failed deliveries only (SNS logs every failure).
+DELIVERY_SUCCESS_SAMPLE_RATE = 0
+#: Retention of the two delivery status log groups, in days.
+DELIVERY_LOG_RETENTION_DAYS = 14
+
 # --- subscribers (queue -> consumer) ---------------------------------------------------------------
 SUBSCRIBER_BATCH_SIZE = 10
 SUBSCRIBER_BATCHING_WINDOW_SECONDS = 0

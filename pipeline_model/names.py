@@ -44,6 +44,9 @@ class PipelineNames:
     #: The stream failure bucket's name prefix (with stream.on_failure = "s3"): bucket names are global, so
     #: Terraform appends a unique suffix (bucket_prefix, at most 37 characters).
     failure_bucket_prefix: str = ""
+    #: The name prefix of the role SNS assumes to write delivery status logs (with delivery_status_logging):
+    #: IAM names are account-wide, so Terraform appends a unique suffix (name_prefix, at most 38 characters).
+    delivery_logs_role_prefix: str = ""
 
     def subscriber(self, name: str) -> SubscriberNames:
         for sub in self.subscribers:
@@ -107,6 +110,7 @@ def pipeline_names(*, stack: str | None = None, table: str | None = None, topic:
         dashboard=stack,
         subscribers=tuple(subscriber_names(n, q, f, suffix=suffix, fifo=fifo) for n, q, f in subscribers),
         failure_bucket_prefix=failure_bucket_prefix(stack),
+        delivery_logs_role_prefix=delivery_logs_role_prefix(stack),
     )
 
 
@@ -119,3 +123,21 @@ def failure_bucket_prefix(stack: str) -> str:
     """``<stack>-failures-`` in S3's bucket name characters (lower case, digits, -), cut to fit bucket_prefix."""
     stem = re.sub(r"[^a-z0-9-]+", "-", stack.lower())[: BUCKET_PREFIX_MAX - len(_FAILURES)].strip("-") or "pipeline"
     return f"{stem}{_FAILURES}"
+
+
+#: IAM's name_prefix limit for roles (Terraform appends 26 characters; role names have at most 64).
+ROLE_PREFIX_MAX = 38
+_DELIVERY_LOGS = "-sns-logs-"
+
+
+def delivery_logs_role_prefix(stack: str) -> str:
+    """``<stack>-sns-logs-`` in IAM's role name characters, cut to fit name_prefix."""
+    stem = re.sub(r"[^A-Za-z0-9+=,.@_-]+", "-", stack)[: ROLE_PREFIX_MAX - len(_DELIVERY_LOGS)].strip("-") or "pipeline"
+    return f"{stem}{_DELIVERY_LOGS}"
+
+
+def delivery_log_groups(region: str, account: str, topic: str) -> tuple[str, str]:
+    """The log groups SNS writes a topic's delivery status to: (successes, failures). AWS documents the
+    convention ``sns/<region>/<account-id>/<topic-name>``; failed deliveries go to the same name + ``/Failure``."""
+    success = f"sns/{region}/{account}/{topic}"
+    return success, f"{success}/Failure"

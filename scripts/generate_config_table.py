@@ -64,6 +64,7 @@ PAGES = {
     "TriggerProps": "docs/constructs/event-source-trigger.md",
     "KeyProps": "docs/constructs/messaging-key.md",
     "FailureBucketProps": "docs/constructs/failure-bucket.md",
+    "DeliveryStatusLoggingProps": "docs/constructs/delivery-status-logging.md",
     "AlarmsProps": "docs/constructs/alarms-dashboard.md",
     "DashboardProps": "docs/constructs/alarms-dashboard.md",
 }

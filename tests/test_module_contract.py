@@ -122,6 +122,23 @@ def test_example_stacks_honour_module_contract(synth_config, example, profile):
         assert check_contract(as_profile(doc, profile), profile) == []
 
 
+@pytest.mark.parametrize("profile", ["tutorial", "current"])
+def test_delivery_status_logging_honours_each_profiles_sns_contract(synth_config, profile):
+    """sqs_feedback is map(string) in sns 6 and an object of optional attributes in sns 7: the keys the topic
+    writes are the ones both declare (issue #20, delivery status logging)."""
+    from pipeline_model.config import build_config
+
+    config = build_config(stack_name=f"delivery-logs-{profile}", stack_profile=profile,
+                          delivery_status_logging={"enabled": True, "success_sample_rate": 10})
+    doc = synth_config([config]).only
+    assert set(doc["module"]["topic"]["sqs_feedback"]) == {"failure_role_arn", "success_role_arn", "success_sample_rate"}
+    assert check_contract(doc, profile) == []
+    broken = json.loads(json.dumps(doc))
+    broken["module"]["topic"]["sqs_feedback"]["success_rate"] = 10
+    if profile == "current":  # sns 7's object type would drop the misspelt key silently; the check refuses it
+        assert any("success_rate" in problem for problem in check_contract(broken, profile))
+
+
 def test_default_stack_honours_the_current_profile_contract(tf):
     """What the constructs pass today, with the current majors' versions and condition spelling,
     declares no key the sns 7 / sqs 5 object types would drop, and names only existing inputs and outputs."""

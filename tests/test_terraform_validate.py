@@ -652,3 +652,33 @@ def test_current_subscriber_queues_plan_1_mib_and_tutorial_leaves_sqs_default(pr
             assert subscriber and all(q.get("max_message_size") in (size, None) for q in subscriber.values())
             if profile == "current":
                 assert {q["max_message_size"] for q in subscriber.values()} == {size}, (stack, subscriber)
+
+
+# --- delivery status logging (issue #20) ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("profile", ["tutorial", "current"])
+def test_delivery_status_logging_validates_and_plans_in_both_profiles(synth_config, offline, served, tmp_path,
+                                                                      profile):
+    """The role, its policy, the log groups and the topic's sqs_feedback (map(string) in sns 6, an object in
+    sns 7) are what the modules and the hashicorp/aws schema of each profile accept; the plan sets the topic's
+    three SQS feedback attributes."""
+    from pipeline_model.config import build_config
+
+    if profile == "current":
+        _aws6(offline)
+    name = f"delivery-logs-{profile}"
+    result = synth_config([build_config(stack_name=name, stack_profile=profile, delivery_status_logging={
+        "enabled": True, "success_sample_rate": 5, "log_retention_days": 30})])
+    stack = result.stack_dir(name)
+    _, schema = tv.select_aws_schema(stack, offline.inputs, offline.host)
+    env = served(schema)
+    validated = tv.validate_stack(stack, offline.terraform, env, offline.inputs, tmp_path, plan=True)
+    assert validated.valid, _problems(validated)
+    assert validated.diagnostics == [], _problems(validated)
+    planned = _planned(validated, env, offline.terraform)
+    topic = planned["module.topic.aws_sns_topic.this[0]"]
+    assert topic["sqs_success_feedback_sample_rate"] == 5
+    assert {"aws_iam_role.topic_delivery_logs_role", "aws_iam_role_policy.topic_delivery_logs_policy",
+            "aws_cloudwatch_log_group.topic_delivery_success_logs",
+            "aws_cloudwatch_log_group.topic_delivery_failure_logs"} <= set(planned)
+    assert planned["aws_cloudwatch_log_group.topic_delivery_failure_logs"]["retention_in_days"] == 30

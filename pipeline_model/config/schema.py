@@ -403,6 +403,24 @@ class AlarmsConfig(_Model):
         return value
 
 
+class DeliveryStatusLoggingConfig(_Model):
+    """SNS delivery status logging of the fan-out topic's deliveries to the subscriber queues, in CloudWatch Logs."""
+
+    enabled: bool = defaults.DELIVERY_STATUS_LOGGING
+    """Log the topic's deliveries to SQS: an IAM role SNS assumes (only for this topic) and two log groups, sns/<region>/<account>/<topic> (successes) and .../Failure (every failed delivery). See docs/operations.md, 'Delivery status logging'."""
+    success_sample_rate: Annotated[int, Field(ge=0, le=100)] = defaults.DELIVERY_SUCCESS_SAMPLE_RATE
+    """Percentage of successful deliveries logged (0-100); 0 = failures only. Each logged delivery is a CloudWatch Logs event (ingestion is billed)."""
+    log_retention_days: int = defaults.DELIVERY_LOG_RETENTION_DAYS
+    """Retention of the two log groups, in days (a value CloudWatch Logs accepts); the pipeline creates them so that the retention applies from the first delivery."""
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{value} is not a CloudWatch Logs retention; use one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+
 class PipelineConfig(_Model):
     """Everything one environment of the pipeline needs. Defaults = the original design."""
 
@@ -444,6 +462,8 @@ class PipelineConfig(_Model):
     """CloudWatch alarms, published to the alarm topic."""
     dashboard: bool = defaults.DASHBOARD
     """Create a CloudWatch dashboard of the pipeline."""
+    delivery_status_logging: DeliveryStatusLoggingConfig = DeliveryStatusLoggingConfig()
+    """SNS delivery status logging of the topic's deliveries to the queues (CloudWatch Logs); off by default."""
     alarm_topic_name: str | None = None
     """None = "data-processing-alarms" (+ name_suffix). Name of the alarm topic (when alarms are enabled): 1-256 characters of A-Z a-z 0-9 _ -"""
     backend: S3BackendConfig | None = None
