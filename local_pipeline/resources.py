@@ -47,11 +47,11 @@ class Resources:
 
 
 #: The default profile's subscriber queues keep SQS's default maximum message size (pipeline_model.message_size);
-#: a stack's queues follow its profile (:func:`queue_message_bytes`).
+#: a stack's queues follow its profile (:func:`_profile_queue_bytes`).
 QUEUE_MESSAGE_BYTES = DEFAULT_QUEUE_MESSAGE_BYTES
 
 
-def queue_message_bytes(config: PipelineConfig) -> int:
+def _profile_queue_bytes(config: PipelineConfig) -> int:
     """The subscriber queues' (and delivery DLQs') maximum message size, as the stack of ``config``'s profile sets
     it: what the producer's size budget (contract.producer_environment) is computed from."""
     return queue_max_message_size(config.stack_profile)
@@ -84,7 +84,10 @@ def _queue_arn(sqs: Any, url: str) -> str:
     return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
-def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources:
+def provision(config: PipelineConfig, clients: Any, timing: Timing, *,
+              queue_message_bytes: int | None = None) -> Resources:
+    """Create the resources of ``config``; ``queue_message_bytes`` replaces the subscriber queues' maximum message
+    size (default: the stack profile's, as deployed; their delivery DLQs keep it) to make deliveries fail."""
     ddb, sns, sqs = clients.dynamodb, clients.sns, clients.sqs
     names = config.names
     res = Resources(table_name=names.table)
@@ -119,7 +122,8 @@ def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources
         res.failure_queue_url = sqs.create_queue(QueueName=names.stream_failure_queue)["QueueUrl"]
         res.failure_queue_arn = _queue_arn(sqs, res.failure_queue_url)
 
-    queue_bytes = str(queue_message_bytes(config))
+    dlq_bytes = str(_profile_queue_bytes(config))
+    queue_bytes = str(queue_message_bytes) if queue_message_bytes is not None else dlq_bytes
     for sub in config.subscribers:
         sub_names = names.subscriber(sub.name)
         sr = SubscriberResources(config=sub, visibility_timeout_s=timing.visibility_timeout(sub))
@@ -132,7 +136,7 @@ def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources
         sr.delivery_dlq_url = sqs.create_queue(
             QueueName=sub_names.delivery_dlq,
             Attributes={"MessageRetentionPeriod": str(contract.FAILED_MESSAGE_RETENTION_SECONDS),
-                        "MaximumMessageSize": queue_bytes, **queue_attributes},
+                        "MaximumMessageSize": dlq_bytes, **queue_attributes},
         )["QueueUrl"]
         sr.delivery_dlq_arn = _queue_arn(sqs, sr.delivery_dlq_url)
         sr.queue_url = sqs.create_queue(
