@@ -21,7 +21,6 @@ from constructs import Construct, IValidation
 from pipeline_model.config import ConfigError, PipelineConfig, SubscriberConfig
 from pipeline_model.config.files import validation_problems
 from pipeline_model.contract import FAILED_MESSAGE_RETENTION_SECONDS, producer_environment
-from pipeline_model.stack_profiles import queue_max_message_size
 from pipeline_model.errors import PipelineError, Problem
 from pipeline_model.literal import terraform_literal
 from pipeline_model.mapping import stream_filter_pattern
@@ -370,8 +369,7 @@ class EventPipeline(Construct):
 
     def _producer_environment(self) -> dict[str, str]:
         """The producer's environment; its size budget follows the subscriber queues' size, the stack profile's."""
-        return producer_environment(self.props, self.topic.topic_arn,
-                                    max_message_size=queue_max_message_size(self.profile.name))
+        return producer_environment(self.props, self.topic.topic_arn, stack_profile=self.profile.name)
 
     def _alarms(self) -> tuple[Topic, Alarms]:
         config, names = self.props, self.props.names

@@ -8,6 +8,8 @@ exit status:
   1    a change was lost or processed twice, the run timed out, or it failed
   2    bad configuration or arguments
   3    nothing lost, but healthy changes were dead-lettered (outage casualties: redrive them)
+  4    nothing lost, but SNS failed to deliver messages to a subscriber queue (too large for it: they are in
+       its delivery DLQ, or were redriven); fix the size, redrive the delivery DLQ (docs/operations.md)
   130  interrupted (Ctrl-C, SIGTERM); a second Ctrl-C skips collecting results, the emulator still stops
 """
 
@@ -24,7 +26,16 @@ from pipeline_model.config import ConfigError, PipelineConfig, load_environments
 from pipeline_model.errors import Problem
 from pipeline_model.paths import open_output_file
 
-from .runner import EXIT_CASUALTIES, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, LocalPipeline, Options, exit_status
+from .runner import (
+    EXIT_CASUALTIES,
+    EXIT_DELIVERY_FAILED,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    LocalPipeline,
+    Options,
+    exit_status,
+)
 from .timing import Timing
 from .workload import Workload
 
@@ -121,6 +132,8 @@ def table(summary: dict) -> str:
         ("  poison (fail every time)", summary["dead_lettered_poison"]),
         ("  outage casualties (healthy)", summary["outage_casualties"]),
         ("    of which stream on-failure", summary["stream_failures"]),
+        ("delivery failed (SNS to a queue)", summary.get("delivery_failed", 0)),
+        ("  in a delivery DLQ", summary.get("dead_lettered_delivery", 0)),
         ("lost", summary["lost"]),
         ("processed out of order (per item)", summary["out_of_order"]),
         ("duplicates injected", summary["duplicates_injected"]),
@@ -137,7 +150,9 @@ def table(summary: dict) -> str:
         for name, sub in summary["subscribers"].items():
             lines.append(f"[{name}] expected {sub['expected']} processed {sub['processed']} "
                          f"dead-lettered {sub['dead_lettered']} (poison {sub['dead_lettered_poison']}, "
-                         f"outage {sub['dead_lettered_outage']}) lost {sub['lost']} out of order {sub['out_of_order']}")
+                         f"outage {sub['dead_lettered_outage']}) delivery failed {sub.get('delivery_failed', 0)} "
+                         f"(in the delivery DLQ {sub.get('dead_lettered_delivery', 0)}) lost {sub['lost']} "
+                         f"out of order {sub['out_of_order']}")
     if summary["lost_examples"]:
         lines.append("lost (first 10): " + ", ".join(summary["lost_examples"]))
     if summary.get("out_of_order_examples"):
@@ -203,6 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result.summary, sort_keys=True, default=str))
     status = exit_status(result)
+    if status == EXIT_DELIVERY_FAILED:
+        where = ", ".join(f"{name} {sub['delivery_failed']}" for name, sub in result.summary["subscribers"].items()
+                          if sub.get("delivery_failed"))
+        print(f"[local] {result.delivery_failed} SNS delivery failure(s) to a subscriber queue ({where}): the "
+              "messages go to its delivery DLQ; fix the cause and redrive it (docs/operations.md): exit status 4",
+              file=sys.stderr)
     if status == EXIT_CASUALTIES:
         print(f"[local] {result.casualties} healthy change(s) dead-lettered by the outage: exit status 3", file=sys.stderr)
     return status

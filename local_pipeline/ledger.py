@@ -5,7 +5,7 @@ A *change* is one write to the table (INSERT, MODIFY or REMOVE) and is identifie
 pipeline's side; the stream poller links the two. A change is *lost* for a subscriber when
 it was written, the subscriber should have received it, and at the end it is neither
 processed by that subscriber's business logic nor in its DLQ nor in the stream's on-failure
-queue. A change the stream mapping's filter drops (``stream.event_names``) never reaches the producer, as
+queue nor in its delivery DLQ. A change the stream mapping's filter drops (``stream.event_names``) never reaches the producer, as
 with Lambda's event filtering: it is *filtered out*, expected by no subscriber, and never lost.
 
 A processed change is *out of order* for a subscriber when that subscriber's business logic already processed a
@@ -16,6 +16,10 @@ Dead letters are told apart: a *poison* dead letter is a change of a poison item
 business logic rejects every time: the DLQ is where it belongs); any other change in a DLQ or
 in the stream's on-failure queue that was never processed is an *outage casualty*: a healthy
 change that ran out of receives or retries while something was down, and needs a redrive.
+
+A change SNS could not deliver to a subscriber's queue (too large for it: SNS's NumberOfNotificationsFailed) is
+*dead-lettered by delivery* when it is in that subscriber's delivery DLQ, and lost when it is not; every failed
+delivery is counted (``delivery_failed``), also when a redrive later delivered the change.
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ class SubscriberTally:
     invocations: int = 0
     function_errors: int = 0
     dead_letters: dict[str, dict] = field(default_factory=dict)  # eventID -> message found in the DLQ
+    delivery_dead_letters: dict[str, dict] = field(default_factory=dict)  # eventID -> message in the delivery DLQ
+    delivery_failed: int = 0  # SNS -> SQS deliveries that failed (SNS's NumberOfNotificationsFailed)
     highest: dict[str, int] = field(default_factory=dict)  # item key -> highest sequence number processed
     out_of_order: int = 0  # processed changes whose item already had a later change processed
     out_of_order_examples: list[str] = field(default_factory=list)
@@ -160,7 +166,7 @@ class Ledger:
             for name, tally in self.subs.items():
                 expected = expected_for.get(name)
                 wanted = [i for i in self.write_order if i not in dropped and (expected is None or i in expected)]
-                processed_once = more_than_once = dead = lost = processed = 0
+                processed_once = more_than_once = dead = delivery_dead = lost = processed = 0
                 for ident in wanted:
                     eid = by_identity.get(ident)
                     done = tally.processed.get(eid, []) if eid else []
@@ -174,6 +180,8 @@ class Ledger:
                         last_done = max(last_done, done[0])
                     elif eid is not None and (eid in tally.dead_letters or eid in failed_ids):
                         dead += 1
+                    elif eid is not None and eid in tally.delivery_dead_letters:
+                        delivery_dead += 1  # SNS could not deliver it; kept in the delivery DLQ: not lost
                     else:
                         lost += 1
                         if len(lost_examples) < 10:
@@ -197,6 +205,9 @@ class Ledger:
                     "dead_lettered_expected": dead,
                     "dead_lettered_poison": poison_dead,
                     "dead_lettered_outage": outage_dead,
+                    "delivery_failed": tally.delivery_failed,
+                    "dead_lettered_delivery": len(tally.delivery_dead_letters),
+                    "dead_lettered_delivery_expected": delivery_dead,
                     "lost": lost,
                     "duplicates_injected": tally.duplicates_injected,
                     "duplicates_suppressed": tally.duplicates_suppressed,
@@ -228,6 +239,9 @@ class Ledger:
                 "dead_lettered_outage": totals["dead_lettered_outage"],
                 # healthy changes dead-lettered: in a subscriber DLQ unprocessed, or in the stream failure queue
                 "outage_casualties": totals["dead_lettered_outage"] + len(self.stream_failures),
+                # SNS could not deliver to a queue (too large for it): failures, and messages in the delivery DLQs
+                "delivery_failed": totals["delivery_failed"],
+                "dead_lettered_delivery": totals["dead_lettered_delivery"],
                 "lost": totals["lost"],
                 "out_of_order": totals["out_of_order"],
                 "out_of_order_examples": [e for t in self.subs.values() for e in t.out_of_order_examples][:10],

@@ -14,6 +14,7 @@ from typing import Any
 from pipeline_model import contract, ordering
 from pipeline_model.config import PipelineConfig, SubscriberConfig
 from pipeline_model.message_size import DEFAULT_QUEUE_MESSAGE_BYTES
+from pipeline_model.stack_profiles import queue_max_message_size
 
 from .timing import Timing
 
@@ -45,8 +46,15 @@ class Resources:
     subscribers: dict[str, SubscriberResources] = field(default_factory=dict)
 
 
-#: The stack's queues keep SQS's default maximum message size (pipeline_model.message_size).
+#: The default profile's subscriber queues keep SQS's default maximum message size (pipeline_model.message_size);
+#: a stack's queues follow its profile (:func:`_profile_queue_bytes`).
 QUEUE_MESSAGE_BYTES = DEFAULT_QUEUE_MESSAGE_BYTES
+
+
+def _profile_queue_bytes(config: PipelineConfig) -> int:
+    """The subscriber queues' (and delivery DLQs') maximum message size, as the stack of ``config``'s profile sets
+    it: what the producer's size budget (contract.producer_environment) is computed from."""
+    return queue_max_message_size(config.stack_profile)
 
 
 def _tags(config: PipelineConfig) -> list[dict[str, str]]:
@@ -76,7 +84,10 @@ def _queue_arn(sqs: Any, url: str) -> str:
     return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
-def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources:
+def provision(config: PipelineConfig, clients: Any, timing: Timing, *,
+              queue_message_bytes: int | None = None) -> Resources:
+    """Create the resources of ``config``; ``queue_message_bytes`` replaces the subscriber queues' maximum message
+    size (default: the stack profile's, as deployed; their delivery DLQs keep it) to make deliveries fail."""
     ddb, sns, sqs = clients.dynamodb, clients.sns, clients.sqs
     names = config.names
     res = Resources(table_name=names.table)
@@ -111,6 +122,8 @@ def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources
         res.failure_queue_url = sqs.create_queue(QueueName=names.stream_failure_queue)["QueueUrl"]
         res.failure_queue_arn = _queue_arn(sqs, res.failure_queue_url)
 
+    dlq_bytes = str(_profile_queue_bytes(config))
+    queue_bytes = str(queue_message_bytes) if queue_message_bytes is not None else dlq_bytes
     for sub in config.subscribers:
         sub_names = names.subscriber(sub.name)
         sr = SubscriberResources(config=sub, visibility_timeout_s=timing.visibility_timeout(sub))
@@ -123,14 +136,14 @@ def provision(config: PipelineConfig, clients: Any, timing: Timing) -> Resources
         sr.delivery_dlq_url = sqs.create_queue(
             QueueName=sub_names.delivery_dlq,
             Attributes={"MessageRetentionPeriod": str(contract.FAILED_MESSAGE_RETENTION_SECONDS),
-                        "MaximumMessageSize": str(QUEUE_MESSAGE_BYTES), **queue_attributes},
+                        "MaximumMessageSize": dlq_bytes, **queue_attributes},
         )["QueueUrl"]
         sr.delivery_dlq_arn = _queue_arn(sqs, sr.delivery_dlq_url)
         sr.queue_url = sqs.create_queue(
             QueueName=sub_names.queue,
             Attributes={
                 "VisibilityTimeout": str(sr.visibility_timeout_s),
-                "MaximumMessageSize": str(QUEUE_MESSAGE_BYTES),
+                "MaximumMessageSize": queue_bytes,
                 "MessageRetentionPeriod": str(sub.message_retention_seconds),
                 "RedrivePolicy": json.dumps({"deadLetterTargetArn": sr.dlq_arn, "maxReceiveCount": sub.max_receive_count}),
                 **queue_attributes,

@@ -17,7 +17,7 @@ from pipeline_model import contract
 from pipeline_model.config import PipelineConfig
 from pipeline_model.lambda_runtime import FAILURE_OBJECT_PREFIX, parse_batch_info, shared_module
 
-from .emulator import ACCOUNT_ID, Emulator
+from .emulator import ACCOUNT_ID, DELIVERY_FAILURES, Emulator
 from .functions import FUNCTIONS_DIR, EnvironmentGate, LambdaFunction
 from .ledger import Identity, InvocationLog, Ledger
 from .pollers import QueuePoller, StreamPoller
@@ -61,6 +61,9 @@ class Options:
     #: Called once the pipeline has drained, while the emulator still runs (e.g. to replay the
     #: stream failure queue); the run then waits for the pipeline to drain again.
     after_drain: Callable[["LocalPipeline"], None] | None = None
+    #: The subscriber queues' maximum message size in bytes (None: the stack profile's, as deployed); a smaller one
+    #: makes SNS's deliveries of larger messages fail (fault injection: a queue smaller than the producer assumes).
+    queue_message_bytes: int | None = None
 
 
 @dataclass
@@ -71,6 +74,8 @@ class Result:
     leftover_threads: list[str]
     timed_out: bool
     errors: list[str]
+    #: subscriber -> the messages SNS could not deliver to its queue, left in its delivery DLQ
+    delivery_dead_letters: dict[str, list[dict]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -82,18 +87,26 @@ class Result:
         """Healthy changes that ended in a DLQ or the stream failure queue (an outage, not poison, put them there)."""
         return self.summary.get("outage_casualties", 0) if self.summary else 0
 
+    @property
+    def delivery_failed(self) -> int:
+        """SNS deliveries to a subscriber queue that failed (the message too large for the queue)."""
+        return self.summary.get("delivery_failed", 0) if self.summary else 0
+
 
 #: Exit statuses of ``python -m local_pipeline`` (README "Run it locally" and ``--help``).
 EXIT_OK = 0  # every change processed exactly once, or dead-lettered as poison
 EXIT_FAILED = 1  # a change lost or processed twice, the run timed out, or it failed
 EXIT_USAGE = 2  # bad configuration or arguments
 EXIT_CASUALTIES = 3  # nothing lost, but healthy changes were dead-lettered (an outage): redrive them
+EXIT_DELIVERY_FAILED = 4  # nothing lost, but SNS failed to deliver to a queue: fix the size, redrive the delivery DLQ
 EXIT_INTERRUPTED = 130  # Ctrl-C / SIGTERM
 
 
 def exit_status(result: Result) -> int:
     if not result.ok:
         return EXIT_FAILED
+    if result.delivery_failed:
+        return EXIT_DELIVERY_FAILED
     return EXIT_CASUALTIES if result.casualties else EXIT_OK
 
 
@@ -192,6 +205,7 @@ class LocalPipeline:
         timed_out = False
         restores: list[Callable[[], None]] = []
         dead_letters: dict[str, list[dict]] = {}
+        delivery_dead: dict[str, list[dict]] = {}
         failures: list[dict] = []
         leftover: list[str] = []
         summary: dict = {}
@@ -204,7 +218,8 @@ class LocalPipeline:
                 apply_local_environment(self.emulator.url, self.config.region)
                 self._progress(f"emulator on {self.emulator.url} (moto server, in-process)")
                 self.clients = self._make_clients()
-                self.resources = provision(self.config, self.clients, self.options.timing)
+                self.resources = provision(self.config, self.clients, self.options.timing,
+                                           queue_message_bytes=self.options.queue_message_bytes)
                 self._load_functions(log)
                 faults = _Faults(self.options)
                 for key, function in self.functions.items():
@@ -233,7 +248,7 @@ class LocalPipeline:
                     self._join([*self._pollers, self._writer], timeout_s=15)
                     try:
                         if self.resources is not None and self.clients is not None and not self.hurry:
-                            dead_letters, failures = self._collect()
+                            dead_letters, failures, delivery_dead = self._collect()
                             summary = self._summary(time.monotonic() - started)
                     except Exception as error:  # never mask the original error / skip teardown
                         self.errors.append(f"collecting results failed: {type(error).__name__}: {error}")
@@ -252,7 +267,8 @@ class LocalPipeline:
             raise KeyboardInterrupt  # a Ctrl-C during an otherwise normal teardown still ends the run as interrupted
         if leftover:
             self.errors.append(f"threads left behind: {leftover}")
-        return Result(summary, dead_letters, failures, leftover, timed_out, list(self.errors))
+        return Result(summary, dead_letters, failures, leftover, timed_out, list(self.errors),
+                      delivery_dead_letters=delivery_dead)
 
     # --- teardown ------------------------------------------------------------------------------
     def _catch_interrupts(self) -> dict | None:
@@ -434,16 +450,23 @@ class LocalPipeline:
                 return messages
             messages += got
 
-    def _collect(self) -> tuple[dict[str, list[dict]], list[dict]]:
+    def _collect(self) -> tuple[dict[str, list[dict]], list[dict], dict[str, list[dict]]]:
         res = self.resources
         assert res is not None
         dead: dict[str, list[dict]] = {}
+        delivery_dead: dict[str, list[dict]] = {}
         for name, sr in res.subscribers.items():
             dead[name] = self._drain(sr.dlq_url)
             tally = self.ledger.subs[name]
             for message in dead[name]:
                 event_id = pipeline_message.event_id_of_body(message["Body"])
                 tally.dead_letters[event_id or message["MessageId"]] = message
+            # What SNS could not deliver to the queue: the published message (a raw body), in the delivery DLQ.
+            delivery_dead[name] = self._drain(sr.delivery_dlq_url)
+            for message in delivery_dead[name]:
+                event_id = pipeline_message.event_id_of_body(message["Body"])
+                tally.delivery_dead_letters[event_id or message["MessageId"]] = message
+            tally.delivery_failed = DELIVERY_FAILURES.get(sr.subscription_arn, 0)
         failures = self._failure_objects() if res.failure_bucket else self._drain(res.failure_queue_url)
         for message in failures:
             info = parse_batch_info(message["Body"])
@@ -451,7 +474,7 @@ class LocalPipeline:
                 event_id = self.ledger.sequence.get(seq)
                 if event_id:
                     self.ledger.stream_failures[event_id] = info
-        return dead, failures
+        return dead, failures, delivery_dead
 
     def _failure_objects(self) -> list[dict]:
         """The failed batches still in the failure bucket, as {"Key", "Body"} (the replay deletes those it replayed)."""

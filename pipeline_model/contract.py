@@ -44,13 +44,22 @@ FAILED_MESSAGE_RETENTION_SECONDS = 1209600
 HANDLER = "app.handler"
 
 def producer_environment(config: PipelineConfig, topic_arn: str,
-                         max_message_size: int | None = None) -> dict[str, str]:
-    """The producer's environment (``config``: anything with ``names``, ``producer`` and ``subscribers``, the
-    configuration or the props): its topic, its service name, its message size budget from each subscriber's
-    delivery mode and the queues' ``max_message_size`` (None: SQS's default), see :mod:`pipeline_model.message_size`,
-    and PUBLISH_CONCURRENCY only when it differs from the default, which the handler has too (a test keeps the two
-    equal)."""
+                         stack_profile: str | None = None) -> dict[str, str]:
+    """The producer's environment, exactly as the stack deploys it: the one function the construct, the local run
+    and the replay tool (``tools/replay_stream_failures.py``) call.
+
+    ``config``: anything with ``names``, ``producer`` and ``subscribers``, the configuration or the props. It holds
+    the topic, the service name, the message size budget from each subscriber's delivery mode and the subscriber
+    queues' maximum message size, which follows the stack profile (``stack_profile``, default the config's own
+    ``stack_profile``, else the default profile: :func:`pipeline_model.stack_profiles.queue_max_message_size`),
+    see :mod:`pipeline_model.message_size`, the lifted MESSAGE_ATTRIBUTES when set, and PUBLISH_CONCURRENCY only
+    when it differs from the default, which the handler has too (a test keeps the two equal)."""
     from .message_size import budget_environment  # loads the shared message module: only when needed
+    from .stack_profiles import queue_max_message_size
+
+    if stack_profile is None:
+        stack_profile = getattr(config, "stack_profile", None)
+    max_message_size = queue_max_message_size(stack_profile)
 
     environment = {
         "SNS_TOPIC_ARN": topic_arn,

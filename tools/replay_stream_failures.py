@@ -13,14 +13,24 @@ as a DynamoDB-stream event, and accounts for every record of the range by its se
 * ``EXPIRED``: gone from the stream: TrimmedDataAccessException, or missing from the front of the range
   (a stream loses only its oldest records, after 24 h);
 * ``missing``: not found although not provably trimmed (the read ended before the end of the range, the
-  stream could not be read, or the producer failed on it: see the record's note); a rerun may find it.
+  stream could not be read, or the producer failed on it: see the record's note); a rerun may find it;
+* ``filtered``: a change the stream mapping's filter (``stream.event_names``) excludes: Lambda never hands it to
+  the deployed producer, so the replay does not publish it either (it counts as done, not as missing).
+
+The producer runs with exactly the environment the stack deploys (``contract.producer_environment``: the topic,
+the message size budget of the subscribers' delivery modes and queue size, which follows the stack profile, the
+item fields lifted into message attributes, the publish concurrency), computed from the pipeline's configuration:
+``--config FILE`` / ``--environment NAME``, resolved as ``make local`` and ``cdktf synth`` resolve them (default
+$PIPELINE_CONFIG, else the original design). Replaying with another configuration than the deployed one publishes
+what that configuration says: a different size budget or missing lifted attributes (a subscription filtering on
+them would not receive the change).
 
 The failure message is deleted only when every record of the range is replayed or already delivered:
 the start and end sequence numbers were read and the number of records matches ``batchSize``. Anything
 else leaves it in the queue (visible again at the end of the run, so its alarm keeps firing).
 
-    python -m tools.replay_stream_failures --queue-url URL --topic-arn ARN [--region R] \\
-        [--dry-run] [--max-messages N] [--journal FILE]
+    python -m tools.replay_stream_failures --queue-url URL --topic-arn ARN [--config FILE] [--environment NAME] \\
+        [--region R] [--dry-run] [--max-messages N] [--journal FILE]
 
 With ``[stream] on_failure = "s3"`` the failed batches are objects in the pipeline's failure bucket, each holding
 the invocation record and the whole event (the records themselves): ``--bucket NAME`` replays them from there, at
@@ -29,8 +39,8 @@ from the stored payload is ``missing``). An object is deleted only when every re
 already delivered; the bucket is versioned, so its data stays as a noncurrent version until the lifecycle rule
 expires it (stream.failure_retention_days).
 
-    python -m tools.replay_stream_failures --bucket NAME --topic-arn ARN [--prefix P] [--region R] \\
-        [--dry-run] [--max-messages N] [--journal FILE]
+    python -m tools.replay_stream_failures --bucket NAME --topic-arn ARN [--config FILE] [--environment NAME] \\
+        [--prefix P] [--region R] [--dry-run] [--max-messages N] [--journal FILE]
 
 Exit status: 0 every record replayed or already delivered (or, with --dry-run, replayable); 1 a record
 was expired, missing or not replayed (its message is kept); 2 bad arguments or an AWS error that stopped
@@ -59,6 +69,10 @@ from pipeline_model.lambda_runtime import (
     stream_event,
     temporary_environment,
 )
+from pipeline_model.config import ConfigError, PipelineConfig, load_environments
+from pipeline_model.contract import MESSAGE_ATTRIBUTES_ENV, producer_environment
+from pipeline_model.mapping import stream_record_passes
+from pipeline_model.message_size import BUDGET_VARIABLE
 from pipeline_model.packaging import code_folder
 
 #: publish(event) -> the producer's response ({"batchItemFailures": [...]}).
@@ -76,9 +90,11 @@ RECEIVE_WAIT_S = 2
 # Message outcomes.
 REPLAYED, KEPT, EXPIRED, WOULD_REPLAY = "REPLAYED", "KEPT", "EXPIRED", "WOULD_REPLAY"
 # Record outcomes.
-RECORD_REPLAYED, ALREADY_DELIVERED, RECORD_EXPIRED, MISSING, RECORD_WOULD_REPLAY = (
-    "replayed", "already delivered", "EXPIRED", "missing", "would replay")
-RECORD_STATUSES = (RECORD_REPLAYED, ALREADY_DELIVERED, RECORD_EXPIRED, MISSING, RECORD_WOULD_REPLAY)
+RECORD_REPLAYED, ALREADY_DELIVERED, RECORD_EXPIRED, MISSING, RECORD_WOULD_REPLAY, RECORD_FILTERED = (
+    "replayed", "already delivered", "EXPIRED", "missing", "would replay", "filtered")
+RECORD_STATUSES = (RECORD_REPLAYED, ALREADY_DELIVERED, RECORD_FILTERED, RECORD_EXPIRED, MISSING, RECORD_WOULD_REPLAY)
+#: Record outcomes that complete a batch: nothing of it is left to publish.
+DONE = (RECORD_REPLAYED, ALREADY_DELIVERED, RECORD_FILTERED)
 
 #: (stream ARN, shard id, sequence number): a record, wherever it is reported.
 RecordKey = tuple[str, str, str]
@@ -124,8 +140,8 @@ class MessageOutcome:
 
     @property
     def complete(self) -> bool:
-        """Every record of the range is accounted for as replayed or already delivered."""
-        return bool(self.records) and all(r.status in (RECORD_REPLAYED, ALREADY_DELIVERED) for r in self.records)
+        """Every record of the range is accounted for as replayed, already delivered or filtered out."""
+        return bool(self.records) and all(r.status in DONE for r in self.records)
 
     def lines(self) -> list[str]:
         where = f"{self.shard_id} {self.start}..{self.end}" if self.shard_id else "(no batch info)"
@@ -349,16 +365,24 @@ def _gaps(outcome: MessageOutcome, read: RangeRead, start: int, end: int) -> lis
     return gaps
 
 
+#: Why a filtered record is not published.
+FILTERED_DETAIL = "excluded by stream.event_names: Lambda never hands it to the producer"
+
+
 def _publish_records(records: list[dict], arn: str, shard: str, publish: Publish | None, dry_run: bool,
-                     delivered: set[RecordKey], journal: TextIO | None) -> dict[str, RecordOutcome]:
-    """Each record's outcome by sequence number: already delivered (``delivered``), else published by the real
+                     delivered: set[RecordKey], journal: TextIO | None,
+                     event_names: Iterable[str] | None = None) -> dict[str, RecordOutcome]:
+    """Each record's outcome by sequence number: filtered (the stream mapping's filter of ``event_names`` drops it,
+    as Lambda does: pipeline_model.mapping), already delivered (``delivered``), else published by the real
     producer in one call (replayed, up to the first failure it reports; missing from there on), or in a dry run
     would replay. What is published is added to ``delivered`` and written to ``journal``."""
     results: dict[str, RecordOutcome] = {}
     fresh = []
     for record in records:
         sequence = record["dynamodb"]["SequenceNumber"]
-        if (arn, shard, sequence) in delivered:
+        if not stream_record_passes(event_names, record):
+            results[sequence] = RecordOutcome(RECORD_FILTERED, sequence, detail=FILTERED_DETAIL)
+        elif (arn, shard, sequence) in delivered:
             results[sequence] = RecordOutcome(ALREADY_DELIVERED, sequence, detail="published before")
         else:
             fresh.append(record)
@@ -387,8 +411,9 @@ def _publish_records(records: list[dict], arn: str, shard: str, publish: Publish
 
 def replay_message(message: dict, sqs_client: Any, streams_client: Any, queue_url: str,
                    publish: Publish | None, dry_run: bool, delivered: set[RecordKey] | None = None,
-                   journal: TextIO | None = None) -> MessageOutcome:
-    """Replay one failure message; ``delivered``: records published before (this run, or the journal)."""
+                   journal: TextIO | None = None, event_names: Iterable[str] | None = None) -> MessageOutcome:
+    """Replay one failure message; ``delivered``: records published before (this run, or the journal);
+    ``event_names``: the stream mapping's filter (stream.event_names; None: every change passes)."""
     delivered = set() if delivered is None else delivered
     outcome = MessageOutcome(message_id=message.get("MessageId", "?"), status=KEPT)
     try:
@@ -413,7 +438,7 @@ def replay_message(message: dict, sqs_client: Any, streams_client: Any, queue_ur
     outcome.records_found = len(read.records)
     gaps = _gaps(outcome, read, start, end)
 
-    results = _publish_records(read.records, arn, shard, publish, dry_run, delivered, journal)
+    results = _publish_records(read.records, arn, shard, publish, dry_run, delivered, journal, event_names)
     ordered = [results[r["dynamodb"]["SequenceNumber"]] for r in read.records]
     outcome.records = [g for g in gaps if g.sequence == str(start)] + ordered + \
                       [g for g in gaps if g.sequence != str(start)]
@@ -451,14 +476,15 @@ def read_journal(lines: Iterable[str]) -> set[RecordKey]:
 def replay(sqs_client: Any, streams_client: Any, queue_url: str, publish: Publish | None, *,
            dry_run: bool = False, max_messages: int | None = None, wait_seconds: int = RECEIVE_WAIT_S,
            visibility_timeout: int = VISIBILITY_TIMEOUT_S, delivered: set[RecordKey] | None = None,
-           journal: TextIO | None = None) -> ReplayReport:
+           journal: TextIO | None = None, event_names: Iterable[str] | None = None) -> ReplayReport:
     """Replay every message of the on-failure queue (at most ``max_messages``).
 
     Messages are received one at a time and hidden while their batch is replayed; those not
     deleted (kept, expired, or all of them in a dry run) are made visible again at the end, so
     the queue's alarm keeps firing and the next run sees them. ``delivered``: records already
     published (by an earlier run, from its journal); records published now are added to it and
-    written to ``journal``.
+    written to ``journal``. ``event_names``: the stream mapping's filter (``config.stream.event_names``): the
+    records it excludes are reported filtered and not published.
     """
     if publish is None and not dry_run:
         raise ValueError("publish is required unless dry_run")
@@ -479,7 +505,7 @@ def replay(sqs_client: Any, streams_client: Any, queue_url: str, publish: Publis
                     continue
                 seen.add(message["MessageId"])
                 outcome = replay_message(message, sqs_client, streams_client, queue_url, publish, dry_run,
-                                         delivered, journal)
+                                         delivered, journal, event_names)
                 report.outcomes.append(outcome)
                 if outcome.status != REPLAYED:
                     hidden.append(message["ReceiptHandle"])
@@ -493,7 +519,8 @@ def replay(sqs_client: Any, streams_client: Any, queue_url: str, publish: Publis
 # ---------------------------------------------------------------------------------------------- bucket
 
 def replay_object(s3_client: Any, bucket: str, key: str, publish: Publish | None, dry_run: bool,
-                  delivered: set[RecordKey] | None = None, journal: TextIO | None = None) -> MessageOutcome:
+                  delivered: set[RecordKey] | None = None, journal: TextIO | None = None,
+                  event_names: Iterable[str] | None = None) -> MessageOutcome:
     """Replay one failed batch from the stored payload; delete the object only when every record of the batch
     was replayed or already delivered (in a versioned bucket the data stays as a noncurrent version until the
     lifecycle rule expires it)."""
@@ -523,7 +550,7 @@ def replay_object(s3_client: Any, bucket: str, key: str, publish: Publish | None
     if outcome.batch_size is not None and outcome.batch_size - len(records) - len(gaps) > 0:
         gaps.append(RecordOutcome(MISSING, None, count=outcome.batch_size - len(records) - len(gaps),
                                   detail=f"between {start} and {end}: not in the payload"))
-    results = _publish_records(records, arn, shard, publish, dry_run, delivered, journal)
+    results = _publish_records(records, arn, shard, publish, dry_run, delivered, journal, event_names)
     outcome.records = [results[r["dynamodb"]["SequenceNumber"]] for r in records] + gaps
     if dry_run:
         outcome.status = WOULD_REPLAY if not gaps else KEPT
@@ -551,7 +578,7 @@ def failure_objects(s3_client: Any, bucket: str, prefix: str = FAILURE_OBJECT_PR
 
 def replay_bucket(s3_client: Any, bucket: str, publish: Publish | None, *, prefix: str = FAILURE_OBJECT_PREFIX,
                   dry_run: bool = False, max_objects: int | None = None, delivered: set[RecordKey] | None = None,
-                  journal: TextIO | None = None) -> ReplayReport:
+                  journal: TextIO | None = None, event_names: Iterable[str] | None = None) -> ReplayReport:
     """Replay every failed batch in the failure bucket (at most ``max_objects``), at any time after the failure:
     the records come from the stored payload, not from the stream. Objects fully replayed are deleted; the others
     stay for a rerun."""
@@ -562,29 +589,74 @@ def replay_bucket(s3_client: Any, bucket: str, publish: Publish | None, *, prefi
     for key in failure_objects(s3_client, bucket, prefix):
         if max_objects is not None and report.messages >= max_objects:
             break
-        report.outcomes.append(replay_object(s3_client, bucket, key, publish, dry_run, delivered, journal))
+        report.outcomes.append(replay_object(s3_client, bucket, key, publish, dry_run, delivered, journal,
+                                             event_names))
     return report
 
 
 # ---------------------------------------------------------------------------------------------- producer
 
 
-def load_producer(topic_arn: str, *, functions_dir: Path = FUNCTIONS_DIR, code: str = "producer",
-                  log_stream: TextIO | None = None) -> Publish:
-    """publish(event) calling the real producer handler (functions/<code>/app.py) with SNS_TOPIC_ARN=topic_arn.
+def load_config(path: str | None = None, environment: str | None = None) -> PipelineConfig:
+    """The pipeline's configuration, resolved as ``make local`` and ``cdktf synth`` resolve it: ``path``, else
+    $PIPELINE_CONFIG, else the original design; ``environment`` picks one of its environments (required when the
+    file has several). Raises :class:`ConfigError` (one line naming the field or argument)."""
+    configs = load_environments(path=path or None, select="")
+    if environment is None:
+        if len(configs) > 1:
+            raise ConfigError(f"--environment: the configuration has {len(configs)} environments; choose one "
+                              f"({', '.join(c.environment for c in configs)}): the one whose failures you replay")
+        return configs[0]
+    for config in configs:
+        if config.environment == environment:
+            return config
+    raise ConfigError(f"--environment: no environment named {environment!r} "
+                      f"(configured: {', '.join(c.environment for c in configs)})")
+
+
+def producer_settings(config: PipelineConfig, topic_arn: str) -> dict[str, str]:
+    """The environment the producer runs with in the replay: exactly the deployed one
+    (:func:`pipeline_model.contract.producer_environment`, the function the construct calls)."""
+    return producer_environment(config, topic_arn)
+
+
+#: The variables the producer's environment may hold (pipeline_model.contract.producer_environment).
+_PRODUCER_VARIABLES = ("SNS_TOPIC_ARN", "POWERTOOLS_SERVICE_NAME", BUDGET_VARIABLE, "PUBLISH_CONCURRENCY",
+                       MESSAGE_ATTRIBUTES_ENV)
+
+
+def load_producer(topic_arn: str, config: PipelineConfig | None = None, *, functions_dir: Path = FUNCTIONS_DIR,
+                  code: str | None = None, log_stream: TextIO | None = None) -> Publish:
+    """publish(event) calling the real producer handler (functions/<code>/app.py, default the configuration's
+    ``producer_code``) with the environment the stack deploys for ``config`` (default: the original design) and
+    SNS_TOPIC_ARN=topic_arn: its size budget, lifted message attributes and publish concurrency.
 
     The module is imported afresh (its own SNS client, created from the current environment). Its logs
     (Powertools, bound to stdout at import) go to ``log_stream`` (default: stderr), so they do not mix with
     the summary.
     """
+    if config is None:
+        config = _default_config()
+    code = code or config.producer_code
+    # Exactly the deployed environment: a variable the stack does not set is not set here either (the handler
+    # reads the budget and the concurrency at import, the lifted attributes and the topic per call).
+    environment: dict[str, str | None] = {name: None for name in _PRODUCER_VARIABLES}
+    environment.update(producer_settings(config, topic_arn))
     folder = code_folder(code) if functions_dir == FUNCTIONS_DIR else Path(functions_dir) / code
-    producer = load_handler(folder, stdout=log_stream if log_stream is not None else sys.stderr)
+    with temporary_environment(environment):
+        producer = load_handler(folder, stdout=log_stream if log_stream is not None else sys.stderr)
 
     def publish(event: dict) -> Any:
-        with temporary_environment({"SNS_TOPIC_ARN": topic_arn}):
+        with temporary_environment(environment):
             return producer(event, LambdaContext(f"{code}-replay", timeout_s=900))
 
     return publish
+
+
+def _default_config() -> PipelineConfig:
+    from pipeline_model.config import build_config
+
+    return build_config()
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -634,6 +706,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--prefix", default=FAILURE_OBJECT_PREFIX,
                         help=f"with --bucket: replay only objects under this key prefix (default {FAILURE_OBJECT_PREFIX!r})")
     parser.add_argument("--topic-arn", required=True, help="ARN of the pipeline's SNS topic to publish to")
+    parser.add_argument("--config", metavar="FILE",
+                        help="the pipeline's configuration file, the one deployed (default: $PIPELINE_CONFIG, else the "
+                             "original design): the producer runs with the environment the stack gives it")
+    parser.add_argument("--environment", metavar="NAME",
+                        help="the environment of --config whose failures these are (required when it has several)")
     parser.add_argument("--region", help="AWS region (default: the topic ARN's region)")
     parser.add_argument("--dry-run", action="store_true", help="read and report only: publish nothing, delete nothing")
     parser.add_argument("--max-messages", type=_positive, metavar="N",
@@ -674,16 +751,24 @@ def main(argv: list[str] | None = None) -> int:
               f"{getattr(error, 'strerror', None) or error})", file=sys.stderr)
         return 2
     try:
-        publish = None if args.dry_run else load_producer(args.topic_arn)
+        config = load_config(args.config, args.environment)
+    except ConfigError as error:  # one line per problem, as main.py and make local print them
+        print("\n".join(f"error: {line}" for line in error.lines()), file=sys.stderr)
+        if journal is not None:
+            journal.close()
+        return 2
+    event_names = config.stream.event_names
+    try:
+        publish = None if args.dry_run else load_producer(args.topic_arn, config)
         if args.bucket is not None:
             report = replay_bucket(_client("s3", args.region), args.bucket, publish, prefix=args.prefix,
                                    dry_run=args.dry_run, max_objects=args.max_messages, delivered=delivered,
-                                   journal=journal)
+                                   journal=journal, event_names=event_names)
         else:
             sqs_client, streams_client = make_clients(args.region)
             report = replay(sqs_client, streams_client, args.queue_url, publish, dry_run=args.dry_run,
                             max_messages=args.max_messages, wait_seconds=RECEIVE_WAIT_S, delivered=delivered,
-                            journal=journal)
+                            journal=journal, event_names=event_names)
     except KeyboardInterrupt:
         print("interrupted: batches not yet replayed stay in the queue or bucket", file=sys.stderr)
         return 130

@@ -211,7 +211,7 @@ def test_second_ctrl_c_during_teardown_still_stops_the_emulator():
 def test_help_documents_the_exit_statuses():
     proc = subprocess.run([sys.executable, "-m", "local_pipeline", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0
-    for status in ("0 ", "1 ", "2 ", "3 ", "130 "):
+    for status in ("0 ", "1 ", "2 ", "3 ", "4 ", "130 "):
         assert f"\n  {status}" in proc.stdout, proc.stdout
     assert "outage casualties" in proc.stdout
 

@@ -98,3 +98,57 @@ def test_start_message_move_task_back_to_the_source_queue(monkeypatch):
                         f"({type(error).__name__}); the documented receive/send/delete redrive is tested instead")
         (message,) = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"]
         assert message["Body"] == "a change" and _count(sqs, dlq_url) == 0
+
+
+# ---------------------------------------------------------------------------------------------- the delivery DLQ
+
+
+def test_the_documented_redrive_of_a_delivery_dlq_delivers_once_the_queue_is_large_enough():
+    """The subscriber's queue is smaller than the producer's budget assumes (1 KiB): SNS fails every delivery and
+    keeps the message in the subscriber's delivery DLQ. After raising the queue's maximum message size (the fix),
+    the procedure docs/operations.md gives for a delivery DLQ (receive, send to the subscriber's queue, delete: not
+    StartMessageMoveTask, whose source cannot be an SNS subscription's DLQ) delivers every change, processed once."""
+    config = build_config({})
+    workload = Workload(items=6, modify_share=0, remove_share=0)
+    seen: dict = {}
+
+    def raise_the_queue_size_and_redrive(pipeline: LocalPipeline) -> None:
+        sqs, (sub,) = pipeline.clients.sqs, pipeline.resources.subscribers.values()
+        seen["before"] = _count(sqs, sub.delivery_dlq_url)
+        seen["queue_before"] = _count(sqs, sub.queue_url)
+        sqs.set_queue_attributes(QueueUrl=sub.queue_url, Attributes={"MaximumMessageSize": "262144"})
+        seen["moved"] = documented_redrive()(sqs, sub.delivery_dlq_url, sub.queue_url)
+
+    pipeline = LocalPipeline(config, Options(workload=workload, timeout_s=90, queue_message_bytes=1024,
+                                             after_drain=raise_the_queue_size_and_redrive))
+    result = pipeline.run()
+
+    s = result.summary
+    assert result.errors == [] and not result.timed_out, result.errors
+    assert seen["queue_before"] == 0 and seen["before"] == seen["moved"] == workload.changes
+    main = s["subscribers"]["main"]
+    assert main["processed"] == main["processed_once"] == workload.changes
+    assert s["delivery_failed"] == workload.changes and s["dead_lettered_delivery"] == 0
+    assert s["lost"] == 0 and result.ok
+    assert exit_status(result) == 4  # the failures happened: the run says so even after the redrive
+
+
+def test_without_a_redrive_undelivered_changes_are_dead_lettered_by_delivery_not_lost():
+    """The control, and the summary: every delivery failed, each change is in the delivery DLQ (not lost), the
+    failures are counted per subscriber and the run exits with status 4."""
+    from local_pipeline.__main__ import table
+
+    config = build_config({})
+    workload = Workload(items=6, modify_share=0, remove_share=0)
+    result = LocalPipeline(config, Options(workload=workload, timeout_s=90, queue_message_bytes=1024)).run()
+
+    s = result.summary
+    assert result.errors == [] and not result.timed_out, result.errors
+    assert s["published"] == workload.changes and s["processed"] == 0
+    assert s["delivery_failed"] == s["dead_lettered_delivery"] == workload.changes
+    main = s["subscribers"]["main"]
+    assert main["delivery_failed"] == main["dead_lettered_delivery_expected"] == workload.changes
+    assert len(result.delivery_dead_letters["main"]) == workload.changes
+    assert s["lost"] == 0 and s["outage_casualties"] == 0 and result.ok
+    assert exit_status(result) == 4
+    assert re.search(rf"\ndelivery failed \(SNS to a queue\) +{workload.changes}\n", table(s)), table(s)

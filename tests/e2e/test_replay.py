@@ -227,7 +227,7 @@ def test_a_batch_of_5_with_only_2_republished_keeps_its_message(offline_moto, ba
     streams = FakeStreams(_records(*range(10)), readable=5)  # records 0..4 readable: 3 and 4 of the batch
     producer = Producer()
     monkeypatch.setattr(rsf, "make_clients", lambda region: (client, streams))
-    monkeypatch.setattr(rsf, "load_producer", lambda topic_arn: producer)
+    monkeypatch.setattr(rsf, "load_producer", lambda topic_arn, config=None: producer)
     monkeypatch.setattr(rsf, "RECEIVE_WAIT_S", 0)
 
     code = rsf.main(["--queue-url", url, "--topic-arn", TOPIC_ARN])
@@ -301,7 +301,7 @@ def test_trimmed_records_are_reported_expired_and_kept_and_the_cli_fails(sqs, mo
     client, url = sqs
     streams = FakeStreams(_records(20, 21), trimmed_before=FIRST_SEQ + 20)  # the shard's oldest record is after 7
     monkeypatch.setattr(rsf, "make_clients", lambda region: (client, streams))
-    monkeypatch.setattr(rsf, "load_producer", lambda topic_arn: _never)
+    monkeypatch.setattr(rsf, "load_producer", lambda topic_arn, config=None: _never)
     monkeypatch.setattr(rsf, "RECEIVE_WAIT_S", 0)
 
     code = rsf.main(["--queue-url", url, "--topic-arn", TOPIC_ARN])
@@ -390,7 +390,7 @@ def test_the_journal_carries_what_was_delivered_to_the_next_run(sqs, tmp_path, m
     streams = FakeStreams(_records(*range(10)))
     producer = Producer(fail_from=6)  # first run: 3, 4, 5 published, then SNS fails
     monkeypatch.setattr(rsf, "make_clients", lambda region: (client, streams))
-    monkeypatch.setattr(rsf, "load_producer", lambda topic_arn: producer)
+    monkeypatch.setattr(rsf, "load_producer", lambda topic_arn, config=None: producer)
     monkeypatch.setattr(rsf, "RECEIVE_WAIT_S", 0)
     argv = ["--queue-url", url, "--topic-arn", TOPIC_ARN, "--journal", str(journal)]
 
@@ -595,7 +595,181 @@ def test_dry_run_from_the_bucket_publishes_and_deletes_nothing():
 def test_cli_replays_from_the_bucket(monkeypatch, capsys):
     bucket, producer = FakeBucket({KEY: _object_body(range(3))}), Producer()
     monkeypatch.setattr(rsf, "_client", lambda service, region: bucket)
-    monkeypatch.setattr(rsf, "load_producer", lambda topic_arn: producer)
+    monkeypatch.setattr(rsf, "load_producer", lambda topic_arn, config=None: producer)
     assert rsf.main(["--bucket", "my-failures", "--topic-arn", TOPIC_ARN]) == 0
     out = capsys.readouterr().out
     assert "replayed: 3" in out and "deleted: 1" in out and bucket.deleted == [KEY]
+
+
+# ---------------------------------------------------------------------------------------------- the deployed producer
+
+
+ROUTED = {
+    "producer": {"message_attributes": ["kind"]},
+    "stream": {"maximum_retry_attempts": 1, "event_names": ["INSERT", "MODIFY"]},
+    "subscribers": [{"filter_policy": {"kind": ["order"]}}],
+}
+
+
+def test_a_replayed_change_carries_its_lifted_attribute_and_reaches_the_subscription_filtering_on_it():
+    """The producer cannot publish: every change ends in the failure queue. The replay runs the producer with the
+    deployed environment (producer.message_attributes lifts ``kind``), so the subscription filtering on ``kind``
+    receives every "order" change; the REMOVEs are excluded by stream.event_names and never published."""
+    from local_pipeline.workload import item_kind
+
+    config = build_config(ROUTED)
+    workload = Workload(items=12, modify_share=0.5, remove_share=0.25)
+    reports: list = []
+
+    def after_drain(pipeline: LocalPipeline) -> None:
+        publish = rsf.load_producer(pipeline.resources.topic_arn, config, log_stream=io.StringIO())
+        reports.append(rsf.replay(pipeline.clients.sqs, pipeline.clients.dynamodbstreams,
+                                  pipeline.resources.failure_queue_url, publish, wait_seconds=0,
+                                  event_names=config.stream.event_names))
+
+    pipeline = LocalPipeline(config, Options(
+        workload=workload, timeout_s=60,
+        environment_overrides={config.names.producer_function: {"SNS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:x"}},
+        after_drain=after_drain,
+    ))
+    result = pipeline.run()
+    assert result.errors == [] and not result.timed_out
+
+    (report,) = reports
+    assert report.ok and report.messages >= 1, report.render()
+    plan = workload.plan()
+    passing = [w for w in plan if w[0] != "REMOVE"]
+    orders = [w for w in passing if item_kind(w[1]) == "order"]
+    assert 0 < len(orders) < len(passing) < len(plan)
+    assert report.records_replayed == len(passing)
+    s = result.summary
+    assert s["filtered_out"] == len(plan) - len(passing) and s["published"] == len(passing)
+    main = s["subscribers"]["main"]
+    assert main["processed"] == main["processed_once"] == len(orders)  # without the lifted attribute: 0
+    assert s["lost"] == 0 and s["stream_failures"] == 0 and result.ok
+
+
+def _change(seq: int, event: str) -> dict:
+    record = _record(seq)
+    record["eventName"] = event
+    if event == "REMOVE":
+        record["dynamodb"]["OldImage"] = record["dynamodb"].pop("NewImage")
+    return record
+
+
+def test_a_change_the_stream_filter_excludes_is_reported_filtered_and_not_republished(sqs, tmp_path, monkeypatch,
+                                                                                      capsys):
+    """The range 3..7 spans a REMOVE (5) that stream.event_names excludes (Lambda never gave it to the producer):
+    the replay (CLI, --config) does not publish it, reports it filtered (not missing) and deletes the message."""
+    client, url = sqs
+    streams = FakeStreams([_change(FIRST_SEQ + s, "REMOVE" if s == 5 else "INSERT") for s in range(10)])
+    producer = Producer()
+    config_file = tmp_path / "pipeline.toml"
+    config_file.write_text('[stream]\nevent_names = ["INSERT", "MODIFY"]\n', encoding="utf-8")
+    monkeypatch.setattr(rsf, "make_clients", lambda region: (client, streams))
+    monkeypatch.setattr(rsf, "load_producer", lambda topic_arn, config=None: producer)
+    monkeypatch.setattr(rsf, "RECEIVE_WAIT_S", 0)
+
+    code = rsf.main(["--queue-url", url, "--topic-arn", TOPIC_ARN, "--config", str(config_file)])
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert producer.published == [str(FIRST_SEQ + s) for s in (3, 4, 6, 7)]
+    assert f"filtered          {FIRST_SEQ + 5}" in out and "filtered: 1" in out and "missing: 0" in out
+    assert "replayed: 4" in out and "deleted: 1" in out and _waiting(client, url) == 0
+
+
+def test_without_the_stream_filter_the_remove_is_republished(sqs):
+    """The control: no stream.event_names, the REMOVE of the range is published like the others."""
+    client, url = sqs
+    streams = FakeStreams([_change(FIRST_SEQ + s, "REMOVE" if s == 5 else "INSERT") for s in range(10)])
+    producer = Producer()
+    report = rsf.replay(client, streams, url, producer, wait_seconds=0, event_names=None)
+    assert report.ok and producer.published == [str(FIRST_SEQ + s) for s in range(3, 8)]
+
+
+def test_a_bad_config_for_the_replay_is_a_one_line_error(tmp_path, capsys):
+    config_file = tmp_path / "pipeline.toml"
+    config_file.write_text('[stream]\nevent_names = ["UPSERT"]\n', encoding="utf-8")
+    code = rsf.main(["--queue-url", "https://sqs.us-east-1.amazonaws.com/123456789012/q", "--topic-arn", TOPIC_ARN,
+                     "--config", str(config_file)])
+    err = capsys.readouterr().err
+    assert code == 2 and "stream.event_names" in err and "Traceback" not in err
+    assert all(line.startswith("error: ") for line in err.strip().splitlines()), err
+
+
+def test_the_replay_picks_the_environment_or_names_the_choice(tmp_path, capsys):
+    config_file = tmp_path / "pipeline.toml"
+    config_file.write_text('[environments.dev]\nname_suffix = "-dev"\n[environments.prod]\nname_suffix = "-prod"\n',
+                           encoding="utf-8")
+    assert rsf.load_config(str(config_file), "prod").environment == "prod"
+    with pytest.raises(rsf.ConfigError, match="--environment: the configuration has 2 environments"):
+        rsf.load_config(str(config_file))
+    with pytest.raises(rsf.ConfigError, match="no environment named 'test'"):
+        rsf.load_config(str(config_file), "test")
+
+
+def test_the_replay_runs_the_producer_with_the_deployed_environment():
+    """One function computes the producer's environment for the construct, the local run and the replay; the size
+    budget follows the stack profile's queue size."""
+    from pipeline_model import contract
+    from pipeline_model.stack_profiles import queue_max_message_size
+
+    for profile in ("tutorial", "current"):
+        config = build_config({**ROUTED, "stack_profile": profile, "producer": {"message_attributes": ["kind"],
+                                                                                 "publish_concurrency": 3}})
+        environment = rsf.producer_settings(config, TOPIC_ARN)
+        assert environment == contract.producer_environment(config, TOPIC_ARN, stack_profile=profile)
+        assert environment["MESSAGE_ATTRIBUTES"] == "kind" and environment["PUBLISH_CONCURRENCY"] == "3"
+        budget = json.loads(environment["MESSAGE_SIZE_BUDGET"])
+        assert budget["envelope"] == queue_max_message_size(profile)
+
+
+def _oversize_with_its_attribute(pm) -> dict:
+    """A record whose message fits the default queue (256 KiB envelope) without the lifted ``kind`` attribute
+    (1,000 bytes) and not with it, as SNS counts attributes."""
+    from pipeline_model.lambda_runtime import temporary_environment
+
+    def record(length: int) -> dict:
+        r = _record(FIRST_SEQ + 3)
+        r["eventSourceARN"] = STREAM_ARN
+        r["dynamodb"]["NewImage"].update({"kind": {"S": "k" * 1000}, "payload": {"S": "x" * length}})
+        return r
+
+    def fits(length: int, names: str) -> bool:
+        with temporary_environment({"MESSAGE_ATTRIBUTES": names}):
+            return not pm.build(record(length)).truncated
+
+    low, high = 100_000, 300_000  # fits without the attribute at low, not at high
+    assert fits(low, "") and not fits(high, "")
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle, "") else (low, middle)
+    assert fits(low, "") and not fits(low, "kind")
+    return record(low)
+
+
+def test_a_replayed_record_over_the_budget_with_its_lifted_attributes_is_sent_keys_only(offline_moto):
+    """The deployed producer counts the lifted attributes in the message's size (SNS does): a record that fits only
+    without them is published keys-only, with its attributes, not in full (which SNS would fail to deliver)."""
+    import boto3
+    from moto.sns.models import sns_backends
+
+    from pipeline_model.lambda_runtime import shared_module
+
+    client, url = offline_moto
+    pm = shared_module("pipeline_message")
+    record = _oversize_with_its_attribute(pm)
+    topic_arn = boto3.client("sns", region_name="us-east-1").create_topic(Name="t")["TopicArn"]
+    client.send_message(QueueUrl=url, MessageBody=_failure_body(FIRST_SEQ + 3, FIRST_SEQ + 3))
+    config = build_config({"producer": {"message_attributes": ["kind"]}})
+
+    publish = rsf.load_producer(topic_arn, config, log_stream=io.StringIO())
+    report = rsf.replay(client, FakeStreams([record]), url, publish, wait_seconds=0)
+
+    assert report.ok and report.records_replayed == 1, report.render()
+    ((_mid, message, _subject, attributes, _group),) = sns_backends["123456789012"]["us-east-1"].topics[
+        topic_arn].sent_notifications
+    body = json.loads(message)
+    assert body["truncated"] is True and body["newImage"] is None and body["keys"] == {"id": "item-003"}
+    assert attributes["kind"]["Value"] == "k" * 1000
