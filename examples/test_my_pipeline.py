@@ -52,9 +52,12 @@ def test_every_queue_has_a_dead_letter_queue_and_the_key(synthesized):
     # Plain JSON works too: modules are under "module", keyed by their logical ids.
     modules = json.loads(synthesized)["module"]
     queues = {name: module for name, module in modules.items() if module["source"].endswith("/sqs/aws")}
-    subscriber_queues = {name: q for name, q in queues.items() if name.startswith("orders_queue_")}
+    subscriber_queues = {name: q for name, q in queues.items()
+                         if name.startswith("orders_queue_") and not name.endswith("_delivery_dlq")}
     assert set(subscriber_queues) == {"orders_queue_main", "orders_queue_audit"}
     assert all(q["create_dlq"] for q in subscriber_queues.values())
+    # What SNS itself could not deliver goes to a queue of its own, beside each subscriber's queue.
+    assert {f"{name}_delivery_dlq" for name in subscriber_queues} <= set(queues)
     assert all("kms_master_key_id" in q for q in queues.values())
 
 

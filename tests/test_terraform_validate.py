@@ -145,9 +145,10 @@ def test_two_pipelines_and_an_added_subscriber_validate_and_plan_offline(offline
     app = tmp_path / "app"
     (app / "handlers" / "audit").mkdir(parents=True)
     (app / "handlers" / "audit" / "app.py").write_text("def handler(event, context):\n    return {}\n")
-    monkeypatch.chdir(app)
+    # The app file sits beside its handlers folder, as in a user's app (relative code paths follow the entry file).
+    shutil.copy(ROOT / "examples" / "two_pipelines_app.py", app / "app.py")
     monkeypatch.setattr(sys, "argv", ["app.py", str(app / "cdktf.out")])
-    runpy.run_path(str(ROOT / "examples" / "two_pipelines_app.py"), run_name="__main__")
+    runpy.run_path(str(app / "app.py"), run_name="__main__")
     stack_dir = app / "cdktf.out" / "stacks" / "shop"
     result = tv.validate_stack(stack_dir, offline.terraform, offline.env, offline.inputs, offline.workdir, plan=True)
     assert result.valid and result.diagnostics == [], _problems(result)
