@@ -14,6 +14,7 @@ from .runtime import provider as _provider
 
 _SUBMODULES = (
     "provider",
+    "iam_role_policy",
     "iam_role_policy_attachment",
     "lambda_event_source_mapping",
     "sns_topic_subscription",
@@ -46,6 +47,7 @@ JS_INDEX_DETAIL = STATUS.detail
 if TYPE_CHECKING:  # type checkers see cdktf's provider classes; CDK Terrain's have the same API
     from cdktf_cdktf_provider_aws.provider import AwsProvider as AwsProvider
     from cdktf_cdktf_provider_aws.provider import AwsProviderDefaultTags as AwsProviderDefaultTags
+    from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy as IamRolePolicy
     from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment as IamRolePolicyAttachment
     from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMapping as LambdaEventSourceMapping
     from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMappingDestinationConfig as LambdaEventSourceMappingDestinationConfig
@@ -83,6 +85,7 @@ if TYPE_CHECKING:  # type checkers see cdktf's provider classes; CDK Terrain's h
 else:
     AwsProvider = _modules["provider"].AwsProvider
     AwsProviderDefaultTags = _modules["provider"].AwsProviderDefaultTags
+    IamRolePolicy = _modules["iam_role_policy"].IamRolePolicy
     IamRolePolicyAttachment = _modules["iam_role_policy_attachment"].IamRolePolicyAttachment
     LambdaEventSourceMapping = _modules["lambda_event_source_mapping"].LambdaEventSourceMapping
     LambdaEventSourceMappingDestinationConfig = _modules["lambda_event_source_mapping"].LambdaEventSourceMappingDestinationConfig
