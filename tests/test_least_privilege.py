@@ -173,3 +173,24 @@ def test_an_unknown_mode_is_a_config_error_naming_the_field(value):
 def test_the_least_privilege_example_is_scoped():
     (config,) = load_environments(str(ROOT / "examples" / "least_privilege.toml"))
     assert config.security.iam == "scoped"
+
+
+def test_switching_modes_replaces_only_the_permissions(tf, synth_config):
+    """managed -> scoped changes the permission resources and each mapping's depends_on, nothing else: the
+    functions, queues, table and mappings keep every argument (docs/security.md: nothing is replaced)."""
+    scoped = synth_config([build_config(security={"iam": "scoped"})]).only
+
+    def without_permissions(doc: dict[str, Any]) -> dict[str, Any]:
+        resources = {kind: dict(blocks) for kind, blocks in doc["resource"].items()
+                     if kind not in ("aws_iam_role_policy", "aws_iam_role_policy_attachment")}
+        resources["aws_lambda_event_source_mapping"] = {
+            name: {k: v for k, v in mapping.items() if k != "depends_on"}
+            for name, mapping in resources["aws_lambda_event_source_mapping"].items()}
+        return {**doc, "resource": resources}
+
+    assert without_permissions(scoped) == without_permissions(tf)
+    for name, mapping in scoped["resource"]["aws_lambda_event_source_mapping"].items():
+        managed = tf["resource"]["aws_lambda_event_source_mapping"][name]["depends_on"]
+        function = name.removesuffix("_event_source")
+        assert managed[0] == f"aws_iam_role_policy_attachment.{function}_execution_policy"
+        assert mapping["depends_on"] == [f"aws_iam_role_policy.{function}_event_source_policy", *managed[1:]]
