@@ -45,6 +45,7 @@ CONFIGS = {
     "ordered": _example("ordered.toml"),
     "s3-failures": {"stream": {"on_failure": "s3"}, "alarms": {"enabled": False}},
     "no-key": {"security": {"customer_managed_key": False, "tracing": False}, "subscribers": [{}, {"name": "b"}]},
+    "current-profile": {"stack_profile": "current"},
 }
 
 
