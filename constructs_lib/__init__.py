@@ -49,6 +49,8 @@ _LAZY = {
     "TableProps": "table",
     "EventSourceTrigger": "triggers",
     "TriggerProps": "triggers",
+    "QUEUE_READ_ACTIONS": "triggers",
+    "STREAM_READ_ACTIONS": "triggers",
     "MessagingKey": "security",
     "Account": "security",
     "Alarms": "observability",
@@ -94,9 +96,11 @@ __all__ = [
     "PropsConflictError",
     "PythonFunction",
     "PythonFunctionProps",
+    "QUEUE_READ_ACTIONS",
     "Queue",
     "QueueProps",
     "SqsFeedback",
+    "STREAM_READ_ACTIONS",
     "stack_facts",
     "StackFacts",
     "SubscribedQueue",
@@ -135,6 +139,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs (explicit re-exports); at run ti
     from .subscriber import Subscriber as Subscriber, SubscriberProps as SubscriberProps
     from .table import Table as Table, TableProps as TableProps
     from .triggers import EventSourceTrigger as EventSourceTrigger, TriggerProps as TriggerProps
+    from .triggers import QUEUE_READ_ACTIONS as QUEUE_READ_ACTIONS, STREAM_READ_ACTIONS as STREAM_READ_ACTIONS
     from pipeline_model.packaging import PackagingError as PackagingError
 
 

@@ -14,6 +14,7 @@ from .runtime import provider as _provider
 
 _SUBMODULES = (
     "provider",
+    "iam_role_policy",
     "iam_role_policy_attachment",
     "iam_role",
     "iam_role_policy",
@@ -49,6 +50,7 @@ JS_INDEX_DETAIL = STATUS.detail
 if TYPE_CHECKING:  # type checkers see cdktf's provider classes; CDK Terrain's have the same API
     from cdktf_cdktf_provider_aws.provider import AwsProvider as AwsProvider
     from cdktf_cdktf_provider_aws.provider import AwsProviderDefaultTags as AwsProviderDefaultTags
+    from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy as IamRolePolicy
     from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment as IamRolePolicyAttachment
     from cdktf_cdktf_provider_aws.iam_role import IamRole as IamRole
     from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy as IamRolePolicy
@@ -89,6 +91,7 @@ if TYPE_CHECKING:  # type checkers see cdktf's provider classes; CDK Terrain's h
 else:
     AwsProvider = _modules["provider"].AwsProvider
     AwsProviderDefaultTags = _modules["provider"].AwsProviderDefaultTags
+    IamRolePolicy = _modules["iam_role_policy"].IamRolePolicy
     IamRolePolicyAttachment = _modules["iam_role_policy_attachment"].IamRolePolicyAttachment
     IamRole = _modules["iam_role"].IamRole
     IamRolePolicy = _modules["iam_role_policy"].IamRolePolicy

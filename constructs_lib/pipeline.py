@@ -59,7 +59,14 @@ from .security import MessagingKey, alarm_arn_pattern, caller_account
 from .subscriber import IDEMPOTENCY_ACTIONS, Subscriber, SubscriberProps, function_props
 from .table import Table, TableProps
 from .tagging import apply_tags
-from .triggers import DYNAMODB_EXECUTION_ROLE, EventSourceTrigger, TriggerProps, managed_policy_arn, mapping_metrics
+from .triggers import (
+    DYNAMODB_EXECUTION_ROLE,
+    STREAM_READ_ACTIONS,
+    EventSourceTrigger,
+    TriggerProps,
+    managed_policy_arn,
+    mapping_metrics,
+)
 
 __all__ = ["IDEMPOTENCY_ACTIONS", "EventPipeline", "EventPipelineProps", "Subscriber", "stream_mapping"]
 
@@ -186,6 +193,8 @@ class EventPipeline(Construct):
             event_source_arn=self.table.stream_arn,
             managed_policy_arn=managed_policy_arn(DYNAMODB_EXECUTION_ROLE, self.facts.partition),
             mapping=stream_mapping(props, failure_destination),
+            iam=props.security.iam,
+            source_actions=STREAM_READ_ACTIONS,
         ))
         self.alarm_topic, self.alarms = self._alarms() if props.alarms.enabled else (None, None)
         self.dashboard = self._dashboard() if props.dashboard else None
@@ -286,7 +295,7 @@ class EventPipeline(Construct):
             names=names, topic=self.topic, account=self.account, key=self.key, layers=self.layers,
             bundle=self.bundle, logical_id_prefix=self.prefix, fifo=props.fifo, runtime=props.runtime,
             architecture=props.architecture, tracing=props.security.tracing,
-            enforce_tls=props.security.enforce_tls, partition=self.facts.partition,
+            enforce_tls=props.security.enforce_tls, partition=self.facts.partition, iam=props.security.iam,
         ))
         self.subscribers.append(subscriber)
         # With TRIM_HORIZON the producer publishes as soon as the mapping exists: every

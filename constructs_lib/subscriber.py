@@ -13,7 +13,7 @@ from typing import Any
 from constructs import Construct
 
 from pipeline_model import defaults
-from pipeline_model.config import FunctionConfig, SubscriberConfig
+from pipeline_model.config import FunctionConfig, IamMode, SubscriberConfig
 from pipeline_model.contract import IDEMPOTENCY_TTL_ATTRIBUTE, consumer_environment
 from pipeline_model.literal import terraform_literal
 from pipeline_model.names import SubscriberNames, subscriber_names
@@ -27,7 +27,14 @@ from .messaging import SubscribedQueue, SubscribedQueueProps, Topic
 from .props import PropsConflictError, prop
 from .security import Account, MessagingKey, stack_account
 from .table import Table, TableProps
-from .triggers import SQS_EXECUTION_ROLE, EventSourceTrigger, TriggerProps, managed_policy_arn, mapping_metrics
+from .triggers import (
+    QUEUE_READ_ACTIONS,
+    SQS_EXECUTION_ROLE,
+    EventSourceTrigger,
+    TriggerProps,
+    managed_policy_arn,
+    mapping_metrics,
+)
 
 #: What Powertools idempotency does with its persistence table, and nothing more.
 IDEMPOTENCY_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
@@ -78,6 +85,9 @@ class SubscriberProps:
     layers: tuple[str, ...] = prop((), "Layer version ARNs of the consumer (e.g. Powertools).")
     bundle: Path | None = prop(None, "A folder of libraries packaged into the consumer's zip.")
     partition: str | None = prop(None, "Partition of the managed policy ARN; None = the stack's.")
+    iam: IamMode = prop(defaults.IAM, "How the consumer may read its queue: \"managed\" "
+                                      "(AWSLambdaSQSQueueExecutionRole: every queue of the account) or \"scoped\" "
+                                      "(its own queue only); docs/security.md, 'Least privilege'.")
     logical_id_prefix: str = prop("", "Prefix of the logical ids (queue_<name>, consumer_<name>, ...).")
     profile: str | None = prop(None, "Stack profile of its modules (tutorial, current); None = the stack's.")
 
@@ -181,5 +191,7 @@ class Subscriber(Construct):
                 event_source_arn=self.queue.queue_arn,
                 managed_policy_arn=managed_policy_arn(SQS_EXECUTION_ROLE, partition),
                 mapping=mapping,
+                iam=props.iam,
+                source_actions=QUEUE_READ_ACTIONS,
             ),
         )

@@ -85,6 +85,9 @@ KEY_DELETION_WINDOW_DAYS = 30
 ENFORCE_TLS = True
 POINT_IN_TIME_RECOVERY = True
 TRACING = True
+#: The functions' permissions on their event sources: "managed" (the original design's AWS-managed
+#: execution policies) or "scoped" (inline statements on the function's own stream or queue only).
+IAM: Final = "managed"
 
 # --- alarms and dashboard --------------------------------------------------------------------------
 ALARMS_ENABLED = True

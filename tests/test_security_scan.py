@@ -42,12 +42,13 @@ def _synth_and_scan(work: Path) -> tuple[list, list]:
     """Synthesize the default and the example stacks (separate processes), break a copy, scan all once."""
     env = {k: v for k, v in os.environ.items() if k not in ("PIPELINE_CONFIG", "PIPELINE_ENVIRONMENTS")}
     for name, config in (("default", ""), ("fanout", str(ROOT / "examples" / "fanout.toml")),
-                         ("recovery", str(ROOT / "examples" / "recovery.toml"))):
+                         ("recovery", str(ROOT / "examples" / "recovery.toml")),
+                         ("scoped", str(ROOT / "examples" / "least_privilege.toml"))):
         subprocess.run(
             [sys.executable, "main.py"], cwd=ROOT, check=True, capture_output=True, timeout=600,
             env={**env, "PIPELINE_CONFIG": config, "CDKTF_OUTDIR": str(work / name)},
         )
-    stacks = [stack for name in ("default", "fanout", "recovery") for stack in sorted((work / name / "stacks").iterdir())]
+    stacks = [stack for name in ("default", "fanout", "recovery", "scoped") for stack in sorted((work / name / "stacks").iterdir())]
     insecure = work / "insecure-copy"
     shutil.copytree(work / "default" / "stacks" / "event-driven-pipeline", insecure)
     doc = json.loads((insecure / "cdk.tf.json").read_text())
@@ -83,7 +84,7 @@ def test_stacks_have_no_unaccepted_findings(scan_results):
     findings, _ = scan_results
     assert {f.stack for f in findings} == {
         "event-driven-pipeline", "event-driven-pipeline-dev", "event-driven-pipeline-prod",
-        "event-driven-pipeline-recovery",
+        "event-driven-pipeline-recovery", "event-driven-pipeline-scoped",
     }, "checkov ran over every stack and reported the accepted CKV_TF_1 findings"
     new, unused = security_scan.triage(findings, security_scan.read_skips())
     assert new == [], "new checkov findings: fix them or accept them in security/checkov-skips.txt:\n" + "\n".join(

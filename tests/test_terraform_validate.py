@@ -683,3 +683,23 @@ def test_delivery_status_logging_validates_and_plans_in_both_profiles(synth_conf
             "aws_cloudwatch_log_group.topic_delivery_success_logs",
             "aws_cloudwatch_log_group.topic_delivery_failure_logs"} <= set(planned)
     assert planned["aws_cloudwatch_log_group.topic_delivery_failure_logs"]["retention_in_days"] == 30
+
+
+def test_scoped_iam_stack_validates_and_plans_offline(synth_config, offline):
+    """security.iam = "scoped" (issue #20, examples/least_privilege.toml): the inline event source policies are
+    valid aws_iam_role_policy resources, planned with the lambda module's own policies and no managed one."""
+    from pipeline_model.config import load_environments
+
+    (config,) = load_environments(str(ROOT / "examples" / "least_privilege.toml"))
+    result = synth_config([config])
+    stack = result.stack_dir(config.names.stack)
+    validated = tv.validate_stack(stack, offline.terraform, offline.env, offline.inputs, offline.workdir, plan=True)
+    assert validated.valid and validated.diagnostics == [], _problems(validated)
+    shown = tv.run_terraform(offline.terraform, ["show", "-json", tv.PLAN_FILE], validated.work, offline.env)
+    changes = json.loads(shown.stdout)["resource_changes"]
+    assert not [c["address"] for c in changes if c["type"] == "aws_iam_role_policy_attachment"]
+    policies = {c["address"] for c in changes if c["type"] == "aws_iam_role_policy"}
+    for function in ("producer", "consumer_main", "consumer_audit"):
+        assert f"aws_iam_role_policy.{function}_event_source_policy" in policies
+        # the lambda module's own: the logs policy on the function's log group, the inline statements, X-Ray
+        assert {f"module.{function}.aws_iam_role_policy.{p}[0]" for p in ("logs", "additional_inline", "tracing")} <= policies

@@ -348,6 +348,10 @@ class S3BackendConfig(_Model):
         return value
 
 
+#: How the functions may read their event sources (SecurityConfig.iam).
+IamMode = Literal["managed", "scoped"]
+
+
 class SecurityConfig(_Model):
     """Secure defaults; each can be turned off or tuned."""
 
@@ -363,6 +367,8 @@ class SecurityConfig(_Model):
     """None = on for the environments "production"/"prod", off elsewhere."""
     tracing: bool = defaults.TRACING
     """X-Ray active tracing on both functions."""
+    iam: IamMode = defaults.IAM
+    """How the functions may read their event sources: "managed" (the original design: AWSLambdaDynamoDBExecutionRole on the producer, AWSLambdaSQSQueueExecutionRole on each consumer, which allow reading every stream or queue of the account) or "scoped" (inline statements naming only the function's own stream or queue); see docs/security.md, 'Least privilege'."""
     key_users: list[str] = Field(default_factory=list, max_length=20)
     """IAM role ARNs allowed to use the messaging key directly (Decrypt, GenerateDataKey*). Not needed to read or write the queues and topics: any principal of the account may use the key through SQS and SNS, as its IAM permissions on the queue or topic allow."""
 
