@@ -239,7 +239,8 @@ def test_the_validate_extra_admits_the_pipfile_pins(installed):
         if line.startswith("Requires-Dist: ") and 'extra == "validate"' in line:
             requirement = Requirement(line.removeprefix("Requires-Dist: "))
             extra[requirement.name] = requirement.specifier
-    pins = tomllib.loads((PROJECT_ROOT / "Pipfile").read_text())["packages"]
+    pipfile = tomllib.loads((PROJECT_ROOT / "Pipfile").read_text())
+    pins = {**pipfile["packages"], **pipfile["dev-packages"]}
     assert set(extra) == {"tf", "grpcio", "protobuf", "msgpack"}
     for name, specifier in extra.items():
         pinned = pins[name].removeprefix("==")

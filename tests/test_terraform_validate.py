@@ -148,9 +148,11 @@ def test_two_pipelines_and_an_added_subscriber_validate_and_plan_offline(offline
     app = tmp_path / "app"
     (app / "handlers" / "audit").mkdir(parents=True)
     (app / "handlers" / "audit" / "app.py").write_text("def handler(event, context):\n    return {}\n")
+    # Run from the app's own folder, as the example says: relative code paths resolve against the entry file's folder.
+    shutil.copy(ROOT / "examples" / "two_pipelines_app.py", app / "app.py")
     monkeypatch.chdir(app)
     monkeypatch.setattr(sys, "argv", ["app.py", str(app / "cdktf.out")])
-    runpy.run_path(str(ROOT / "examples" / "two_pipelines_app.py"), run_name="__main__")
+    runpy.run_path(str(app / "app.py"), run_name="__main__")
     stack_dir = app / "cdktf.out" / "stacks" / "shop"
     result = tv.validate_stack(stack_dir, offline.terraform, offline.env, offline.inputs, offline.workdir, plan=True)
     assert result.valid and result.diagnostics == [], _problems(result)
