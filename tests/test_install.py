@@ -21,7 +21,7 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = PROJECT_ROOT / "examples" / "two_pipelines_app.py"
 #: What the package is built from (a copy, so the build leaves nothing in the repository).
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "constructs_lib", "pipeline_model", "functions")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "constructs_lib", "pipeline_model", "functions", "tfschema_provider")
 
 
 def _install_command(target: Path, source: Path) -> list[str]:
@@ -194,3 +194,109 @@ def test_a_cdk_terrain_app_needs_no_environment_variable(installed, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     doc = json.loads((tmp_path / "out" / "stacks" / "shop" / "cdk.tf.json").read_text())
     assert "orders_table" in doc["module"]
+
+
+# --- offline validate as an installed command (issue #19: `pipeline-validate`) --------------------------------------
+# Kept together at the end of the file: the console script and its module, run from the installed copy only.
+
+#: The offline inputs of this machine, passed to the installed command explicitly (it looks nowhere else).
+SHARED_TERRAFORM = PROJECT_ROOT.parent / "shared" / "terraform"
+
+
+def _installed_env(installed: Path, tmp_path: Path) -> dict[str, str]:
+    """The installed package first, no repository on the path, no offline inputs from the environment."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "PIPELINE_CONFIG", "CDKTF_OUTDIR", "PIPELINE_TERRAFORM_OFFLINE_DIR",
+                        "PIPELINE_JSII_CACHE_DIR")}
+    env["PYTHONPATH"] = str(installed)
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    node = PROJECT_ROOT / "node_modules" / ".bin" / "node"
+    if "JSII_NODE" not in env and os.access(node, os.X_OK):
+        env["JSII_NODE"] = str(node)
+    return env
+
+
+def test_the_validate_command_is_a_console_script_with_its_schemas(installed):
+    dist_info = next(installed.glob("event_pipeline_constructs-*.dist-info"))
+    entry_points = (dist_info / "entry_points.txt").read_text().splitlines()
+    section = entry_points[entry_points.index("[console_scripts]") + 1:]
+    assert "pipeline-validate = tfschema_provider.validate:main" in section
+    shipped = {p.name for p in (installed / "tfschema_provider" / "schemas").glob("*.json")}
+    assert shipped == {p.name for p in (PROJECT_ROOT / "tfschema_provider" / "schemas").glob("*.json")}
+    assert (installed / "tfschema_provider" / "validate.py").is_file()
+
+
+def test_the_validate_extra_admits_the_pipfile_pins(installed):
+    """`pip install '.[validate]'` brings what the schema-only provider needs, in ranges that hold the
+    versions the Pipfile pins (the ones the suite runs with)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    metadata = next(installed.glob("event_pipeline_constructs-*.dist-info")) / "METADATA"
+    extra = {}
+    for line in metadata.read_text().splitlines():
+        if line.startswith("Requires-Dist: ") and 'extra == "validate"' in line:
+            requirement = Requirement(line.removeprefix("Requires-Dist: "))
+            extra[requirement.name] = requirement.specifier
+    pipfile = tomllib.loads((PROJECT_ROOT / "Pipfile").read_text())
+    pins = {**pipfile["packages"], **pipfile["dev-packages"]}
+    assert set(extra) == {"tf", "grpcio", "protobuf", "msgpack"}
+    for name, specifier in extra.items():
+        pinned = pins[name].removeprefix("==")
+        assert specifier.contains(pinned), (name, str(specifier), pinned)
+
+
+def test_the_installed_validate_module_runs_from_another_folder(installed, tmp_path):
+    env = _installed_env(installed, tmp_path)
+    where = subprocess.run(
+        [sys.executable, "-c", "import tfschema_provider.validate as v, sys; print(v.__file__); "
+         f"print(any(p.rstrip('/') == {str(PROJECT_ROOT)!r} for p in sys.path))"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )
+    module_file, repo_on_path = where.stdout.split()
+    assert Path(module_file).is_relative_to(installed) and repo_on_path == "False"
+    result = subprocess.run([sys.executable, "-m", "tfschema_provider.validate", "--help"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: pipeline-validate ") and "--offline-dir DIR" in result.stdout
+
+
+VALIDATED_APP = '''\
+from cdktf import App, TerraformStack
+from constructs_lib import EventPipeline, EventPipelineProps, aws_provider
+
+app = App(outdir="out")
+stack = TerraformStack(app, "shop")
+aws_provider(stack, "eu-west-1")
+EventPipeline(stack, "orders", props=EventPipelineProps(name_suffix="-orders"))
+app.synth()
+'''
+
+
+def test_the_installed_command_validates_a_stack_offline(installed, tmp_path):
+    """An app outside the repository, built with the installed package, validated and planned offline by the
+    installed `pipeline-validate` script, the offline inputs named by --offline-dir alone."""
+    import re
+
+    if not ((SHARED_TERRAFORM / "modules").is_dir() and list((SHARED_TERRAFORM / "schemas").glob("aws-*.json"))):
+        pytest.skip(f"offline Terraform inputs absent: {SHARED_TERRAFORM} (modules/, schemas/aws-*.json)")
+    if shutil.which(os.environ.get("TERRAFORM") or "terraform") is None:
+        pytest.skip("needs a terraform binary on PATH (or $TERRAFORM)")
+    script = installed / "bin" / "pipeline-validate"
+    assert os.access(script, os.X_OK), sorted(p.name for p in (installed / "bin").glob("*"))
+    env = _installed_env(installed, tmp_path)
+    (tmp_path / "app.py").write_text(VALIDATED_APP)
+    synth = subprocess.run([sys.executable, "app.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert synth.returncode == 0, synth.stderr[-3000:]
+
+    result = subprocess.run([str(script), "--offline-dir", str(SHARED_TERRAFORM), "--plan", "out/stacks/shop"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"offline, modules and schema from {SHARED_TERRAFORM.resolve()}" in result.stdout
+    assert re.search(r"shop: valid, plan: \d+ to add, 0 to change, 0 to destroy", result.stdout), result.stdout
+
+    without = subprocess.run([str(script), "--offline", "out/stacks/shop"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert without.returncode == 2 and "pass --offline-dir DIR" in without.stderr, without.stderr

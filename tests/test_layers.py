@@ -4,6 +4,7 @@
   ``jsii`` nor ``constructs``.
 * ``local_pipeline``, ``tools``, ``scripts`` and ``bench`` import only the model, never the construct layer or a
   CDK, except the few scripts whose job is to synthesize or to read the constructs (listed below, with why).
+* ``tfschema_provider`` (the installed ``pipeline-validate`` command) imports no CDK either.
 * No import cycle among the project's modules.
 
 Imports are read from the source (ast), wherever they are written (module level or inside a function, and
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("pipeline_model", "constructs_lib", "local_pipeline", "tools", "bench")
+PACKAGES = ("pipeline_model", "constructs_lib", "local_pipeline", "tools", "bench", "tfschema_provider")
 
 CDK = {"cdktf", "cdktn", "jsii", "constructs_lib"}
 FORBIDDEN = {
@@ -27,6 +28,7 @@ FORBIDDEN = {
     "tools": CDK,
     "scripts": CDK,
     "bench": CDK,
+    "tfschema_provider": CDK | {"constructs"},  # the installed pipeline-validate command: no CDK needed
 }
 #: Files that must synthesize or read the constructs, and so may import them.
 MAY_SYNTH = {

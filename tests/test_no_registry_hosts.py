@@ -1,6 +1,6 @@
 """The project's rule: no committed file names a package-registry host.
 
-Hosts are learnt at run time instead (scripts/terraform_validate.py asks the terraform binary).
+Hosts are learnt at run time instead (tfschema_provider/validate.py, the pipeline-validate command, asks the terraform binary).
 The pattern matches any `registry.<name>.<tld>` (an attribute chain such as `registry.x.y` in code
 would match too: name such a variable otherwise); this file spells no host itself, the samples
 below are put together from pieces.

