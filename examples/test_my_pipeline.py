@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from constructs_lib import App, EventPipeline, TerraformStack, aws_provider, build_config
+from constructs_lib import App, EventPipeline, TerraformStack, aws_provider
 from constructs_lib.cdk import Testing  # cdktf's Testing (CDK Terrain's, when that is the installed CDK)
 
 REGION = "eu-west-1"
@@ -23,7 +23,7 @@ def stack(tmp_path_factory):
     app = App(outdir=str(tmp_path_factory.mktemp("app") / "cdktf.out"))
     stack = TerraformStack(app, "shop")
     aws_provider(stack, REGION)
-    orders = EventPipeline(stack, "orders", config=build_config(region=REGION))
+    orders = EventPipeline(stack, "orders")  # every default; region, partition and account are the stack's
     orders.add_subscriber({"name": "audit", "filter_policy": {"eventName": ["INSERT"]}})
     return stack
 
