@@ -263,8 +263,7 @@ def test_the_installed_validate_module_runs_from_another_folder(installed, tmp_p
 
 
 VALIDATED_APP = '''\
-from cdktf import App, TerraformStack
-from constructs_lib import EventPipeline, EventPipelineProps, aws_provider
+from constructs_lib import App, EventPipeline, EventPipelineProps, TerraformStack, aws_provider
 
 app = App(outdir="out")
 stack = TerraformStack(app, "shop")
