@@ -27,7 +27,7 @@ from pipeline_model.config import (
 from pipeline_model.config.files import validation_problems
 from pipeline_model.config.schema import raise_problems
 from pipeline_model.errors import ConfigError
-from pipeline_model.names import PipelineNames, pipeline_names
+from pipeline_model.names import PipelineNames, settings_names
 from pipeline_model.ordering import Ordering
 from pipeline_model.stack_profiles import StackProfileName
 
@@ -108,12 +108,7 @@ class EventPipelineProps(BaseModel):
     @property
     def names(self) -> PipelineNames:
         """Every AWS name the pipeline creates."""
-        return pipeline_names(
-            stack=self.name, table=self.table_name, topic=self.topic_name,
-            producer_function=self.producer_function_name, stream_failure_queue=self.stream_failure_queue_name,
-            alarm_topic=self.alarm_topic_name, suffix=self.name_suffix, fifo=self.ordering == "per-item",
-            subscribers=[(s.name, s.queue_name, s.function_name) for s in self.subscribers],
-        )
+        return settings_names(self, self.name)
 
     @property
     def fifo(self) -> bool:

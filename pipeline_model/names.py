@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 from dataclasses import dataclass
 
 from . import defaults
@@ -141,3 +142,15 @@ def delivery_log_groups(region: str, account: str, topic: str) -> tuple[str, str
     convention ``sns/<region>/<account-id>/<topic-name>``; failed deliveries go to the same name + ``/Failure``."""
     success = f"sns/{region}/{account}/{topic}"
     return success, f"{success}/Failure"
+
+
+def settings_names(settings: Any, stack: str | None) -> PipelineNames:
+    """The names of a pipeline's settings (a ``PipelineConfig`` or ``EventPipelineProps``: the same name
+    fields, ``name_suffix``, ``ordering`` and ``subscribers``); ``stack`` is the base of the KMS alias and
+    the dashboard name (the configuration's ``stack_name``, the props' ``name``)."""
+    return pipeline_names(
+        stack=stack, table=settings.table_name, topic=settings.topic_name,
+        producer_function=settings.producer_function_name, stream_failure_queue=settings.stream_failure_queue_name,
+        alarm_topic=settings.alarm_topic_name, suffix=settings.name_suffix, fifo=settings.ordering == "per-item",
+        subscribers=[(s.name, s.queue_name, s.function_name) for s in settings.subscribers],
+    )

@@ -27,7 +27,7 @@ from .. import ordering as _ordering
 from ..stack_profiles import StackProfileName
 from ..errors import Problem
 from ..limits import CONSUMER_DEADLINE_MARGIN_MS, CONSUMER_MESSAGE_BUDGET_MS, LOG_RETENTION_DAYS, consumer_batch_ms
-from ..names import PipelineNames, pipeline_names
+from ..names import PipelineNames, settings_names
 from ..packaging import check_pattern
 from .backend import check_key
 from .capacity import CapacityConfig
@@ -538,12 +538,7 @@ class PipelineConfig(_Model):
     @cached_property
     def names(self) -> PipelineNames:
         """Every AWS name of this environment, computed once from the raw fields (pipeline_model.names)."""
-        return pipeline_names(
-            stack=self.stack_name, table=self.table_name, topic=self.topic_name,
-            producer_function=self.producer_function_name, stream_failure_queue=self.stream_failure_queue_name,
-            alarm_topic=self.alarm_topic_name, suffix=self.name_suffix, fifo=_ordering.is_fifo(self),
-            subscribers=[(s.name, s.queue_name, s.function_name) for s in self.subscribers],
-        )
+        return settings_names(self, self.stack_name)
 
     def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> PipelineConfig:
         """As pydantic's (no validation), without the copied object's cached names: they are computed
