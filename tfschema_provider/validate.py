@@ -124,17 +124,13 @@ def aws_schema(inputs: Path) -> Path:
     return schemas[-1]
 
 
-@dataclass(frozen=True)
-class LocalModule:
-    name: str  # e.g. "lambda" for terraform-aws-modules/lambda/aws
-    version: str
-    path: Path
+#: A module copy (name, version, path): the model's record of it.
+LocalModule = offline_inputs.LocalModule
 
 
 def local_modules(inputs: Path) -> dict[str, list[LocalModule]]:
     """The module copies under `inputs/modules` and its subfolders' `modules/`, named `<name>-<version>`."""
-    return {name: [LocalModule(c.name, c.version, c.path) for c in copies]
-            for name, copies in offline_inputs.module_copies(inputs).items()}
+    return offline_inputs.module_copies(inputs)
 
 
 def _registry_modules(document: dict, registry_host: str | None) -> Iterator[tuple[str, dict, str]]:
