@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from pipeline_model.capacity import synth_hook as capacity_synth_hook
 from pipeline_model.config import ConfigError, PipelineConfig

@@ -17,7 +17,6 @@ _SUBMODULES = (
     "iam_role_policy",
     "iam_role_policy_attachment",
     "iam_role",
-    "iam_role_policy",
     "cloudwatch_log_group",
     "lambda_event_source_mapping",
     "sns_topic_subscription",
@@ -53,7 +52,6 @@ if TYPE_CHECKING:  # type checkers see cdktf's provider classes; CDK Terrain's h
     from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy as IamRolePolicy
     from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment as IamRolePolicyAttachment
     from cdktf_cdktf_provider_aws.iam_role import IamRole as IamRole
-    from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy as IamRolePolicy
     from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup as CloudwatchLogGroup
     from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMapping as LambdaEventSourceMapping
     from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMappingDestinationConfig as LambdaEventSourceMappingDestinationConfig
@@ -94,7 +92,6 @@ else:
     IamRolePolicy = _modules["iam_role_policy"].IamRolePolicy
     IamRolePolicyAttachment = _modules["iam_role_policy_attachment"].IamRolePolicyAttachment
     IamRole = _modules["iam_role"].IamRole
-    IamRolePolicy = _modules["iam_role_policy"].IamRolePolicy
     CloudwatchLogGroup = _modules["cloudwatch_log_group"].CloudwatchLogGroup
     LambdaEventSourceMapping = _modules["lambda_event_source_mapping"].LambdaEventSourceMapping
     LambdaEventSourceMappingDestinationConfig = _modules["lambda_event_source_mapping"].LambdaEventSourceMappingDestinationConfig

@@ -17,7 +17,6 @@ from pipeline_model import defaults
 from pipeline_model.config import (
     AlarmsConfig,
     DeliveryStatusLoggingConfig,
-    ProducerConfig,
     PipelineConfig,
     ProducerConfig,
     SecurityConfig,

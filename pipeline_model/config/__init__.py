@@ -45,7 +45,6 @@ from .backend import check_backends, check_key, default_key
 from .text import check_text, check_tree
 from .schema import (
     DEFAULT_PUBLISH_CONCURRENCY,
-    LOG_RETENTION_DAYS,
     MAX_PUBLISH_CONCURRENCY,
     POWERTOOLS_VERSION,
     AlarmsConfig,
