@@ -196,3 +196,14 @@ class Recorder:
     def ids(self) -> list[str]:
         return [m["eventID"] for m in self.calls]
 
+
+class AskCounting(LambdaContext):
+    """A Lambda context with plenty of time for the first ``asks`` questions, then none (below the margin)."""
+
+    def __init__(self, asks: int) -> None:
+        super().__init__("handlers-test")
+        self.asks, self.asked = asks, 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.asked += 1
+        return 30_000 if self.asked <= self.asks else 0

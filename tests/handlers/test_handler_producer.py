@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from decimal import Decimal
 
 import botocore.awsrequest
 import pytest
 from botocore.exceptions import ClientError
-from handlers_support import SESSION, pipeline_message, seq, still_context, stream_event, stream_record
+from handlers_support import SESSION, AskCounting, pipeline_message, seq, still_context, stream_event, stream_record
 
 from pipeline_model.lambda_runtime import LambdaContext
 from pipeline_model.lambda_runtime import batch_item_failures as failures
@@ -498,18 +497,6 @@ def test_the_deadline_stops_throttling_retries(producer, pipeline, monkeypatch, 
     (logged,) = [r for r in caplog.records if "not retrying a throttled" in r.getMessage()]
     assert logged.first_record == 0 and logged.attempt == 3
     assert pipeline.payloads() == []
-
-
-class AskCounting(LambdaContext):
-    """Plenty of time for the first ``asks`` questions, then none (below the margin)."""
-
-    def __init__(self, asks: int) -> None:
-        super().__init__("handlers-test")
-        self.asks, self.asked = asks, 0
-
-    def get_remaining_time_in_millis(self) -> int:
-        self.asked += 1
-        return 30_000 if self.asked <= self.asks else 0
 
 
 def test_any_exception_reports_the_whole_batch(producer, pipeline, monkeypatch):

@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from handlers_support import seq, stream_event, stream_record
+from handlers_support import AskCounting, seq, stream_event, stream_record
 
 from pipeline_model.lambda_runtime import LambdaContext
 from pipeline_model.lambda_runtime import batch_item_failures as failures
@@ -173,24 +173,12 @@ def test_an_earlier_request_failing_last_still_wins(producer, stand_in):
     assert set(fake.accepted_ids) == set(range(40)) - {3}  # duplicates on retry, never a loss
 
 
-class CountingDeadline(LambdaContext):
-    """Plenty of time for the first ``asks`` questions, then none (below the margin)."""
-
-    def __init__(self, asks: int) -> None:
-        super().__init__("handlers-test")
-        self.asks, self.asked = asks, 0
-
-    def get_remaining_time_in_millis(self) -> int:
-        self.asked += 1
-        return 30_000 if self.asked <= self.asks else 0
-
-
 @concurrent
 def test_deadline_starts_nothing_new_and_waits_for_the_requests_in_flight(producer, stand_in, caplog):
     fake = stand_in()
     records = [stream_record(i) for i in range(100)]
     # the first request is never checked; the next two are; the fourth sees the deadline
-    response = producer.handler(stream_event(records), CountingDeadline(asks=2))
+    response = producer.handler(stream_event(records), AskCounting(asks=2))
     assert len(fake.arrivals) == 3
     assert len(fake.completions) == 3  # every request in flight returned before the handler did
     assert failures(response) == [seq(i) for i in range(30, 100)]
@@ -229,7 +217,7 @@ def test_exhausted_throttling_retries_report_that_request_and_the_rest(producer,
 def test_the_deadline_stops_a_throttled_request_being_retried(producer, stand_in, caplog):
     fake = stand_in(quiet=0.1, throttle_events={"ev-0"})
     # the first request is never checked; the next three requests are; then the retry of the first sees it
-    response = producer.handler(stream_event([stream_record(i) for i in range(100)]), CountingDeadline(asks=3))
+    response = producer.handler(stream_event([stream_record(i) for i in range(100)]), AskCounting(asks=3))
     assert sent_times(fake, "ev-0") < producer.THROTTLE_MAX_ATTEMPTS
     assert failures(response) == [seq(i) for i in range(100)]  # its records were never published: all reported
     assert any("not retrying a throttled" in r.getMessage() for r in caplog.records)
